@@ -1,0 +1,368 @@
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { CasError } from '../errors.js';
+import { type Endpoint, parseEndpoint } from '../grpc/endpoint.js';
+import { parseBytes, parseDurationMs, parseSizeSpec, type SizeSpec } from '../util/size.js';
+import { Inputs } from './constants.js';
+
+export const LOG_LEVELS = ['error', 'warning', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A ref to restore: `name`, or `name -> path`. */
+export interface RefRequest {
+  name: string;
+  path?: string;
+}
+
+export interface RemoteConfig {
+  endpoint: Endpoint;
+  instanceName: string;
+  assetEndpoint?: Endpoint;
+  actionCacheEndpoint?: Endpoint;
+  serverCert?: Buffer;
+  clientCert?: Buffer;
+  clientKey?: Buffer;
+  token?: string;
+  tokenFile?: string;
+}
+
+/** Every input, parsed and validated: the only thing the rest of the action reads. */
+export interface ActionConfig {
+  install: { version: string; urlTemplate: string; sha256?: string; casdPath?: string };
+  cacheDir: string;
+  quota: SizeSpec;
+  quotaLow: SizeSpec;
+  reservedBytes?: number;
+  protectSessionBlobs: boolean;
+  logLevel: LogLevel;
+  listen?: { host: string; port: number };
+  remote?: RemoteConfig;
+  readOnly: boolean;
+  push: 'auto' | 'true' | 'false';
+  refs: RefRequest[];
+  paths: string[];
+  key?: string;
+  restoreKeys: string[];
+  saveLocalCache: boolean;
+  saveRefs: 'on-success' | 'always';
+  restoreTimeoutMs: number;
+  saveTimeoutMs: number;
+  failOnCacheError: boolean;
+  githubToken?: string;
+}
+
+/** Reads one raw input; the action passes core.getInput, tests a map. */
+export type InputReader = (name: Inputs) => string;
+
+/** Inputs whose values are secrets: masked before anything else happens. */
+export const SECRET_INPUTS: readonly Inputs[] = [Inputs.Token, Inputs.ClientKey, Inputs.GithubToken];
+
+class InputProblems {
+  readonly messages: string[] = [];
+  add(input: Inputs, value: string, expected: string): void {
+    const shown = SECRET_INPUTS.includes(input) ? '***' : JSON.stringify(value);
+    this.messages.push(`input "${input}" has value ${shown}; expected ${expected}`);
+  }
+  /** Runs `parse`, recording its error against the input instead of throwing. */
+  try<T>(input: Inputs, parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const prefix = `${input}: `;
+      this.messages.push(
+        `input "${input}": ${message.startsWith(prefix) ? message.slice(prefix.length) : message}`,
+      );
+      return undefined;
+    }
+  }
+}
+
+function parseBoolean(problems: InputProblems, input: Inputs, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['true', 'yes', 'on', '1'].includes(value)) return true;
+  if (['false', 'no', 'off', '0'].includes(value)) return false;
+  problems.add(input, raw, 'true or false');
+  return false;
+}
+
+function oneOf<T extends string>(
+  problems: InputProblems,
+  input: Inputs,
+  raw: string,
+  allowed: readonly T[],
+): T {
+  const value = raw.trim().toLowerCase() as T;
+  if (allowed.includes(value)) return value;
+  problems.add(input, raw, `one of ${allowed.join(', ')}`);
+  return allowed[0];
+}
+
+/** Non-empty lines of a multi-line input, trimmed; `#` starts a comment line. */
+export function lines(raw: string): string[] {
+  return raw
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+function expandHome(path: string): string {
+  if (path === '~') return homedir();
+  if (path.startsWith('~/')) return resolve(homedir(), path.slice(2));
+  return resolve(path);
+}
+
+const REF_NAME = /^(?!\/)(?!.*\/\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._@+=,:/-]+(?<!\/)$/;
+
+function parseRefLine(problems: InputProblems, line: string): RefRequest | undefined {
+  const [name, path, ...rest] = line.split('->').map((part) => part.trim());
+  if (rest.length > 0 || name === '' || path === '') {
+    problems.add(Inputs.Refs, line, 'one ref per line: `name` or `name -> path`');
+    return undefined;
+  }
+  if (!REF_NAME.test(name)) {
+    problems.add(
+      Inputs.Refs,
+      line,
+      'a ref name made of letters, digits and ._@+=,:-/ with no empty, "." or ".." components and no leading or trailing slash',
+    );
+    return undefined;
+  }
+  return path === undefined ? { name } : { name, path: resolve(path) };
+}
+
+function readPem(problems: InputProblems, input: Inputs, raw: string): Buffer | undefined {
+  const value = raw.trim();
+  if (value === '') return undefined;
+  if (value.includes('-----BEGIN ')) return Buffer.from(value.endsWith('\n') ? value : `${value}\n`);
+  try {
+    const data = readFileSync(expandHome(value));
+    if (!data.includes('-----BEGIN ')) {
+      problems.add(input, raw, 'PEM text or the path of a PEM file (the file has no "-----BEGIN" line)');
+      return undefined;
+    }
+    return data;
+  } catch (err) {
+    problems.add(
+      input,
+      raw,
+      `PEM text or the path of a readable PEM file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
+    return undefined;
+  }
+}
+
+function parseListen(problems: InputProblems, raw: string): { host: string; port: number } | undefined {
+  const value = raw.trim();
+  if (value === '') return undefined;
+  const match = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):(\d+)$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    problems.add(
+      Inputs.Listen,
+      raw,
+      'a loopback address and port such as 127.0.0.1:0 (0 picks a free port) or [::1]:8980',
+    );
+    return undefined;
+  }
+  return { host: match[1] === 'localhost' ? '127.0.0.1' : match[1], port };
+}
+
+function parseOptionalEndpoint(problems: InputProblems, input: Inputs, raw: string): Endpoint | undefined {
+  if (raw.trim() === '') return undefined;
+  return problems.try(input, () => parseEndpoint(raw));
+}
+
+/**
+ * Parses and validates every input into one ActionConfig. All problems are collected and
+ * thrown together as one CasError('invalid-input'), each line naming the input, the value
+ * and what is accepted; nothing has been started or written when it throws.
+ */
+export function parseInputs(read: InputReader): ActionConfig {
+  const problems = new InputProblems();
+  const get = (name: Inputs): string => read(name) ?? '';
+
+  const version = get(Inputs.CasdVersion).trim() || 'latest';
+  if (!/^(latest|\d+\.\d+\.\d+([.-][0-9A-Za-z.-]+)?)$/.test(version)) {
+    problems.add(Inputs.CasdVersion, version, 'a release version such as 1.4.30, or latest');
+  }
+  const urlTemplate = get(Inputs.CasdUrl).trim();
+  if (urlTemplate !== '' && !/^(https?|file):\/\/\S+$/.test(urlTemplate)) {
+    problems.add(
+      Inputs.CasdUrl,
+      urlTemplate,
+      'an http(s):// or file:// URL, optionally with {version} and {arch}',
+    );
+  }
+  const sha256 = get(Inputs.CasdSha256).trim().toLowerCase() || undefined;
+  if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) {
+    problems.add(Inputs.CasdSha256, sha256, '64 hexadecimal characters (the SHA-256 of the archive)');
+  }
+  const casdPathRaw = get(Inputs.CasdPath).trim();
+  let casdPath: string | undefined;
+  if (casdPathRaw !== '') {
+    casdPath = expandHome(casdPathRaw);
+    try {
+      accessSync(casdPath, fsConstants.X_OK);
+    } catch {
+      problems.add(Inputs.CasdPath, casdPathRaw, 'the path of an executable buildbox-casd binary');
+    }
+  }
+
+  const cacheDirRaw = get(Inputs.CacheDir).trim() || '~/.cache/casd-action';
+  const cacheDir = expandHome(cacheDirRaw);
+
+  const quota = problems.try(Inputs.Quota, () => parseSizeSpec(get(Inputs.Quota) || '5G', Inputs.Quota)) ?? {
+    bytes: 0,
+  };
+  const quotaLow = problems.try(Inputs.QuotaLow, () =>
+    parseSizeSpec(get(Inputs.QuotaLow) || '50%', Inputs.QuotaLow),
+  ) ?? { percent: 50 };
+  if ('bytes' in quota && 'bytes' in quotaLow && quotaLow.bytes > quota.bytes && quota.bytes > 0) {
+    problems.add(Inputs.QuotaLow, get(Inputs.QuotaLow), `a size not above quota (${get(Inputs.Quota)})`);
+  }
+  const reservedRaw = get(Inputs.Reserved).trim();
+  const reservedBytes =
+    reservedRaw === ''
+      ? undefined
+      : problems.try(Inputs.Reserved, () => parseBytes(reservedRaw, Inputs.Reserved));
+
+  const logLevel = oneOf(problems, Inputs.LogLevel, get(Inputs.LogLevel) || 'warning', LOG_LEVELS);
+  const listen = parseListen(problems, get(Inputs.Listen));
+
+  const token = get(Inputs.Token).trim() || undefined;
+  const tokenFileRaw = get(Inputs.TokenFile).trim();
+  let tokenFile: string | undefined;
+  if (tokenFileRaw !== '') {
+    tokenFile = expandHome(tokenFileRaw);
+    try {
+      accessSync(tokenFile, fsConstants.R_OK);
+    } catch {
+      problems.add(Inputs.TokenFile, tokenFileRaw, 'the path of a readable file holding the token');
+    }
+  }
+  if (token && tokenFile) problems.add(Inputs.TokenFile, tokenFileRaw, 'token or token-file, not both');
+
+  const endpoint = parseOptionalEndpoint(problems, Inputs.Remote, get(Inputs.Remote));
+  const assetEndpoint = parseOptionalEndpoint(problems, Inputs.RemoteAsset, get(Inputs.RemoteAsset));
+  const actionCacheEndpoint = parseOptionalEndpoint(problems, Inputs.ActionCache, get(Inputs.ActionCache));
+  const serverCert = readPem(problems, Inputs.ServerCert, get(Inputs.ServerCert));
+  const clientCert = readPem(problems, Inputs.ClientCert, get(Inputs.ClientCert));
+  const clientKey = readPem(problems, Inputs.ClientKey, get(Inputs.ClientKey));
+  if (Boolean(clientCert) !== Boolean(clientKey)) {
+    const missing = clientCert ? Inputs.ClientKey : Inputs.ClientCert;
+    problems.add(
+      missing,
+      '',
+      `a value, since ${clientCert ? Inputs.ClientCert : Inputs.ClientKey} is set (mutual TLS needs both)`,
+    );
+  }
+  const instanceName = get(Inputs.InstanceName).trim();
+  const remoteOnly = [
+    [Inputs.RemoteAsset, assetEndpoint],
+    [Inputs.ActionCache, actionCacheEndpoint],
+    [Inputs.ServerCert, serverCert],
+    [Inputs.Token, token],
+    [Inputs.TokenFile, tokenFile],
+    [Inputs.InstanceName, instanceName || undefined],
+  ] as const;
+  if (!endpoint && get(Inputs.Remote).trim() === '') {
+    for (const [input, value] of remoteOnly) {
+      if (value !== undefined)
+        problems.add(input, input === Inputs.Token ? '***' : get(input), 'no value unless remote is set');
+    }
+  }
+  if (endpoint && !endpoint.secure && (serverCert || clientCert)) {
+    problems.add(
+      Inputs.Remote,
+      get(Inputs.Remote),
+      'a grpcs:// or https:// endpoint, since TLS certificates are given',
+    );
+  }
+  const remote: RemoteConfig | undefined = endpoint
+    ? {
+        endpoint,
+        instanceName,
+        assetEndpoint,
+        actionCacheEndpoint,
+        serverCert,
+        clientCert,
+        clientKey,
+        token,
+        tokenFile,
+      }
+    : undefined;
+
+  const readOnly = parseBoolean(problems, Inputs.ReadOnly, get(Inputs.ReadOnly) || 'false');
+  const push = oneOf(problems, Inputs.Push, get(Inputs.Push) || 'auto', ['auto', 'true', 'false'] as const);
+  const refs = lines(get(Inputs.Refs))
+    .map((line) => parseRefLine(problems, line))
+    .filter((ref): ref is RefRequest => ref !== undefined);
+  const paths = lines(get(Inputs.Path));
+  const key = get(Inputs.Key).trim() || undefined;
+  const restoreKeys = lines(get(Inputs.RestoreKeys));
+  if (paths.length > 0 && !key) problems.add(Inputs.Key, '', 'a key, since path is set');
+  if (key && paths.length === 0) problems.add(Inputs.Path, '', 'one or more paths, since key is set');
+  if (restoreKeys.length > 0 && !key) problems.add(Inputs.Key, '', 'a key, since restore-keys is set');
+  for (const k of [key, ...restoreKeys]) {
+    if (k !== undefined && (k.length > 512 || k.includes(','))) {
+      problems.add(
+        k === key ? Inputs.Key : Inputs.RestoreKeys,
+        k,
+        'a key of at most 512 characters without commas',
+      );
+    }
+  }
+
+  const saveLocalCache = parseBoolean(problems, Inputs.SaveLocalCache, get(Inputs.SaveLocalCache) || 'true');
+  const saveRefs = oneOf(problems, Inputs.SaveRefs, get(Inputs.SaveRefs) || 'on-success', [
+    'on-success',
+    'always',
+  ] as const);
+  const restoreTimeoutMs =
+    problems.try(Inputs.RestoreTimeout, () =>
+      parseDurationMs(get(Inputs.RestoreTimeout) || '10m', Inputs.RestoreTimeout),
+    ) ?? 0;
+  const saveTimeoutMs =
+    problems.try(Inputs.SaveTimeout, () =>
+      parseDurationMs(get(Inputs.SaveTimeout) || '10m', Inputs.SaveTimeout),
+    ) ?? 0;
+  const failOnCacheError = parseBoolean(
+    problems,
+    Inputs.FailOnCacheError,
+    get(Inputs.FailOnCacheError) || 'false',
+  );
+  const protectSessionBlobs = parseBoolean(
+    problems,
+    Inputs.ProtectSessionBlobs,
+    get(Inputs.ProtectSessionBlobs) || 'true',
+  );
+
+  if (problems.messages.length > 0) {
+    throw new CasError('invalid-input', problems.messages.join('\n'));
+  }
+  return {
+    install: { version, urlTemplate, sha256, casdPath },
+    cacheDir,
+    quota,
+    quotaLow,
+    reservedBytes,
+    protectSessionBlobs,
+    logLevel,
+    listen,
+    remote,
+    readOnly,
+    push,
+    refs,
+    paths,
+    key,
+    restoreKeys,
+    saveLocalCache,
+    saveRefs,
+    restoreTimeoutMs,
+    saveTimeoutMs,
+    failOnCacheError,
+    githubToken: get(Inputs.GithubToken).trim() || undefined,
+  };
+}

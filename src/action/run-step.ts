@@ -1,0 +1,15 @@
+import * as core from '@actions/core';
+import { describeError, isCasError } from '../errors.js';
+
+/**
+ * Runs a step body so that every failure ends as one clear `core.setFailed` line (never a
+ * stack trace), with the stack kept for debug logs.
+ */
+export async function runStep(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    if (!isCasError(err, 'invalid-input') && err instanceof Error && err.stack) core.debug(err.stack);
+    core.setFailed(describeError(err));
+  }
+}
