@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as io from '@actions/io';
+import * as tc from '@actions/tool-cache';
+import { CasError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+const TOOL_NAME = 'buildbox-casd';
+const BINARY = 'buildbox-casd';
+
+export interface InstallOptions {
+  version: string;
+  urlTemplate: string;
+  sha256?: string;
+  casdPath?: string;
+  logger: Logger;
+  /** For tests of the platform check; defaults to this process's. */
+  platform?: NodeJS.Platform;
+  arch?: string;
+}
+
+export interface InstallResult {
+  binary: string;
+  version: string;
+  source: 'casd-path' | 'path' | 'tool-cache' | 'download';
+}
+
+/** Runs `buildbox-casd --version /` and returns the version it prints (e.g. `1.4.30`). */
+export async function probeCasdVersion(binary: string): Promise<string> {
+  try {
+    // casd insists on a positional cache path even for --version, hence the `/`.
+    const { stdout, stderr } = await promisify(execFile)(binary, ['--version', '/'], { timeout: 15_000 });
+    const match = /buildbox-casd\s+(\S+)/.exec(`${stdout}\n${stderr}`);
+    if (!match) throw new Error(`unexpected output: ${(stdout || stderr).trim().slice(0, 200)}`);
+    return match[1];
+  } catch (err) {
+    throw new CasError('daemon-start', `${binary} does not answer "--version /": ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** The name buildbox releases use for this machine, or undefined where none is published. */
+export function releaseArch(platform: NodeJS.Platform, arch: string): string | undefined {
+  if (platform !== 'linux') return undefined;
+  return arch === 'x64' ? 'x86_64' : undefined;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Finds the directory holding `buildbox-casd` in an extracted release (top level or one down). */
+async function findBinaryDir(root: string): Promise<string | undefined> {
+  const queue = [root];
+  for (let depth = 0; depth < 3 && queue.length > 0; depth++) {
+    for (const dir of queue.splice(0)) {
+      const entries = await readdir(dir, { withFileTypes: true });
+      if (entries.some((e) => e.name === BINARY && !e.isDirectory())) return dir;
+      queue.push(...entries.filter((e) => e.isDirectory()).map((e) => join(dir, e.name)));
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Finds or installs buildbox-casd: `casdPath` as given; else a `buildbox-casd` on PATH at the
+ * wanted version; else the tool cache; else download `urlTemplate`, verify `sha256`, extract,
+ * and `cacheDir` it so the next job on a self-hosted runner skips the download. The binary
+ * must answer `--version /`. Throws CasError with a message that names the way out.
+ */
+export async function installCasd(options: InstallOptions): Promise<InstallResult> {
+  const { logger } = options;
+  if (options.casdPath) {
+    return {
+      binary: options.casdPath,
+      version: await probeCasdVersion(options.casdPath),
+      source: 'casd-path',
+    };
+  }
+  const onPath = await io.which(BINARY, false);
+  if (onPath) {
+    const version = await probeCasdVersion(onPath).catch(() => undefined);
+    if (version && (options.version === 'latest' || version === options.version)) {
+      logger.info(`Using ${onPath} (buildbox-casd ${version}) found on PATH`);
+      return { binary: onPath, version, source: 'path' };
+    }
+    logger.info(`Ignoring ${onPath}: version ${version ?? 'unknown'}, wanted ${options.version}`);
+  }
+
+  const platform = options.platform ?? process.platform;
+  const nodeArch = options.arch ?? process.arch;
+  const arch = releaseArch(platform, nodeArch);
+  if (!arch) {
+    throw new CasError(
+      'invalid-input',
+      `buildbox publishes buildbox-casd for x86_64 Linux (glibc) only, and this runner is ${platform}/${nodeArch}; ` +
+        'build or obtain buildbox-casd for it and pass its path as the casd-path input',
+    );
+  }
+
+  if (options.version !== 'latest') {
+    const cached = tc.find(TOOL_NAME, options.version, arch);
+    if (cached) {
+      const binary = join(cached, BINARY);
+      logger.info(`Using buildbox-casd ${options.version} from the tool cache`);
+      return { binary, version: await probeCasdVersion(binary), source: 'tool-cache' };
+    }
+  }
+
+  const url = options.urlTemplate.replaceAll('{version}', options.version).replaceAll('{arch}', arch);
+  logger.info(`Downloading ${url}`);
+  let archive: string;
+  try {
+    archive = await tc.downloadTool(url);
+  } catch (err) {
+    throw new CasError(
+      'io',
+      `cannot download buildbox from ${url}: ${(err as Error).message}; check casd-url and casd-version, or pass casd-path`,
+      { cause: err },
+    );
+  }
+  if (options.sha256) {
+    const actual = await sha256OfFile(archive);
+    if (actual !== options.sha256) {
+      throw new CasError(
+        'invalid-input',
+        `casd-sha256 mismatch for ${url}: expected ${options.sha256}, the download has ${actual}; nothing was installed`,
+      );
+    }
+  }
+  const extracted = await tc.extractTar(archive);
+  const binaryDir = await findBinaryDir(extracted);
+  if (!binaryDir) {
+    throw new CasError('io', `the archive from ${url} holds no ${BINARY}; check casd-url, or pass casd-path`);
+  }
+  const version = await probeCasdVersion(join(binaryDir, BINARY));
+  const cachedDir = await tc.cacheDir(
+    binaryDir,
+    TOOL_NAME,
+    options.version === 'latest' ? version : options.version,
+    arch,
+  );
+  const binary = join(cachedDir, BINARY);
+  await stat(binary);
+  return { binary, version, source: 'download' };
+}
