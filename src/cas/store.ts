@@ -1,0 +1,296 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CasError } from '../errors.js';
+import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { Connection } from '../grpc/connection.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { chunks, forEachLimit } from '../util/concurrency.js';
+import { type Digest, formatDigest, validateDigest } from './digest.js';
+import { captureFiles, captureTree, statusToCasError } from './local-cas.js';
+import { validateDirectory } from './names.js';
+import { DigestSet, walkDirectories } from './tree.js';
+
+export interface CasStoreOptions {
+  /** The directory casd was started on (it holds `cas/objects`, `cas/tmp`, ...). */
+  cacheDir: string;
+  /** A connection to that casd. The store does not own it: the caller closes it. */
+  connection: Connection;
+  /** casd instance used for captures; "" (default) is casd's own store. */
+  instanceName?: string;
+  logger?: Logger;
+}
+
+/** What to add to the store: a file on disk, or bytes in memory. */
+export type ObjectSource = { path: string } | { buffer: Uint8Array };
+
+/** How many object files are stat-ed or touched at once. */
+const FS_CONCURRENCY = 32;
+/** How many paths go into one CaptureFiles call. */
+const CAPTURE_BATCH = 1000;
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The local store of a running buildbox-casd: reads objects straight from casd's directory
+ * (`<cacheDir>/cas/objects`) and adds them through casd's LocalCAS service, so that casd
+ * keeps its own accounting (quota, LRU) right.
+ */
+export class CasStore {
+  readonly cacheDir: string;
+  readonly connection: Connection;
+  readonly instanceName: string;
+  readonly logger: Logger;
+  readonly objectsDir: string;
+  readonly tmpDir: string;
+  readonly refsDir: string;
+
+  constructor(options: CasStoreOptions) {
+    this.cacheDir = resolve(options.cacheDir);
+    this.connection = options.connection;
+    this.instanceName = options.instanceName ?? '';
+    this.logger = options.logger ?? silentLogger;
+    this.objectsDir = join(this.cacheDir, 'cas', 'objects');
+    this.tmpDir = join(this.cacheDir, 'cas', 'tmp');
+    this.refsDir = join(this.cacheDir, 'cas', 'refs', 'heads');
+  }
+
+  /**
+   * Checks that the cache directory looks like casd's: `cas/objects` and `cas/tmp` exist.
+   * Creates `cas/refs/heads` when missing (refs are ours; casd never creates them).
+   * Throws CasError('cache-layout') naming the first missing path.
+   */
+  async checkLayout(): Promise<void> {
+    try {
+      await mkdir(this.refsDir, { recursive: true });
+    } catch (err) {
+      throw new CasError(
+        'cache-layout',
+        `cannot create the refs directory ${this.refsDir}: ${errnoOf(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    for (const dir of [this.refsDir, this.objectsDir, this.tmpDir]) {
+      let isDir = false;
+      try {
+        isDir = (await stat(dir)).isDirectory();
+      } catch {
+        isDir = false;
+      }
+      if (!isDir) {
+        throw new CasError(
+          'cache-layout',
+          `${dir} is missing or not a directory: ${this.cacheDir} is not a buildbox-casd cache (is casd running on it?)`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Path of the object file holding `digest`: `<cacheDir>/cas/objects/<2 hex>/<62 hex>`.
+   * Throws CasError('invalid-digest') for a malformed digest (a hash is also a path here).
+   */
+  objectPath(digest: Digest): string {
+    validateDigest(digest);
+    return join(this.objectsDir, digest.hash.slice(0, 2), digest.hash.slice(2));
+  }
+
+  /** True when the blob `digest` is in the local store. */
+  async containsFile(digest: Digest): Promise<boolean> {
+    return exists(this.objectPath(digest));
+  }
+
+  /**
+   * True when the Directory `digest` and every Directory below it are in the store, and,
+   * with `withFiles` (the default), every file blob too. A dangling tree gives false.
+   * `touch` also updates the mtime of every object checked, so casd's LRU keeps them.
+   * Throws CasError('unsafe-tree' | 'corrupt-data') when a Directory is hostile or broken.
+   */
+  async containsDirectory(
+    digest: Digest,
+    options: { withFiles?: boolean; touch?: boolean } = {},
+  ): Promise<boolean> {
+    const withFiles = options.withFiles ?? true;
+    let complete = true;
+    const check = async (d: Digest): Promise<void> => {
+      const path = this.objectPath(d);
+      if (options.touch) {
+        const now = new Date();
+        await utimes(path, now, now).catch((err: unknown) => {
+          if (errnoOf(err) !== 'ENOENT') throw err;
+          complete = false;
+        });
+      } else if (!(await exists(path))) {
+        complete = false;
+      }
+    };
+    try {
+      for await (const visited of walkDirectories(this, digest, { dedupe: true })) {
+        if (options.touch) await check(visited.digest);
+        if (withFiles) {
+          await forEachLimit(visited.directory.files, FS_CONCURRENCY, (file) => check(file.digest as Digest));
+          if (!complete) return false;
+        }
+      }
+    } catch (err) {
+      if (err instanceof CasError && err.reason === 'blob-not-found') return false;
+      throw err;
+    }
+    return complete;
+  }
+
+  /**
+   * Reads, checks and decodes the Directory `digest` from the object store. The bytes must
+   * hash to `digest` and every entry must be safe (see validateDirectory).
+   * Throws CasError('blob-not-found') when absent, 'corrupt-data' when the blob does not
+   * match or parse, 'unsafe-tree' when it names unsafe entries.
+   */
+  async readDirectory(digest: Digest): Promise<Directory> {
+    const path = this.objectPath(digest);
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') {
+        throw new CasError('blob-not-found', `Directory ${formatDigest(digest)} is not in the local cache`, {
+          cause: err,
+        });
+      }
+      throw new CasError('io', `cannot read Directory ${formatDigest(digest)} at ${path}: ${errnoOf(err)}`, {
+        cause: err,
+      });
+    }
+    const actual = createHash('sha256').update(data).digest('hex');
+    if (actual !== digest.hash || data.byteLength !== digest.sizeBytes) {
+      throw new CasError(
+        'corrupt-data',
+        `object ${formatDigest(digest)} is corrupt: its content hashes to ${actual}/${data.byteLength}`,
+      );
+    }
+    let directory: Directory;
+    try {
+      directory = Directory.decode(data);
+    } catch (err) {
+      throw new CasError(
+        'corrupt-data',
+        `blob ${formatDigest(digest)} is not a Directory message: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    validateDirectory(directory, digest);
+    return directory;
+  }
+
+  /**
+   * Adds one blob, from a file or from memory, through LocalCAS CaptureFiles; returns its
+   * digest. A buffer is first written to a temporary file under `cas/tmp`.
+   * Throws CasError('cache-too-full') when casd answers RESOURCE_EXHAUSTED.
+   */
+  async addObject(source: ObjectSource): Promise<Digest> {
+    if ('path' in source) return (await this.addObjects([source.path]))[0];
+    const tmp = join(this.tmpDir, `add-${process.pid}-${randomBytes(8).toString('hex')}`);
+    try {
+      await writeFile(tmp, source.buffer, { mode: 0o644 });
+    } catch (err) {
+      throw new CasError('io', `cannot write a temporary object to ${tmp}: ${errnoOf(err)}`, { cause: err });
+    }
+    try {
+      return (await this.addObjects([tmp]))[0];
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Adds files by path (batched CaptureFiles calls); returns their digests in input order.
+   * Throws a CasError naming the first path casd could not capture.
+   */
+  async addObjects(paths: string[]): Promise<Digest[]> {
+    const digests: Digest[] = [];
+    for (const batch of chunks(
+      paths.map((p) => resolve(p)),
+      CAPTURE_BATCH,
+    )) {
+      const responses = await captureFiles(this.connection, batch, { instanceName: this.instanceName });
+      responses.forEach((response, i) => {
+        const error = statusToCasError(response.status, `adding ${batch[i]} to the cache`);
+        if (error) throw error;
+        if (!response.digest)
+          throw new CasError('remote-error', `CaptureFiles gave no digest for ${batch[i]}`);
+        digests.push(response.digest);
+      });
+    }
+    return digests;
+  }
+
+  /**
+   * Imports the directory tree at `path` through LocalCAS CaptureTree; returns the digest of
+   * its root Directory. Throws a CasError naming the path when casd cannot capture it.
+   */
+  async importDirectory(path: string): Promise<Digest> {
+    const absolute = resolve(path);
+    const [response] = await captureTree(this.connection, [absolute], { instanceName: this.instanceName });
+    const error = statusToCasError(response.status, `importing directory ${absolute}`);
+    if (error) throw error;
+    if (!response.rootDirectoryDigest) {
+      throw new CasError('remote-error', `CaptureTree gave no root Directory digest for ${absolute}`);
+    }
+    return response.rootDirectoryDigest;
+  }
+
+  /** Stores a Directory message (serialised) and returns its digest. */
+  async putDirectory(directory: Directory): Promise<Digest> {
+    return this.addObject({ buffer: Directory.encode(directory).finish() });
+  }
+
+  /**
+   * The digests among `digests` that are not in the local store, by object existence,
+   * de-duplicated by hash, in first-seen order.
+   */
+  async localMissingBlobs(digests: Iterable<Digest> | AsyncIterable<Digest>): Promise<Digest[]> {
+    const seen = new DigestSet();
+    const missing = new Map<number, Digest>();
+    const unique = async function* (): AsyncGenerator<Digest> {
+      for await (const digest of digests) if (seen.add(digest)) yield digest;
+    };
+    await forEachLimit(unique(), FS_CONCURRENCY, async (digest, index) => {
+      if (!(await this.containsFile(digest))) missing.set(index, digest);
+    });
+    return [...missing.entries()].sort((a, b) => a[0] - b[0]).map(([, digest]) => digest);
+  }
+
+  /**
+   * Updates the mtime of every object reachable from the Directory `digest` (so casd's LRU
+   * expiry keeps the tree). Objects already gone are skipped.
+   */
+  async touchTree(digest: Digest): Promise<void> {
+    const now = new Date();
+    const touch = async (d: Digest): Promise<void> => {
+      await utimes(this.objectPath(d), now, now).catch((err: unknown) => {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+      });
+    };
+    const files = new DigestSet();
+    const onMissing = (missing: Digest): void =>
+      this.logger.debug(`touchTree ${formatDigest(digest)}: Directory ${formatDigest(missing)} is gone`);
+    for await (const visited of walkDirectories(this, digest, { dedupe: true, onMissing })) {
+      await touch(visited.digest);
+      const fresh = visited.directory.files.map((f) => f.digest as Digest).filter((d) => files.add(d));
+      await forEachLimit(fresh, FS_CONCURRENCY, touch);
+    }
+  }
+}
