@@ -18,13 +18,20 @@ export function digestOfBuffer(data: Uint8Array): Digest {
   return { hash: createHash('sha256').update(data).digest('hex'), sizeBytes: data.byteLength };
 }
 
-/** SHA-256 digest of a file, read as a stream so large files never sit in memory. */
+/**
+ * SHA-256 digest of a file, read as a stream so large files never sit in memory.
+ * Throws a CasError (reason `io`, the fs error as cause) naming the path when it cannot be read.
+ */
 export async function digestOfFile(path: string): Promise<Digest> {
   const hash = createHash('sha256');
   let sizeBytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
-    sizeBytes += (chunk as Buffer).byteLength;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      hash.update(chunk as Buffer);
+      sizeBytes += (chunk as Buffer).byteLength;
+    }
+  } catch (err) {
+    throw new CasError('io', `cannot digest file ${path}: ${(err as Error).message}`, { cause: err });
   }
   return { hash: hash.digest('hex'), sizeBytes };
 }

@@ -51,13 +51,16 @@ const REASON_BY_CODE: Partial<Record<status, CasErrorReason>> = {
   [status.DATA_LOSS]: 'corrupt-data',
 };
 
+const AUTH_CODES: readonly number[] = [status.UNAUTHENTICATED, status.PERMISSION_DENIED];
+
 /** Wraps a gRPC failure into a CasError that says what was being done, keeping the cause. */
 export function grpcToCasError(err: unknown, doing: string, logPath?: string): CasError {
   if (err instanceof CasError) return err;
   if (isGrpcError(err)) {
     const reason = REASON_BY_CODE[err.code as status] ?? 'remote-error';
     const name = status[err.code] ?? String(err.code);
-    return new CasError(reason, `${doing} failed: ${name}: ${err.details || err.message}`, {
+    const hint = AUTH_CODES.includes(err.code) ? ' (check the token, token-file and client certificate)' : '';
+    return new CasError(reason, `${doing} failed: ${name}: ${err.details || err.message}${hint}`, {
       cause: err,
       grpcCode: err.code,
       logPath,

@@ -65,7 +65,13 @@ function channelCredentials(endpoint: Endpoint, options: ConnectionOptions): Cha
   );
 }
 
-/** Returns a function giving the current token; a token file is re-read when its mtime moves. */
+/** How close to the read time a file's mtime must be for the next call to read it again. */
+const RACY_MTIME_MS = 1000;
+
+/**
+ * Returns a function giving the current token; a token file is re-read when it changes
+ * (inode, size, mtime or ctime) so that a rotated token is sent on the next call.
+ */
 function tokenSource(options: ConnectionOptions): (() => string) | undefined {
   if (options.token !== undefined && options.token !== '') {
     const token = options.token.trim();
@@ -74,13 +80,19 @@ function tokenSource(options: ConnectionOptions): (() => string) | undefined {
   const file = options.tokenFile;
   if (!file) return undefined;
   let cached = '';
-  let cachedMtime = -1;
+  let cachedStamp = '';
+  let racy = true;
   return () => {
     try {
-      const mtime = statSync(file).mtimeMs;
-      if (mtime !== cachedMtime) {
+      const stat = statSync(file);
+      const stamp = `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+      // Why `racy`: file times come from the kernel's coarse clock (a few ms), so a rewrite
+      // right after our read can keep the same stamp. As git does with its index, a file read
+      // while its mtime was that fresh is read again on the next call.
+      if (racy || stamp !== cachedStamp) {
         cached = readFileSync(file, 'utf8').trim();
-        cachedMtime = mtime;
+        cachedStamp = stamp;
+        racy = Date.now() - stat.mtimeMs < RACY_MTIME_MS;
       }
     } catch (err) {
       throw new CasError('invalid-input', `cannot read token file ${file}: ${(err as Error).message}`, {

@@ -16,7 +16,10 @@ export async function mapLimit<T, R>(
 
 /**
  * Like `mapLimit` without collecting results; accepts async iterables so that a producer
- * (a tree walk, say) is pulled only as fast as workers free up.
+ * (a tree walk, say) is pulled only as fast as workers free up: at most `limit` items are
+ * taken ahead of the workers that finished. The first failure (of a worker or of the source
+ * itself) stops pulling, closes the source (`return()`), waits for running workers and is
+ * rethrown.
  */
 export async function forEachLimit<T>(
   items: Iterable<T> | AsyncIterable<T>,
@@ -25,47 +28,68 @@ export async function forEachLimit<T>(
 ): Promise<void> {
   if (!Number.isInteger(limit) || limit < 1)
     throw new RangeError(`concurrency limit must be >= 1, got ${limit}`);
-  const iterator =
+  const iterator: Iterator<T> | AsyncIterator<T> =
     Symbol.asyncIterator in items
       ? (items as AsyncIterable<T>)[Symbol.asyncIterator]()
       : (items as Iterable<T>)[Symbol.iterator]();
-  let index = 0;
+  let nextIndex = 0;
+  let done = false;
   let failed = false;
   let firstError: unknown;
-  let pulling: Promise<void> = Promise.resolve();
+  let pulling: Promise<unknown> = Promise.resolve();
 
-  // Pulls are serialised: async iterators must not be advanced concurrently.
-  const next = (): Promise<IteratorResult<T> | undefined> => {
-    const result = pulling.then(() => (failed ? undefined : iterator.next()));
-    pulling = result.then(
-      () => undefined,
-      () => undefined,
-    );
+  const fail = (err: unknown): void => {
+    if (failed) return;
+    failed = true;
+    firstError = err;
+  };
+
+  // Pulls are serialised (async iterators must not be advanced concurrently), and the index
+  // is taken in the same step so that it always matches the item's position in the source.
+  const next = (): Promise<{ value: T; index: number } | undefined> => {
+    const result = pulling.then(async () => {
+      if (failed || done) return undefined;
+      const step = await iterator.next();
+      if (step.done) {
+        done = true;
+        return undefined;
+      }
+      return { value: step.value, index: nextIndex++ };
+    });
+    pulling = result.catch(() => undefined);
     return result;
   };
 
   const lane = async (): Promise<void> => {
     for (;;) {
-      const step = await next();
-      if (!step || step.done) return;
-      const i = index++;
+      let item: { value: T; index: number } | undefined;
       try {
-        await worker(step.value, i);
+        item = await next();
       } catch (err) {
-        if (!failed) {
-          failed = true;
-          firstError = err;
-        }
+        done = true; // a source that threw is finished; do not close it again
+        fail(err);
+        return;
+      }
+      if (!item) return;
+      try {
+        await worker(item.value, item.index);
+      } catch (err) {
+        fail(err);
         return;
       }
     }
   };
   await Promise.all(Array.from({ length: limit }, lane));
-  if (failed) throw firstError;
+  if (failed) {
+    // Let a generator run its `finally` blocks (close directory handles, say).
+    if (!done) await Promise.resolve(iterator.return?.()).catch(() => undefined);
+    throw firstError;
+  }
 }
 
-/** Splits an iterable into arrays of at most `size` items. */
+/** Splits an iterable into arrays of at most `size` items (`size` >= 1). */
 export function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be >= 1, got ${size}`);
   let batch: T[] = [];
   for (const item of items) {
     batch.push(item);

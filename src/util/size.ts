@@ -25,14 +25,23 @@ export const SIZE_FORMS =
  * buildbox-casd (`1G` = 10^9); KiB/MiB/GiB/TiB are binary. `what` names the setting in errors.
  */
 export function parseBytes(text: string, what: string): number {
+  return bytesOf(text, what, SIZE_FORMS);
+}
+
+function bytesOf(text: string, what: string, expected: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
   const unit = match?.[2].toUpperCase() ?? '';
   const factor = DECIMAL[unit] ?? BINARY[unit];
   if (!match || factor === undefined) {
-    throw new CasError('invalid-input', `${what}: "${text}" is not a size; expected ${SIZE_FORMS}`);
+    throw new CasError('invalid-input', `${what}: "${text}" is not a size; expected ${expected}`);
   }
   const bytes = Math.floor(Number(match[1]) * factor);
-  if (!Number.isSafeInteger(bytes)) throw new CasError('invalid-input', `${what}: "${text}" is too large`);
+  if (!Number.isSafeInteger(bytes)) {
+    throw new CasError(
+      'invalid-input',
+      `${what}: "${text}" is too large; expected at most 2^53 - 1 bytes (about 9 PB)`,
+    );
+  }
   return bytes;
 }
 
@@ -49,14 +58,7 @@ export function parseSizeSpec(text: string, what: string): SizeSpec {
     }
     return { percent: value };
   }
-  try {
-    return { bytes: parseBytes(text, what) };
-  } catch {
-    throw new CasError(
-      'invalid-input',
-      `${what}: "${text}" is not a size; expected ${SIZE_FORMS}, or a percentage such as 75%`,
-    );
-  }
+  return { bytes: bytesOf(text, what, `${SIZE_FORMS}, or a percentage such as 75%`) };
 }
 
 /** Resolves a SizeSpec against the total that a percentage refers to. */
@@ -67,13 +69,15 @@ export function resolveSize(spec: SizeSpec, totalBytes: number): number {
 /** Human-readable size with one decimal place, decimal units as casd uses: `1.5 GB`. */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  if (Math.abs(bytes) < 1000) return `${bytes} B`;
   let value = bytes;
   let unit = 0;
-  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
+  // Compare the rounded value, so that 999,960 bytes reads `1.0 MB`, not `1000.0 kB`.
+  while (Math.abs(Number(value.toFixed(1))) >= 1000 && unit < units.length - 1) {
     value /= 1000;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** Parses durations like `10m`, `30s`, `1h`, `500ms`, or a bare number of seconds, into ms. */
