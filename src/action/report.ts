@@ -1,0 +1,75 @@
+import type { JobStatusResult } from './job-status.js';
+
+/** Counters of one run, filled in by the main and post steps, rendered by summary.ts. */
+export interface RunStats {
+  /** Blobs under the restored trees, and how many had to come from the remote. */
+  blobsNeeded: number;
+  blobsFetched: number;
+  bytesFetched: number;
+  /** Blobs the capture produced, how many the remote lacked, and what was uploaded. */
+  blobsChecked: number;
+  blobsMissing: number;
+  blobsUploaded: number;
+  bytesUploaded: number;
+  /** Actions-cache persistence. */
+  persistBytesDownloaded: number;
+  persistBytesUploaded: number;
+  /** Phase name -> milliseconds. */
+  phaseMs: Record<string, number>;
+  usedBytes?: number;
+  quotaBytes?: number;
+}
+
+export function emptyStats(): RunStats {
+  return {
+    blobsNeeded: 0,
+    blobsFetched: 0,
+    bytesFetched: 0,
+    blobsChecked: 0,
+    blobsMissing: 0,
+    blobsUploaded: 0,
+    bytesUploaded: 0,
+    persistBytesDownloaded: 0,
+    persistBytesUploaded: 0,
+    phaseMs: {},
+  };
+}
+
+/** Everything the job summary shows. */
+export interface RunReport {
+  casdVersion?: string;
+  remote?: string;
+  stats: RunStats;
+  /** The same key's stats from the previous run, for the trend column. */
+  previous?: RunStats;
+  matchedKey?: string;
+  cacheHit: boolean;
+  refsRestored: string[];
+  refsMissing: string[];
+  refsPushed: string[];
+  /** Whether refs were published, and why (not). */
+  refsCommitted: boolean;
+  refsNote: string;
+  jobStatus?: JobStatusResult;
+  daemonExit?: { exitCode: number | null; signal: string | null; killed: boolean; logPath?: string };
+  warnings: string[];
+}
+
+/**
+ * Hit ratio of the restore: the share of needed blobs that were already in the local cache.
+ * Undefined when nothing was restored.
+ */
+export function hitRatio(stats: RunStats): number | undefined {
+  if (stats.blobsNeeded === 0) return undefined;
+  return (stats.blobsNeeded - stats.blobsFetched) / stats.blobsNeeded;
+}
+
+/** Measures `body` and records its duration under `phase`. */
+export async function timed<T>(stats: RunStats, phase: string, body: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  try {
+    return await body();
+  } finally {
+    stats.phaseMs[phase] = (stats.phaseMs[phase] ?? 0) + Math.round(performance.now() - start);
+  }
+}
