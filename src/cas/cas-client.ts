@@ -1,0 +1,393 @@
+import { status } from '@grpc/grpc-js';
+import { CasError, isCasError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import {
+  type Directory,
+  type ServerCapabilities,
+} from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { Connection } from '../grpc/connection.js';
+import { grpcToCasError, isGrpcError, unary } from '../grpc/call.js';
+import { forEachLimit } from '../util/concurrency.js';
+import { type Digest, EMPTY_DIGEST, digestOfBuffer, formatDigest } from './digest.js';
+import {
+  byteStreamRead,
+  byteStreamReadToFile,
+  byteStreamWrite,
+  type UploadSource,
+} from './remote-bytestream.js';
+import { type BatchPlan, planBatches } from './remote-batches.js';
+import { type TreeDirectory, fetchTreeDirectories } from './remote-tree.js';
+
+export type { TreeDirectory };
+
+/** The batch limit assumed when a server advertises none (REAPI suggests 4 MiB). */
+export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** The batch limit used after a server rejected a batch for its size; 1 MiB is common. */
+export const FALLBACK_MAX_BATCH_BYTES = 1024 * 1024;
+/** FindMissingBlobs asks about at most this many digests per call. */
+export const FIND_MISSING_GROUP = 512;
+
+export interface CasClientOptions {
+  logger?: Logger;
+  /** Calls in flight at once (batches, ByteStream transfers, FindMissingBlobs groups). */
+  concurrency?: number;
+  /** Deadline of each call, in milliseconds. */
+  timeoutMs?: number;
+  /** Use this batch limit instead of asking the server (for tests and known servers). */
+  maxBatchBytes?: number;
+}
+
+/** A blob and its digest, for uploads. */
+export interface Blob {
+  digest: Digest;
+  data: Buffer;
+}
+
+/** What a read returned: blobs by hash, and the digests the server does not hold. */
+export interface ReadResult {
+  blobs: Map<string, Buffer>;
+  missing: Digest[];
+}
+
+/** A blob to upload: its digest and where its bytes come from (memory or a file). */
+export type Upload = { digest: Digest } & UploadSource;
+
+/**
+ * A REAPI CAS client for one server and instance name: casd, or any strict third-party cache.
+ * Sizes batches from the server's capabilities, sends blobs too big for a batch through
+ * ByteStream, and verifies every blob it receives against its digest.
+ */
+export class CasClient {
+  readonly connection: Connection;
+  readonly instanceName: string;
+  private readonly logger: Logger;
+  private readonly concurrency: number;
+  private readonly timeoutMs?: number;
+  private capabilities?: Promise<ServerCapabilities>;
+  private batchLimit?: number;
+
+  constructor(connection: Connection, instanceName = '', options: CasClientOptions = {}) {
+    this.connection = connection;
+    this.instanceName = instanceName;
+    this.logger = options.logger ?? silentLogger;
+    this.concurrency = options.concurrency ?? 8;
+    this.timeoutMs = options.timeoutMs;
+    this.batchLimit = options.maxBatchBytes;
+  }
+
+  /**
+   * The server's capabilities, asked once and cached. A server without the Capabilities
+   * service is treated as advertising nothing (default limits).
+   */
+  getCapabilities(): Promise<ServerCapabilities> {
+    this.capabilities ??= unary(
+      this.connection.capabilities.getCapabilities.bind(this.connection.capabilities),
+      { instanceName: this.instanceName },
+      { timeoutMs: this.timeoutMs },
+    ).catch((err: unknown) => {
+      if (isGrpcError(err, status.UNIMPLEMENTED)) {
+        return {
+          cacheCapabilities: undefined,
+          executionCapabilities: undefined,
+          deprecatedApiVersion: undefined,
+          lowApiVersion: undefined,
+          highApiVersion: undefined,
+        };
+      }
+      this.capabilities = undefined;
+      throw grpcToCasError(err, `GetCapabilities on ${this.connection.endpoint.text}`);
+    });
+    return this.capabilities;
+  }
+
+  /** The most bytes one batch call may carry: the advertised limit, else 4 MiB. */
+  async maxBatchBytes(): Promise<number> {
+    if (this.batchLimit === undefined) {
+      const caps = await this.getCapabilities();
+      const advertised = caps.cacheCapabilities?.maxBatchTotalSizeBytes ?? 0;
+      this.batchLimit ??= advertised > 0 ? advertised : DEFAULT_MAX_BATCH_BYTES;
+    }
+    return this.batchLimit;
+  }
+
+  /**
+   * Asks which of `digests` the server lacks, in groups of at most 512 with several groups
+   * in flight. Digests are de-duplicated by hash and the empty blob is never asked for.
+   * Returns the missing digests (in no particular order).
+   */
+  async findMissingBlobs(digests: Iterable<Digest> | AsyncIterable<Digest>): Promise<Digest[]> {
+    const missing: Digest[] = [];
+    const cas = this.connection.cas;
+    await forEachLimit(uniqueGroups(digests, FIND_MISSING_GROUP), this.concurrency, async (group) => {
+      try {
+        const response = await unary(
+          cas.findMissingBlobs.bind(cas),
+          { instanceName: this.instanceName, blobDigests: group, digestFunction: 0 },
+          { timeoutMs: this.timeoutMs },
+        );
+        for (const digest of response.missingBlobDigests) missing.push(digest);
+      } catch (err) {
+        throw grpcToCasError(err, `FindMissingBlobs (${group.length} digests) on ${this.where()}`);
+      }
+    });
+    return missing;
+  }
+
+  /**
+   * Reads blobs: BatchReadBlobs for those that fit a batch, ByteStream for bigger ones.
+   * Every blob is checked against its digest (CasError 'corrupt-data' naming it otherwise);
+   * blobs the server does not hold are listed in `missing`.
+   */
+  async readBlobs(digests: Iterable<Digest>): Promise<ReadResult> {
+    const result: ReadResult = { blobs: new Map(), missing: [] };
+    const wanted: Digest[] = [];
+    for (const digest of uniqueDigests(digests)) {
+      if (digest.hash === EMPTY_DIGEST.hash) result.blobs.set(digest.hash, Buffer.alloc(0));
+      else wanted.push(digest);
+    }
+    await this.transfer(wanted, {
+      batch: (batch) => this.batchRead(batch, result),
+      single: async (digest) => {
+        try {
+          result.blobs.set(digest.hash, await byteStreamRead(this.byteStream(), this.instanceName, digest));
+        } catch (err) {
+          if (isCasError(err, 'blob-not-found')) result.missing.push(digest);
+          else throw err;
+        }
+      },
+    });
+    return result;
+  }
+
+  /** Reads one blob of any size into a file, streaming it; throws 'blob-not-found' if absent. */
+  async readBlobToFile(digest: Digest, path: string): Promise<void> {
+    await byteStreamReadToFile(this.byteStream(), this.instanceName, digest, path, this.timeoutMs);
+  }
+
+  /**
+   * Uploads blobs held in memory or in files: BatchUpdateBlobs for those that fit a batch
+   * (packed by total size), ByteStream Write for bigger ones (files are streamed, never read
+   * whole). Throws a CasError naming the first blob the server refused.
+   */
+  async writeBlobs(uploads: Iterable<Upload | Blob>): Promise<void> {
+    const bySize: Upload[] = [];
+    const seen = new Set<string>();
+    for (const upload of uploads) {
+      if (upload.digest.hash === EMPTY_DIGEST.hash || seen.has(upload.digest.hash)) continue;
+      seen.add(upload.digest.hash);
+      bySize.push(upload);
+    }
+    const sources = new Map(bySize.map((u) => [u.digest.hash, u]));
+    await this.transfer(
+      bySize.map((u) => u.digest),
+      {
+        batch: (batch) => this.batchUpdate(batch, sources),
+        single: (digest) =>
+          byteStreamWrite(
+            this.byteStream(),
+            this.instanceName,
+            digest,
+            sources.get(digest.hash) as Upload,
+            this.timeoutMs,
+          ),
+      },
+    );
+  }
+
+  /** Uploads one file under `digest`, streamed from disk. */
+  async writeFile(digest: Digest, path: string): Promise<void> {
+    await this.writeBlobs([{ digest, path }]);
+  }
+
+  /**
+   * Every Directory of the tree under `root` (root first), each verified against the digest
+   * that references it. Uses GetTree (paged) and falls back to reading Directory blobs level
+   * by level when the server lacks GetTree. Throws 'blob-not-found' naming a missing one.
+   */
+  async getTree(root: Digest): Promise<TreeDirectory[]> {
+    return fetchTreeDirectories(this, root, this.logger);
+  }
+
+  /** `instance "x" on endpoint`, for messages. */
+  where(): string {
+    return `${this.instanceName ? `instance "${this.instanceName}" on ` : ''}${this.connection.endpoint.text}`;
+  }
+
+  private byteStream() {
+    return this.connection.byteStream;
+  }
+
+  // Splits digests into size-packed batches and single (ByteStream) transfers and runs them
+  // with bounded concurrency. A batch the server rejects for its size is retried once the
+  // limit has dropped to 1 MiB (re-planned, so big blobs then move to ByteStream).
+  private async transfer(
+    digests: Digest[],
+    run: { batch: (batch: Digest[]) => Promise<void>; single: (digest: Digest) => Promise<void> },
+  ): Promise<void> {
+    if (digests.length === 0) return;
+    const plan: BatchPlan = planBatches(digests, await this.maxBatchBytes());
+    const jobs: Array<{ batch?: Digest[]; single?: Digest }> = [
+      ...plan.singles.map((single) => ({ single })),
+      ...plan.batches.map((batch) => ({ batch })),
+    ];
+    await forEachLimit(jobs, Math.min(this.concurrency, 4), async (job) => {
+      if (job.single) return run.single(job.single);
+      const batch = job.batch as Digest[];
+      try {
+        await run.batch(batch);
+      } catch (err) {
+        const limit = await this.maxBatchBytes();
+        const rejected =
+          isGrpcError(err, status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED) ||
+          (err instanceof CasError &&
+            (err.grpcCode === status.INVALID_ARGUMENT || err.grpcCode === status.RESOURCE_EXHAUSTED));
+        if (!rejected || limit <= FALLBACK_MAX_BATCH_BYTES) throw err;
+        this.batchLimit = FALLBACK_MAX_BATCH_BYTES;
+        this.logger.info(
+          `${this.where()} rejected a batch of ${batch.length} blobs (${describeGrpc(err)}); ` +
+            `retrying with batches of at most ${FALLBACK_MAX_BATCH_BYTES} bytes`,
+        );
+        await this.transfer(batch, run);
+      }
+    });
+  }
+
+  private async batchRead(batch: Digest[], result: ReadResult): Promise<void> {
+    const cas = this.connection.cas;
+    let response;
+    try {
+      response = await unary(
+        cas.batchReadBlobs.bind(cas),
+        { instanceName: this.instanceName, digests: batch, acceptableCompressors: [], digestFunction: 0 },
+        { timeoutMs: this.timeoutMs },
+      );
+    } catch (err) {
+      throw grpcToCasError(err, `BatchReadBlobs (${batch.length} blobs) on ${this.where()}`);
+    }
+    const wanted = new Map(batch.map((d) => [d.hash, d]));
+    for (const entry of response.responses) {
+      const digest = entry.digest && wanted.get(entry.digest.hash);
+      if (!digest) continue;
+      const code = entry.status?.code ?? 0;
+      if (code === status.NOT_FOUND) {
+        result.missing.push(digest);
+      } else if (code !== 0) {
+        throw new CasError(
+          'remote-error',
+          `reading blob ${formatDigest(digest)} from ${this.where()} failed: ` +
+            `${status[code] ?? code}: ${entry.status?.message ?? ''}`,
+          { grpcCode: code },
+        );
+      } else {
+        verify(digest, entry.data);
+        result.blobs.set(digest.hash, entry.data);
+      }
+      wanted.delete(digest.hash);
+    }
+    // Why: a server that silently leaves a digest out of its answer does not hold it.
+    for (const digest of wanted.values()) result.missing.push(digest);
+  }
+
+  private async batchUpdate(batch: Digest[], sources: Map<string, Upload>): Promise<void> {
+    const requests = await Promise.all(
+      batch.map(async (digest) => {
+        const source = sources.get(digest.hash) as Upload;
+        const data = 'data' in source ? Buffer.from(source.data) : await readFileExact(source.path, digest);
+        return { digest, data, compressor: 0 };
+      }),
+    );
+    const cas = this.connection.cas;
+    let response;
+    try {
+      response = await unary(
+        cas.batchUpdateBlobs.bind(cas),
+        { instanceName: this.instanceName, requests, digestFunction: 0 },
+        { timeoutMs: this.timeoutMs },
+      );
+    } catch (err) {
+      throw grpcToCasError(err, `BatchUpdateBlobs (${batch.length} blobs) on ${this.where()}`);
+    }
+    for (const entry of response.responses) {
+      const code = entry.status?.code ?? 0;
+      if (code !== 0) {
+        const reason = code === status.RESOURCE_EXHAUSTED ? 'cache-too-full' : 'remote-error';
+        throw new CasError(
+          reason,
+          `uploading blob ${entry.digest ? formatDigest(entry.digest) : '?'} to ${this.where()} failed: ` +
+            `${status[code] ?? code}: ${entry.status?.message ?? ''}`,
+          { grpcCode: code },
+        );
+      }
+    }
+  }
+}
+
+function describeGrpc(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Throws CasError('corrupt-data') naming `digest` unless `data` hashes to it. */
+export function verify(digest: Digest, data: Uint8Array): void {
+  const actual = digestOfBuffer(data);
+  if (actual.hash !== digest.hash || actual.sizeBytes !== digest.sizeBytes) {
+    throw new CasError(
+      'corrupt-data',
+      `blob ${formatDigest(digest)} received with wrong content: got ${actual.sizeBytes} bytes hashing to ${actual.hash}`,
+    );
+  }
+}
+
+async function readFileExact(path: string, digest: Digest): Promise<Buffer> {
+  const { readFile } = await import('node:fs/promises');
+  const data = await readFile(path);
+  const actual = digestOfBuffer(data);
+  if (actual.hash !== digest.hash || actual.sizeBytes !== digest.sizeBytes) {
+    throw new CasError(
+      'corrupt-data',
+      `file ${path} does not match digest ${formatDigest(digest)} (it hashes to ${formatDigest(actual)}); ` +
+        'was it changed while being uploaded?',
+    );
+  }
+  return data;
+}
+
+function* uniqueDigests(digests: Iterable<Digest>): Generator<Digest> {
+  const seen = new Set<string>();
+  for (const digest of digests) {
+    if (seen.has(digest.hash)) continue;
+    seen.add(digest.hash);
+    yield digest;
+  }
+}
+
+// De-duplicates by hash, drops the empty blob and groups, pulling lazily from the source.
+async function* uniqueGroups(
+  digests: Iterable<Digest> | AsyncIterable<Digest>,
+  size: number,
+): AsyncGenerator<Digest[]> {
+  const seen = new Set<string>();
+  let group: Digest[] = [];
+  const take = (digest: Digest): Digest[] | undefined => {
+    if (digest.hash === EMPTY_DIGEST.hash || seen.has(digest.hash)) return undefined;
+    seen.add(digest.hash);
+    group.push(digest);
+    if (group.length < size) return undefined;
+    const full = group;
+    group = [];
+    return full;
+  };
+  if (Symbol.asyncIterator in digests) {
+    for await (const digest of digests) {
+      const full = take(digest);
+      if (full) yield full;
+    }
+  } else {
+    for (const digest of digests) {
+      const full = take(digest);
+      if (full) yield full;
+    }
+  }
+  if (group.length > 0) yield group;
+}
+
+export type { Directory };

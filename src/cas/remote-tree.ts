@@ -1,0 +1,122 @@
+import { status } from '@grpc/grpc-js';
+import { CasError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import { isGrpcError } from '../grpc/call.js';
+import type { CasClient } from './cas-client.js';
+import { type Digest, digestOfMessage, formatDigest } from './digest.js';
+
+/** One Directory of a tree with its digest and the exact bytes that hash to it. */
+export interface TreeDirectory {
+  digest: Digest;
+  data: Buffer;
+  directory: Directory;
+}
+
+/** Directories per GetTree page asked for; servers may send fewer. */
+const GET_TREE_PAGE_SIZE = 1000;
+
+// Reads every page of GetTree; returns undefined when the server lacks GetTree.
+async function getTreePages(
+  client: CasClient,
+  root: Digest,
+  logger: Logger,
+): Promise<Directory[] | undefined> {
+  const cas = client.connection.cas;
+  const directories: Directory[] = [];
+  let pageToken = '';
+  try {
+    do {
+      const stream = cas.getTree({
+        instanceName: client.instanceName,
+        rootDigest: root,
+        pageSize: GET_TREE_PAGE_SIZE,
+        pageToken,
+        digestFunction: 0,
+      });
+      pageToken = '';
+      for await (const page of stream as AsyncIterable<{ directories: Directory[]; nextPageToken: string }>) {
+        directories.push(...page.directories);
+        pageToken = page.nextPageToken;
+      }
+    } while (pageToken !== '');
+  } catch (err) {
+    if (isGrpcError(err, status.UNIMPLEMENTED)) {
+      logger.debug(`${client.where()} has no GetTree; reading Directory blobs level by level`);
+      return undefined;
+    }
+    if (isGrpcError(err, status.NOT_FOUND)) {
+      throw new CasError('blob-not-found', `tree ${formatDigest(root)} is not on ${client.where()}`, {
+        cause: err,
+        grpcCode: status.NOT_FOUND,
+      });
+    }
+    // Why: any other GetTree failure is worth a second chance through plain blob reads.
+    logger.debug(
+      `GetTree of ${formatDigest(root)} on ${client.where()} failed (${String(err)}); reading level by level`,
+    );
+    return undefined;
+  }
+  return directories;
+}
+
+/**
+ * Every Directory reachable from `root` (root first, then level by level). Directories that
+ * GetTree returned are re-encoded and accepted only when that encoding hashes to a digest the
+ * tree references; everything else is read as blobs and verified. Throws 'blob-not-found'
+ * naming the first Directory the server lacks.
+ */
+export async function fetchTreeDirectories(
+  client: CasClient,
+  root: Digest,
+  logger: Logger,
+): Promise<TreeDirectory[]> {
+  const known = new Map<string, TreeDirectory>();
+  const pages = await getTreePages(client, root, logger);
+  for (const directory of pages ?? []) {
+    const { digest, data } = digestOfMessage(Directory, directory);
+    known.set(digest.hash, { digest, data: Buffer.from(data), directory });
+  }
+  const result: TreeDirectory[] = [];
+  const seen = new Set<string>([root.hash]);
+  let level: Digest[] = [root];
+  while (level.length > 0) {
+    const unknown = level.filter((d) => !known.has(d.hash));
+    if (unknown.length > 0) {
+      const read = await client.readBlobs(unknown);
+      if (read.missing.length > 0) {
+        throw new CasError(
+          'blob-not-found',
+          `Directory ${formatDigest(read.missing[0])} of tree ${formatDigest(root)} is not on ${client.where()}`,
+        );
+      }
+      for (const digest of unknown) {
+        const data = read.blobs.get(digest.hash) as Buffer;
+        known.set(digest.hash, { digest, data, directory: decodeDirectory(digest, data) });
+      }
+    }
+    const next: Digest[] = [];
+    for (const digest of level) {
+      const entry = known.get(digest.hash) as TreeDirectory;
+      result.push(entry);
+      for (const child of entry.directory.directories) {
+        if (!child.digest || seen.has(child.digest.hash)) continue;
+        seen.add(child.digest.hash);
+        next.push(child.digest);
+      }
+    }
+    level = next;
+  }
+  return result;
+}
+
+/** Parses a Directory blob; a blob that is not one is reported as corrupt, naming it. */
+export function decodeDirectory(digest: Digest, data: Uint8Array): Directory {
+  try {
+    return Directory.decode(data);
+  } catch (err) {
+    throw new CasError('corrupt-data', `blob ${formatDigest(digest)} is not a valid Directory message`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,395 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { CasError, isCasError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { Remote as CasdRemote } from '../gen/build/buildgrid/local_cas.js';
+import { grpcToCasError, isGrpcError, unary } from '../grpc/call.js';
+import { Connection, type ConnectionOptions } from '../grpc/connection.js';
+import { casdRemoteUrl, parseEndpoint } from '../grpc/endpoint.js';
+import { chunks, forEachLimit } from '../util/concurrency.js';
+import { CasClient, type TreeDirectory } from './cas-client.js';
+import { type Digest, EMPTY_DIGEST, formatDigest } from './digest.js';
+import { copyBlobs } from './remote-copy.js';
+import { decodeDirectory } from './remote-tree.js';
+
+/** A remote cache as the user describes it. */
+export interface RemoteSpec {
+  /** Any endpoint form parseEndpoint accepts. */
+  url: string;
+  instanceName?: string;
+  serverCert?: Buffer;
+  clientCert?: Buffer;
+  clientKey?: Buffer;
+  token?: string;
+  tokenFile?: string;
+  readOnly?: boolean;
+  /** Remote Asset endpoint, when the deployment splits it from the CAS. */
+  assetUrl?: string;
+  /** ActionCache endpoint, when the deployment splits it from the CAS. */
+  actionCacheUrl?: string;
+}
+
+/** Where the local store keeps a blob; CasStore provides this. */
+export interface LocalObjects {
+  objectPath(digest: Digest): string;
+}
+
+export interface RemoteOptions {
+  logger?: Logger;
+  /** Calls in flight at once. */
+  concurrency?: number;
+  /** Deadline of each call, in milliseconds. */
+  timeoutMs?: number;
+  /** The local store; when given, fallback uploads read its object files directly. */
+  objects?: LocalObjects;
+  /** Where fallbacks stage big blobs (default: the OS temp dir). */
+  tempDir?: string;
+}
+
+/** Counts from pushDirectory. */
+export interface PushResult {
+  blobsMissing: number;
+  blobsUploaded: number;
+  bytesUploaded: number;
+}
+
+/** Digests per LocalCAS Fetch/UploadMissingBlobs call; casd batches them itself. */
+const LOCAL_CAS_GROUP = 512;
+
+/**
+ * A remote cache registered with the local casd. Blob transfers go through casd (which
+ * stores what it fetches), with a direct connection to the remote for FindMissingBlobs and
+ * for fallbacks when casd's own transfer fails.
+ */
+export class Remote {
+  readonly spec: RemoteSpec;
+  /** The instance name casd routes to this remote. */
+  readonly localInstance: string;
+  /** A CAS client on the local casd's own store (instance ""). */
+  readonly local: CasClient;
+  /** A CAS client straight to the remote. */
+  readonly direct: CasClient;
+  /** Connection for Remote Asset calls (the asset endpoint, else the CAS one). */
+  readonly assetConnection: Connection;
+  readonly logger: Logger;
+  private readonly localConnection: Connection;
+  private readonly options: RemoteOptions;
+  private readonly ownedConnections: Connection[];
+  private readonly tokenDir?: string;
+
+  private constructor(init: {
+    spec: RemoteSpec;
+    localInstance: string;
+    localConnection: Connection;
+    direct: Connection;
+    asset: Connection;
+    options: RemoteOptions;
+    tokenDir?: string;
+  }) {
+    this.spec = init.spec;
+    this.localInstance = init.localInstance;
+    this.localConnection = init.localConnection;
+    this.options = init.options;
+    this.logger = init.options.logger ?? silentLogger;
+    const clientOptions = {
+      logger: this.logger,
+      concurrency: init.options.concurrency,
+      timeoutMs: init.options.timeoutMs,
+    };
+    this.local = new CasClient(init.localConnection, '', clientOptions);
+    this.direct = new CasClient(init.direct, init.spec.instanceName ?? '', clientOptions);
+    this.assetConnection = init.asset;
+    this.ownedConnections = init.asset === init.direct ? [init.direct] : [init.direct, init.asset];
+    this.tokenDir = init.tokenDir;
+  }
+
+  /**
+   * Registers `spec` with the local casd (LocalCAS GetInstanceNameForRemotes) and opens a
+   * direct connection to the remote. A token given as text is written to a private (0600)
+   * temp file for casd, removed again by close(). Throws CasError on a bad endpoint or when
+   * casd refuses the remote.
+   */
+  static async register(local: Connection, spec: RemoteSpec, options: RemoteOptions = {}): Promise<Remote> {
+    const endpoint = parseEndpoint(spec.url);
+    let tokenDir: string | undefined;
+    let tokenPath = spec.tokenFile ?? '';
+    if (spec.token) {
+      tokenDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'casd-token-'));
+      tokenPath = join(tokenDir, 'token');
+      await writeFile(tokenPath, spec.token.trim(), { mode: 0o600 });
+      await chmod(tokenPath, 0o600);
+    }
+    const casdRemote = (url: string): CasdRemote => ({
+      url: casdRemoteUrl(parseEndpoint(url)),
+      instanceName: spec.instanceName ?? '',
+      serverCert: spec.serverCert ?? Buffer.alloc(0),
+      clientKey: spec.clientKey ?? Buffer.alloc(0),
+      clientCert: spec.clientCert ?? Buffer.alloc(0),
+      keepaliveTime: undefined,
+      accessTokenPath: tokenPath,
+      accessTokenReloadInterval: undefined,
+      retryLimit: 0,
+      retryDelay: undefined,
+      requestTimeout: undefined,
+      readOnly: spec.readOnly ?? false,
+    });
+    const credentials: ConnectionOptions = {
+      serverCert: spec.serverCert,
+      clientCert: spec.clientCert,
+      clientKey: spec.clientKey,
+      token: spec.token,
+      tokenFile: spec.token ? undefined : spec.tokenFile,
+    };
+    const opened: Connection[] = [];
+    try {
+      const response = await unary(local.localCas.getInstanceNameForRemotes.bind(local.localCas), {
+        contentAddressableStorage: casdRemote(spec.url),
+        remoteAsset: spec.assetUrl ? casdRemote(spec.assetUrl) : undefined,
+        actionCache: spec.actionCacheUrl ? casdRemote(spec.actionCacheUrl) : undefined,
+        execution: undefined,
+        instanceName: '',
+      });
+      const direct = new Connection(endpoint, credentials);
+      opened.push(direct);
+      const asset = spec.assetUrl ? new Connection(spec.assetUrl, credentials) : direct;
+      opened.push(asset);
+      return new Remote({
+        spec,
+        localInstance: response.instanceName,
+        localConnection: local,
+        direct,
+        asset,
+        options,
+        tokenDir,
+      });
+    } catch (err) {
+      for (const connection of opened) connection.close();
+      if (tokenDir) await rm(tokenDir, { recursive: true, force: true });
+      throw grpcToCasError(err, `registering remote ${spec.url} with casd`);
+    }
+  }
+
+  /** Which of `digests` the remote lacks (direct FindMissingBlobs, batched, de-duplicated). */
+  remoteMissingBlobs(digests: Iterable<Digest> | AsyncIterable<Digest>): Promise<Digest[]> {
+    return this.direct.findMissingBlobs(digests);
+  }
+
+  /**
+   * Fetches blobs from the remote into the local cache through casd (FetchMissingBlobs).
+   * Returns the blobs the remote lacks. Blobs casd failed to fetch for another reason are
+   * read directly from the remote and written to casd instead.
+   */
+  async fetchBlobs(digests: Iterable<Digest>): Promise<{ missing: Digest[] }> {
+    const missing: Digest[] = [];
+    const retry: Digest[] = [];
+    const localCas = this.localConnection.localCas;
+    const wanted = [...digests].filter((d) => d.hash !== EMPTY_DIGEST.hash);
+    await forEachLimit(chunks(wanted, LOCAL_CAS_GROUP), 4, async (group) => {
+      try {
+        const response = await unary(localCas.fetchMissingBlobs.bind(localCas), {
+          instanceName: this.localInstance,
+          blobDigests: group,
+        });
+        // Why: casd lists only the blobs that failed.
+        for (const entry of response.responses) {
+          if (!entry.digest) continue;
+          if (entry.status?.code === status.NOT_FOUND) missing.push(entry.digest);
+          else if ((entry.status?.code ?? 0) !== 0) retry.push(entry.digest);
+        }
+      } catch (err) {
+        this.logger.debug(`casd FetchMissingBlobs failed (${String(err)}); reading from the remote directly`);
+        retry.push(...group);
+      }
+    });
+    if (retry.length > 0) {
+      const copied = await copyBlobs(this.direct, this.local, retry, { tempDir: this.options.tempDir });
+      missing.push(...copied.missing);
+    }
+    return { missing };
+  }
+
+  /**
+   * Sends blobs the remote lacks (asked first) through casd (UploadMissingBlobs), falling
+   * back to reading them locally and writing them straight to the remote when casd fails.
+   * Returns the blobs that could not be sent because the local cache lacks them.
+   */
+  async sendBlobs(digests: Iterable<Digest> | AsyncIterable<Digest>): Promise<{ missing: Digest[] }> {
+    this.assertWritable('send blobs');
+    const needed = await this.remoteMissingBlobs(digests);
+    return this.upload(needed);
+  }
+
+  /**
+   * Fetches every Directory of the tree under `root` into the local cache, level by level
+   * in batches through casd (files are not fetched). Returns the directories, root first.
+   * Throws 'blob-not-found' naming a Directory the remote lacks.
+   */
+  async fetchDirectory(root: Digest): Promise<TreeDirectory[]> {
+    const result: TreeDirectory[] = [];
+    const seen = new Set<string>([root.hash]);
+    let level: Digest[] = [root];
+    while (level.length > 0) {
+      const absent = await this.local.findMissingBlobs(level);
+      if (absent.length > 0) {
+        const { missing } = await this.fetchBlobs(absent);
+        if (missing.length > 0) {
+          throw new CasError(
+            'blob-not-found',
+            `Directory ${formatDigest(missing[0])} of tree ${formatDigest(root)} is not on remote ${this.spec.url}`,
+          );
+        }
+      }
+      const read = await this.local.readBlobs(level);
+      const next: Digest[] = [];
+      for (const digest of level) {
+        const data = read.blobs.get(digest.hash);
+        if (!data)
+          throw new CasError(
+            'blob-not-found',
+            `Directory ${formatDigest(digest)} vanished from the local cache`,
+          );
+        const directory = decodeDirectory(digest, data);
+        result.push({ digest, data, directory });
+        for (const child of directory.directories) {
+          if (!child.digest || seen.has(child.digest.hash)) continue;
+          seen.add(child.digest.hash);
+          next.push(child.digest);
+        }
+      }
+      level = next;
+    }
+    return result;
+  }
+
+  /**
+   * Fetches a whole tree into the local cache: LocalCAS FetchTree (with file blobs when
+   * `withFiles`). When casd cannot (the remote lacks GetTree, say), reads the directories
+   * directly (GetTree or level by level) and fetches the missing files through casd.
+   * Throws 'blob-not-found' naming what the remote lacks.
+   */
+  async fetchTree(root: Digest, options: { withFiles?: boolean } = {}): Promise<void> {
+    const withFiles = options.withFiles ?? false;
+    const localCas = this.localConnection.localCas;
+    try {
+      await unary(localCas.fetchTree.bind(localCas), {
+        instanceName: this.localInstance,
+        rootDigest: root,
+        fetchFileBlobs: withFiles,
+      });
+      return;
+    } catch (err) {
+      if (isGrpcError(err, status.NOT_FOUND)) {
+        throw new CasError('blob-not-found', `tree ${formatDigest(root)} is not on remote ${this.spec.url}`, {
+          cause: err,
+          grpcCode: status.NOT_FOUND,
+        });
+      }
+      this.logger.debug(
+        `casd FetchTree of ${formatDigest(root)} failed (${String(err)}); fetching level by level`,
+      );
+    }
+    const directories = await this.direct.getTree(root);
+    await this.local.writeBlobs(directories.map(({ digest, data }) => ({ digest, data })));
+    if (!withFiles) return;
+    const files = new Map<string, Digest>();
+    for (const { directory } of directories) {
+      for (const file of directory.files) if (file.digest) files.set(file.digest.hash, file.digest);
+    }
+    const absent = await this.local.findMissingBlobs(files.values());
+    const { missing } = await this.fetchBlobs(absent);
+    if (missing.length > 0) {
+      throw new CasError(
+        'blob-not-found',
+        `file blob ${formatDigest(missing[0])} of tree ${formatDigest(root)} is not on remote ${this.spec.url} ` +
+          `(${missing.length} missing)`,
+      );
+    }
+  }
+
+  /** Fetches a tree with all its files; false when the remote does not hold all of it. */
+  async pullTree(root: Digest): Promise<boolean> {
+    try {
+      await this.fetchTree(root, { withFiles: true });
+      return true;
+    } catch (err) {
+      if (isCasError(err, 'blob-not-found')) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Pushes the tree under `root` (from the local cache): lists every blob it needs, asks
+   * the remote which it lacks, and uploads only those. Returns the counts.
+   */
+  async pushDirectory(root: Digest): Promise<PushResult> {
+    this.assertWritable('push a directory');
+    const directories = await this.local.getTree(root);
+    const sizes = new Map<string, Digest>();
+    for (const { digest, directory } of directories) {
+      sizes.set(digest.hash, digest);
+      for (const file of directory.files) if (file.digest) sizes.set(file.digest.hash, file.digest);
+    }
+    const needed = await this.remoteMissingBlobs(sizes.values());
+    const { missing } = await this.upload(needed);
+    if (missing.length > 0) {
+      throw new CasError(
+        'blob-not-found',
+        `cannot push tree ${formatDigest(root)}: blob ${formatDigest(missing[0])} is not in the local cache ` +
+          `(${missing.length} missing)`,
+      );
+    }
+    return {
+      blobsMissing: needed.length,
+      blobsUploaded: needed.length,
+      bytesUploaded: needed.reduce((sum, d) => sum + d.sizeBytes, 0),
+    };
+  }
+
+  /** Closes the direct connections and removes the token file; the local one stays open. */
+  async close(): Promise<void> {
+    for (const connection of this.ownedConnections) connection.close();
+    if (this.tokenDir) await rm(this.tokenDir, { recursive: true, force: true });
+  }
+
+  private assertWritable(doing: string): void {
+    if (this.spec.readOnly) {
+      throw new CasError('invalid-input', `cannot ${doing}: remote ${this.spec.url} is configured read-only`);
+    }
+  }
+
+  // Uploads blobs known to be missing remotely: casd first, direct writes for what it failed.
+  private async upload(digests: Digest[]): Promise<{ missing: Digest[] }> {
+    const missing: Digest[] = [];
+    const retry: Digest[] = [];
+    const localCas = this.localConnection.localCas;
+    await forEachLimit(chunks(digests, LOCAL_CAS_GROUP), 4, async (group) => {
+      try {
+        const response = await unary(localCas.uploadMissingBlobs.bind(localCas), {
+          instanceName: this.localInstance,
+          blobDigests: group,
+        });
+        for (const entry of response.responses) {
+          if (!entry.digest) continue;
+          if (entry.status?.code === status.NOT_FOUND) missing.push(entry.digest);
+          else if ((entry.status?.code ?? 0) !== 0) retry.push(entry.digest);
+        }
+      } catch (err) {
+        this.logger.debug(`casd UploadMissingBlobs failed (${String(err)}); writing to the remote directly`);
+        retry.push(...group);
+      }
+    });
+    if (retry.length > 0) {
+      this.logger.info(`uploading ${retry.length} blobs to ${this.spec.url} directly (casd could not)`);
+      const copied = await copyBlobs(this.local, this.direct, retry, {
+        tempDir: this.options.tempDir,
+        objectPath: this.options.objects
+          ? (d) => (this.options.objects as LocalObjects).objectPath(d)
+          : undefined,
+      });
+      missing.push(...copied.missing);
+    }
+    return { missing };
+  }
+}
