@@ -6,7 +6,7 @@ import { CasError } from '../errors.js';
 import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import type { Connection } from '../grpc/connection.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { chunks, forEachLimit } from '../util/concurrency.js';
+import { forEachLimit } from '../util/concurrency.js';
 import { type Digest, formatDigest, validateDigest } from './digest.js';
 import { captureFiles, captureTree, statusToCasError } from './local-cas.js';
 import { validateDirectory } from './names.js';
@@ -209,7 +209,7 @@ export class CasStore {
       throw new CasError('io', `cannot write a temporary object to ${tmp}: ${errnoOf(err)}`, { cause: err });
     }
     try {
-      return (await this.addObjects([tmp]))[0];
+      return (await this.capture([tmp], [`a ${source.buffer.byteLength}-byte buffer`]))[0];
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
@@ -217,20 +217,24 @@ export class CasStore {
 
   /**
    * Adds files by path (batched CaptureFiles calls); returns their digests in input order.
-   * Throws a CasError naming the first path casd could not capture.
+   * Throws a CasError naming the first path casd could not capture ('cache-too-full' when
+   * casd answers RESOURCE_EXHAUSTED).
    */
   async addObjects(paths: string[]): Promise<Digest[]> {
+    const absolute = paths.map((p) => resolve(p));
+    return this.capture(absolute, absolute);
+  }
+
+  private async capture(paths: string[], labels: string[]): Promise<Digest[]> {
     const digests: Digest[] = [];
-    for (const batch of chunks(
-      paths.map((p) => resolve(p)),
-      CAPTURE_BATCH,
-    )) {
+    for (let start = 0; start < paths.length; start += CAPTURE_BATCH) {
+      const batch = paths.slice(start, start + CAPTURE_BATCH);
       const responses = await captureFiles(this.connection, batch, { instanceName: this.instanceName });
       responses.forEach((response, i) => {
-        const error = statusToCasError(response.status, `adding ${batch[i]} to the cache`);
+        const label = labels[start + i];
+        const error = statusToCasError(response.status, `adding ${label} to the cache`);
         if (error) throw error;
-        if (!response.digest)
-          throw new CasError('remote-error', `CaptureFiles gave no digest for ${batch[i]}`);
+        if (!response.digest) throw new CasError('remote-error', `CaptureFiles gave no digest for ${label}`);
         digests.push(response.digest);
       });
     }
