@@ -37,7 +37,9 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  'grpc.keepalive_time_ms': 60_000,
+  // gRPC C++ servers (casd among them) answer pings more often than every 5 minutes during
+  // a quiet call with GOAWAY too_many_pings, so stay at their minimum.
+  'grpc.keepalive_time_ms': 300_000,
   'grpc.keepalive_timeout_ms': 20_000,
   'grpc.keepalive_permit_without_calls': 0,
   'grpc.enable_retries': 1,
