@@ -1,4 +1,5 @@
 import {
+  type Metadata,
   type sendUnaryData,
   Server,
   ServerCredentials,
@@ -25,6 +26,8 @@ import { unary } from '../../src/grpc/call.js';
 /** What the stand-in server saw, for assertions. */
 export interface LimitedRemoteCounters {
   capabilities: number;
+  /** Calls refused for a missing or wrong token. */
+  unauthenticated: number;
   findMissingBlobs: number;
   batchUpdateCalls: number;
   batchReadCalls: number;
@@ -48,10 +51,14 @@ export interface LimitedRemoteOptions {
   enforcedBatchBytes?: number;
   /** Blobs (by hash) served with one byte flipped, to test verification. */
   corrupt?: Set<string>;
+  /** Serve TLS with this certificate and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Require `authorization: Bearer <token>` on every call (UNAUTHENTICATED otherwise). */
+  token?: string;
 }
 
 export interface LimitedRemote {
-  /** `grpc://127.0.0.1:PORT`. */
+  /** `grpc://127.0.0.1:PORT`, or `grpcs://` with TLS. */
   url: string;
   counters: LimitedRemoteCounters;
   resetCounters(): void;
@@ -63,6 +70,7 @@ const MiB = 1024 * 1024;
 function zeroCounters(): LimitedRemoteCounters {
   return {
     capabilities: 0,
+    unauthenticated: 0,
     findMissingBlobs: 0,
     batchUpdateCalls: 0,
     batchReadCalls: 0,
@@ -114,8 +122,24 @@ export async function startLimitedRemote(
     };
   };
 
+  // Returns the error to answer with when the call lacks the expected token.
+  const denied = (metadata: Metadata): ServerErrorResponse | undefined => {
+    if (options.token === undefined || metadata.get('authorization')[0] === `Bearer ${options.token}`) {
+      return undefined;
+    }
+    counters.unauthenticated++;
+    return {
+      name: 'Unauthenticated',
+      message: 'bad token',
+      code: status.UNAUTHENTICATED,
+      details: 'missing or wrong bearer token',
+    };
+  };
+
   const capabilities: CapabilitiesServer = {
     getCapabilities(call, callback) {
+      const refusal = denied(call.metadata);
+      if (refusal) return callback(refusal);
       counters.capabilities++;
       forward(
         callback,
@@ -132,10 +156,14 @@ export async function startLimitedRemote(
 
   const cas: ContentAddressableStorageServer = {
     findMissingBlobs(call, callback) {
+      const refusal = denied(call.metadata);
+      if (refusal) return callback(refusal);
       counters.findMissingBlobs++;
       forward(callback, unary(backend.cas.findMissingBlobs.bind(backend.cas), call.request));
     },
     batchUpdateBlobs(call, callback) {
+      const refusal = denied(call.metadata);
+      if (refusal) return callback(refusal);
       counters.batchUpdateCalls++;
       const bytes = BatchUpdateBlobsRequest.encode(call.request).finish().byteLength;
       if (bytes > enforced) return callback(tooBig(bytes));
@@ -144,6 +172,8 @@ export async function startLimitedRemote(
       forward(callback, unary(backend.cas.batchUpdateBlobs.bind(backend.cas), call.request));
     },
     batchReadBlobs(call, callback) {
+      const refusal = denied(call.metadata);
+      if (refusal) return callback(refusal);
       counters.batchReadCalls++;
       const bytes = call.request.digests.reduce((sum, d) => sum + d.sizeBytes, 0);
       if (bytes > enforced) return callback(tooBig(bytes));
@@ -167,6 +197,8 @@ export async function startLimitedRemote(
 
   const byteStream: ByteStreamServer = {
     read(call) {
+      const refusal = denied(call.metadata);
+      if (refusal) return call.emit('error', refusal);
       counters.byteStreamReads++;
       const hash = /blobs\/([0-9a-f]{64})\//.exec(call.request.resourceName)?.[1] ?? '';
       let first = true;
@@ -181,6 +213,8 @@ export async function startLimitedRemote(
       upstream.on('error', (err: ServiceError) => call.emit('error', err));
     },
     write(call, callback) {
+      const refusal = denied(call.metadata);
+      if (refusal) return callback(refusal);
       counters.byteStreamWrites++;
       const upstream = backend.byteStream.write((err, response) => {
         if (err) callback(err);
@@ -205,13 +239,14 @@ export async function startLimitedRemote(
   server.addService(CapabilitiesService, capabilities);
   server.addService(ContentAddressableStorageService, cas);
   server.addService(ByteStreamService, byteStream);
+  const credentials = options.tls
+    ? ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }])
+    : ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    ),
+    server.bindAsync('127.0.0.1:0', credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
   );
   return {
-    url: `grpc://127.0.0.1:${port}`,
+    url: `${options.tls ? 'grpcs' : 'grpc'}://127.0.0.1:${port}`,
     counters,
     resetCounters: () => Object.assign(counters, zeroCounters()),
     async stop() {

@@ -113,6 +113,14 @@ export class Remote {
    */
   static async register(local: Connection, spec: RemoteSpec, options: RemoteOptions = {}): Promise<Remote> {
     const endpoint = parseEndpoint(spec.url);
+    if ((spec.token || spec.tokenFile) && !endpoint.secure) {
+      // Why: casd refuses access tokens on plaintext channels ("Secure Channel options cannot
+      // be used with this URL"), so say so before it does, in our words.
+      throw new CasError(
+        'invalid-input',
+        `remote ${spec.url}: a token can only be sent over TLS; use grpcs:// or https:// (casd refuses tokens on plaintext channels)`,
+      );
+    }
     let tokenDir: string | undefined;
     let tokenPath = spec.tokenFile ?? '';
     if (spec.token) {
