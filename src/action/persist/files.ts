@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { forEachLimit } from '../../util/concurrency.js';
+import { type SmallFile, linkOrCopy, listSmallFiles, objectPath } from './layout.js';
+
+/**
+ * A digest of the small files' paths and contents (not their times: touching a ref for LRU
+ * is not a change worth a new index).
+ */
+export async function digestSmallFiles(files: readonly SmallFile[]): Promise<string> {
+  const contentHashes = new Array<string>(files.length);
+  await forEachLimit(files, 16, async (file, i) => {
+    contentHashes[i] = createHash('sha256')
+      .update(await readFile(file.abs))
+      .digest('hex');
+  });
+  const digest = createHash('sha256');
+  files.forEach((file, i) => digest.update(`${file.rel}\0${contentHashes[i]}\n`));
+  return digest.digest('hex');
+}
+
+/** Links (or copies) the small files under `destRoot`, keeping their relative paths. */
+export async function stageSmallFiles(files: readonly SmallFile[], destRoot: string): Promise<void> {
+  await forEachLimit(files, 16, (file) => linkOrCopy(file.abs, join(destRoot, ...file.rel.split('/'))));
+}
+
+/**
+ * Moves restored small files from `stagedRoot` into `cacheDir`. A file already there wins
+ * when it is at least as new as the restored one (a self-hosted runner may hold newer refs).
+ * Returns how many files were put in place.
+ */
+export async function installSmallFiles(stagedRoot: string, cacheDir: string): Promise<number> {
+  let installed = 0;
+  for (const file of await listSmallFiles(stagedRoot)) {
+    const dest = join(cacheDir, ...file.rel.split('/'));
+    const existing = await stat(dest).catch(() => undefined);
+    if (existing && existing.mtimeMs >= file.mtimeMs) continue;
+    await mkdir(dirname(dest), { recursive: true });
+    await rename(file.abs, dest);
+    installed += 1;
+  }
+  return installed;
+}
+
+/**
+ * Links the blobs `hashes` from the object directory into a staged pack's `objects/` (same
+ * layout, so no copying on one filesystem).
+ */
+export async function stagePackBlobs(
+  objectsDir: string,
+  hashes: readonly string[],
+  packDir: string,
+): Promise<void> {
+  const stagedObjects = join(packDir, 'objects');
+  await forEachLimit(hashes, 32, (hash) =>
+    linkOrCopy(objectPath(objectsDir, hash), objectPath(stagedObjects, hash)),
+  );
+}
+
+export interface InstalledBlobs {
+  moved: number;
+  movedBytes: number;
+  /** Hashes the manifest listed but the pack did not contain. */
+  missing: string[];
+}
+
+/**
+ * Moves the blobs of a restored pack into the object directory by rename (same filesystem).
+ * Blobs already present are left alone: objects are immutable, so either copy is right.
+ */
+export async function installPackBlobs(
+  packDir: string,
+  hashes: readonly string[],
+  objectsDir: string,
+): Promise<InstalledBlobs> {
+  const stagedObjects = join(packDir, 'objects');
+  const result: InstalledBlobs = { moved: 0, movedBytes: 0, missing: [] };
+  await forEachLimit(hashes, 32, async (hash) => {
+    const dest = objectPath(objectsDir, hash);
+    if (await stat(dest).catch(() => undefined)) return;
+    const src = objectPath(stagedObjects, hash);
+    const info = await stat(src).catch(() => undefined);
+    if (!info) {
+      result.missing.push(hash);
+      return;
+    }
+    await mkdir(dirname(dest), { recursive: true });
+    await rename(src, dest);
+    result.moved += 1;
+    result.movedBytes += info.size;
+  });
+  return result;
+}

@@ -1,0 +1,90 @@
+import { CasError } from '../../errors.js';
+import { type PackPlan, type PackRef, planPacks } from './manifest.js';
+
+/** Longest prefix accepted: cache keys are limited to 512 characters. */
+export const MAX_PREFIX_LENGTH = 400;
+
+/**
+ * Checks a key prefix: non-empty, at most MAX_PREFIX_LENGTH characters, no comma (the cache
+ * service joins keys with commas). Throws CasError('invalid-input') naming the prefix.
+ */
+export function validatePrefix(prefix: string): void {
+  let problem: string | undefined;
+  if (prefix === '') problem = 'is empty';
+  else if (prefix.length > MAX_PREFIX_LENGTH)
+    problem = `is ${prefix.length} characters long, at most ${MAX_PREFIX_LENGTH} are allowed`;
+  else if (prefix.includes(',')) problem = 'contains a comma';
+  if (problem)
+    throw new CasError(
+      'invalid-input',
+      `cache key prefix ${JSON.stringify(prefix.slice(0, 80))} ${problem}; use something like "casd-Linux"`,
+    );
+}
+
+/** Prefix shared by every index key of `prefix`: restore asks for the newest one. */
+export function indexKeyPrefix(prefix: string): string {
+  return `${prefix}-index-`;
+}
+
+/** A unique index key for one save. */
+export function indexKey(prefix: string, runId: string, runAttempt: string, now = Date.now()): string {
+  return `${indexKeyPrefix(prefix)}${runId}-${runAttempt}-${now}`;
+}
+
+export interface SaveLimits {
+  maxPackBytes: number;
+  maxPacks: number;
+  maxDeadRatio: number;
+}
+
+export interface SavePlan {
+  /** Packs to store (upload unless their key exists already). */
+  write: PackPlan[];
+  /** Packs the new index lists, in order (those of `write` that fail are dropped later). */
+  packs: PackRef[];
+  /** Everything is rewritten into fresh packs (generation rollover). */
+  compact: boolean;
+  /** Bytes listed by the base packs that are gone locally. */
+  deadBytes: number;
+}
+
+/**
+ * Decides what a save writes. `base` are the packs of the last index, with their hashes;
+ * `local` the blobs present now (hash -> size). Normally only blobs no base pack holds go
+ * into new packs, appended to the base list. When more than `maxDeadRatio` of the listed
+ * bytes are gone locally (expired by casd), or the list would exceed `maxPacks`, the plan is
+ * a rollover instead: fresh packs of everything present, listed alone.
+ */
+export function planSave(
+  prefix: string,
+  base: readonly PackPlan[],
+  local: ReadonlyMap<string, number>,
+  limits: SaveLimits,
+): SavePlan {
+  const covered = new Set<string>();
+  let listedBytes = 0;
+  let liveBytes = 0;
+  for (const pack of base) {
+    listedBytes += pack.bytes;
+    for (const hash of pack.hashes) {
+      if (covered.has(hash)) continue;
+      covered.add(hash);
+      liveBytes += local.get(hash) ?? 0;
+    }
+  }
+  const deadBytes = Math.max(0, listedBytes - liveBytes);
+  const fresh = new Map([...local].filter(([hash]) => !covered.has(hash)));
+  const newPacks = planPacks(prefix, fresh, limits.maxPackBytes);
+  const compact =
+    base.length > 0 &&
+    (deadBytes > limits.maxDeadRatio * listedBytes || base.length + newPacks.length > limits.maxPacks);
+  if (compact) {
+    const all = planPacks(prefix, local, limits.maxPackBytes);
+    return { write: all, packs: all.map(toRef), compact, deadBytes };
+  }
+  return { write: newPacks, packs: [...base.map(toRef), ...newPacks.map(toRef)], compact, deadBytes };
+}
+
+function toRef(pack: PackRef): PackRef {
+  return { key: pack.key, blobs: pack.blobs, bytes: pack.bytes };
+}

@@ -1,0 +1,132 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError, isCasError } from '../../errors.js';
+import { restoreEntry } from './entries.js';
+import { installPackBlobs, installSmallFiles } from './files.js';
+import { INDEX_MANIFEST, PACK_MANIFEST, type PersistLayout, persistLayout } from './layout.js';
+import { type IndexManifest, type PackRef, parseIndexManifest, parsePackManifest } from './manifest.js';
+import { indexKeyPrefix, validatePrefix } from './plan.js';
+import { Session } from './session.js';
+import { prunePackHashes, writePackHashes, writeState } from './state.js';
+import type { PersistRestoreOptions, PersistRestoreResult } from './types.js';
+
+/**
+ * Restores the newest index saved under `prefix` and the packs it lists into the cache
+ * directory: blobs are renamed into `cas/objects` (those present are kept), refs, action
+ * cache and asset files are put in place unless a newer local copy exists. Remembers the
+ * index in `<cacheDir>/.persist/` so the next save uploads only what is new. casd must not
+ * be running.
+ *
+ * A miss is not an error. Service trouble and missing packs become warnings (a CasError
+ * with `failOnError`). Returns counters for the summary.
+ */
+export async function restorePersisted(options: PersistRestoreOptions): Promise<PersistRestoreResult> {
+  validatePrefix(options.prefix);
+  const session = new Session(options);
+  const layout = persistLayout(options.cacheDir);
+  const result: PersistRestoreResult = {
+    packsDownloaded: 0,
+    blobsRestored: 0,
+    bytesDownloaded: 0,
+    filesRestored: 0,
+    durationMs: 0,
+    warnings: session.warnings,
+  };
+  try {
+    await rm(layout.stagingRoot, { recursive: true, force: true });
+    const found = await restoreEntry(session, [layout.indexStaging], indexKeyPrefix(options.prefix), [
+      indexKeyPrefix(options.prefix),
+    ]);
+    if (found.status === 'miss') {
+      session.logger.info(`persist: no saved cache under ${options.prefix} yet`);
+      return result;
+    }
+    if (found.status === 'failed') {
+      session.problem(
+        'remote-unavailable',
+        `could not restore the cache index of ${options.prefix}: ${found.detail}`,
+      );
+      return result;
+    }
+    const manifestPath = join(layout.indexStaging, INDEX_MANIFEST);
+    const index = parseIndexManifest(await readFile(manifestPath, 'utf8'), found.key);
+    result.indexKey = found.key;
+    session.logger.info(`persist: restoring ${found.key} (${index.packs.length} pack(s))`);
+
+    for (const pack of index.packs) {
+      if (session.remainingMs() <= 0) {
+        session.problem(
+          'timeout',
+          `restore deadline reached; pack ${pack.key} and those after it were not restored`,
+        );
+        break;
+      }
+      await restorePack(session, layout, pack, found.key, result);
+    }
+    result.filesRestored = await installSmallFiles(join(layout.indexStaging, 'files'), layout.cacheDir);
+    result.bytesDownloaded += index.files.bytes;
+    await remember(layout, options.prefix, found.key, index);
+  } catch (err) {
+    if (isCasError(err) && options.failOnError) throw err;
+    session.problem(
+      isCasError(err) ? err.reason : 'io',
+      `restoring the local cache failed: ${describeError(err)}`,
+      err,
+    );
+  } finally {
+    await rm(layout.stagingRoot, { recursive: true, force: true }).catch(() => undefined);
+    result.durationMs = session.elapsedMs();
+  }
+  return result;
+}
+
+/** Downloads one pack and moves its blobs into place. */
+async function restorePack(
+  session: Session,
+  layout: PersistLayout,
+  pack: PackRef,
+  indexKey: string,
+  result: PersistRestoreResult,
+): Promise<void> {
+  try {
+    const outcome = await restoreEntry(session, [layout.packStaging], pack.key, []);
+    if (outcome.status !== 'hit') {
+      const why = outcome.status === 'miss' ? 'it is no longer in the cache (evicted?)' : outcome.detail;
+      session.problem(
+        'remote-unavailable',
+        `could not restore pack ${pack.key} listed by ${indexKey}: ${why}; its ${pack.blobs} blobs are missing`,
+      );
+      return;
+    }
+    const manifestPath = join(layout.packStaging, PACK_MANIFEST);
+    const hashes = parsePackManifest(await readFile(manifestPath, 'utf8'), pack.key);
+    const installed = await installPackBlobs(layout.packStaging, hashes, layout.objectsDir);
+    if (installed.missing.length > 0) {
+      session.problem(
+        'corrupt-data',
+        `pack ${pack.key} lacks ${installed.missing.length} blob(s) its manifest lists, e.g. ${installed.missing[0]}`,
+      );
+      return;
+    }
+    await writePackHashes(layout, pack.key, hashes);
+    result.packsDownloaded += 1;
+    result.blobsRestored += installed.moved;
+    result.bytesDownloaded += pack.bytes;
+  } finally {
+    await rm(layout.packStaging, { recursive: true, force: true });
+  }
+}
+
+/** Records the restored index as the base of the next save. */
+async function remember(
+  layout: PersistLayout,
+  prefix: string,
+  key: string,
+  index: IndexManifest,
+): Promise<void> {
+  await writeState(layout, { prefix, indexKey: key, index });
+  await prunePackHashes(
+    layout,
+    index.packs.map((p) => p.key),
+  );
+}

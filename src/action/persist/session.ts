@@ -1,0 +1,73 @@
+import { CasError, type CasErrorReason } from '../../errors.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { sleep } from '../../util/concurrency.js';
+import { PERSIST_DEFAULTS, type PersistOptions } from './types.js';
+
+/**
+ * One save or restore: its deadline, retry settings, and the warnings it collects. Trouble
+ * goes through `problem`, which throws when the caller asked to fail on cache errors.
+ */
+export class Session {
+  readonly logger: Logger;
+  readonly warnings: string[] = [];
+  readonly attempts: number;
+  readonly retryDelayMs: number;
+  private readonly failOnError: boolean;
+  private readonly started = Date.now();
+  private readonly deadline: number;
+
+  constructor(options: PersistOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.failOnError = options.failOnError ?? false;
+    this.attempts = options.attempts ?? PERSIST_DEFAULTS.attempts;
+    this.retryDelayMs = options.retryDelayMs ?? PERSIST_DEFAULTS.retryDelayMs;
+    const timeoutMs = options.timeoutMs ?? PERSIST_DEFAULTS.timeoutMs;
+    this.deadline = this.started + timeoutMs;
+    if (!Number.isInteger(this.attempts) || this.attempts < 1)
+      throw new CasError('invalid-input', `attempts must be an integer >= 1, got ${options.attempts}`);
+    if (!(timeoutMs > 0))
+      throw new CasError('invalid-input', `timeoutMs must be > 0, got ${options.timeoutMs}`);
+  }
+
+  elapsedMs(): number {
+    return Date.now() - this.started;
+  }
+
+  remainingMs(): number {
+    return this.deadline - Date.now();
+  }
+
+  /** Records a warning, or throws it as a CasError when failing on cache errors. */
+  problem(reason: CasErrorReason, message: string, cause?: unknown): void {
+    if (this.failOnError) throw new CasError(reason, message, { cause });
+    this.warnings.push(message);
+    this.logger.warning(message);
+  }
+
+  /**
+   * Races `work` against the deadline. On expiry it rejects with CasError('timeout'); the
+   * library call cannot be cancelled and is left to finish in the background.
+   */
+  async beforeDeadline<T>(what: string, work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new CasError('timeout', `${what} was still running at the deadline; going on without it`)),
+        Math.max(0, this.remainingMs()),
+      );
+      timer.unref();
+    });
+    try {
+      return await Promise.race([work, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits before retry number `attempt` (1-based), never past the deadline. */
+  async backoff(attempt: number): Promise<void> {
+    const delay = Math.min(this.retryDelayMs * 2 ** (attempt - 1), Math.max(0, this.remainingMs()));
+    if (delay > 0) await sleep(delay);
+  }
+}

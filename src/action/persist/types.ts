@@ -1,0 +1,73 @@
+import type { Logger } from '../../logger.js';
+
+/** Settings shared by save and restore. */
+export interface PersistOptions {
+  /** The casd cache directory (holds `cas/`, `actioncache/`, `assets/`). */
+  cacheDir: string;
+  /** Start of every cache key this module writes, e.g. `casd-Linux-X64`. */
+  prefix: string;
+  logger?: Logger;
+  /** Throw a CasError on cache-service trouble instead of returning warnings. */
+  failOnError?: boolean;
+  /** Deadline of the whole operation; past it, stop with a warning. Default 10 minutes. */
+  timeoutMs?: number;
+  /** Attempts per cache call before giving up with a warning. Default 3. */
+  attempts?: number;
+  /** Wait before the second attempt, doubled for each further one. Default 2000 ms. */
+  retryDelayMs?: number;
+}
+
+export interface PersistSaveOptions extends PersistOptions {
+  /** Default `GITHUB_RUN_ID` or `local`. */
+  runId?: string;
+  /** Default `GITHUB_RUN_ATTEMPT` or `1`. */
+  runAttempt?: string;
+  /** Largest pack, in bytes of blobs. Default 2 GB. */
+  maxPackBytes?: number;
+  /** Compact when the listed packs would exceed this many. Default 8. */
+  maxPacks?: number;
+  /** Compact when more than this share of the listed bytes is gone locally. Default 0.5. */
+  maxDeadRatio?: number;
+}
+
+export type PersistRestoreOptions = PersistOptions;
+
+export interface PersistSaveResult {
+  packsUploaded: number;
+  /** Packs whose key already existed in the cache (content-keyed, so nothing to send). */
+  packsSkipped: number;
+  /** Blobs in the packs uploaded. */
+  blobsPacked: number;
+  /** Uncompressed bytes of blobs and files sent (packs uploaded plus the index). */
+  bytesUploaded: number;
+  /** Key of the index saved; undefined when none was (unchanged, or it failed). */
+  indexKey?: string;
+  /** The local store was rewritten into one fresh pack (generation rollover). */
+  compacted: boolean;
+  durationMs: number;
+  warnings: string[];
+}
+
+export interface PersistRestoreResult {
+  /** Key of the index restored; undefined on a miss or failure. */
+  indexKey?: string;
+  packsDownloaded: number;
+  /** Blobs moved into `cas/objects` (those already present are not counted). */
+  blobsRestored: number;
+  /** Uncompressed bytes of the packs downloaded. */
+  bytesDownloaded: number;
+  /** Small files (refs, action cache, assets) put in place. */
+  filesRestored: number;
+  durationMs: number;
+  warnings: string[];
+}
+
+/** Default settings, defined once. */
+export const PERSIST_DEFAULTS = {
+  timeoutMs: 10 * 60_000,
+  attempts: 3,
+  retryDelayMs: 2000,
+  maxPackBytes: 2e9,
+  maxPacks: 8,
+  maxDeadRatio: 0.5,
+} as const;
