@@ -2,7 +2,8 @@ import { chmodSync, cpSync, rmSync, symlinkSync, unlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer, formatDigest } from '../../src/cas/digest.js';
-import { diffTrees } from '../../src/cas/diff.js';
+import { diffRefs, diffTrees } from '../../src/cas/diff.js';
+import { RefStore } from '../../src/cas/refs.js';
 import { handDirectory, startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
 
 describe('diffTrees against a real casd', () => {
@@ -130,6 +131,21 @@ describe('diffTrees against a real casd', () => {
     const ghost = digestOfBuffer(Buffer.from('missing side'));
     await expect(diffTrees(fx.store, baseRoot, ghost)).rejects.toThrow(
       `Directory ${formatDigest(ghost)} is not in the local cache`,
+    );
+  });
+
+  it('diffs the trees two refs point to, and names a missing ref', async () => {
+    const other = await variant((dir) => writeFileSync(join(dir, 'top.txt'), 'TOP'));
+    const refs = new RefStore(fx.casd.cacheDir);
+    await refs.set('diff/base', baseRoot);
+    await refs.set('diff/other', other);
+    expect(await diffRefs(fx.store, refs, 'diff/base', 'diff/other')).toEqual({
+      modified: ['top.txt'],
+      removed: [],
+      added: [],
+    });
+    await expect(diffRefs(fx.store, refs, 'diff/base', 'diff/none')).rejects.toThrow(
+      'ref "diff/none" does not exist',
     );
   });
 });

@@ -1,5 +1,6 @@
 import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { type Digest, sameDigest } from './digest.js';
+import type { RefStore } from './refs.js';
 import type { CasStore } from './store.js';
 
 /** Paths (`/`-separated, relative to the roots) that differ between two trees. */
@@ -103,4 +104,18 @@ export async function diffTrees(store: CasStore, a: Digest, b: Digest): Promise<
   const out: TreeDiff = { modified: [], removed: [], added: [] };
   if (!sameDigest(a, b)) await diffDirectories(store, a, b, '', out);
   return out;
+}
+
+/**
+ * `diffTrees` between the trees two refs point to (the reference's `diff(ref_a, ref_b)`).
+ * Throws CasError('ref-not-found') naming a ref that does not exist.
+ */
+export async function diffRefs(
+  store: CasStore,
+  refs: RefStore,
+  refA: string,
+  refB: string,
+): Promise<TreeDiff> {
+  const [a, b] = await Promise.all([refs.resolve(refA), refs.resolve(refB)]);
+  return diffTrees(store, a, b);
 }
