@@ -88,6 +88,8 @@ interface PendingFault {
   action: FaultAction;
   operation?: Operation;
   remaining: number;
+  /** Matching requests to let through before the fault starts. */
+  skip: number;
 }
 
 /**
@@ -97,20 +99,33 @@ interface PendingFault {
 export class Faults {
   private pending: PendingFault[] = [];
 
-  /** The next `count` matching requests get HTTP `status` (e.g. 429, 500). */
-  failNext(count: number, status: number, operation?: Operation): void {
-    this.pending.push({ action: { kind: 'status', status }, operation, remaining: count });
+  /**
+   * The next `count` matching requests get HTTP `status` (e.g. 429, 500), after letting
+   * `skip` matching requests through.
+   */
+  failNext(count: number, status: number, operation?: Operation, skip = 0): void {
+    this.pending.push({ action: { kind: 'status', status }, operation, remaining: count, skip });
   }
 
   /** The next `count` matching requests have their connection destroyed (ECONNRESET). */
-  resetNext(count: number, operation?: Operation): void {
-    this.pending.push({ action: { kind: 'reset' }, operation, remaining: count });
+  resetNext(count: number, operation?: Operation, skip = 0): void {
+    this.pending.push({ action: { kind: 'reset' }, operation, remaining: count, skip });
   }
 
   /** The next `count` entry creations (v2 create, v1 reserve) answer "already exists". */
   conflictNext(count = 1): void {
-    this.pending.push({ action: { kind: 'conflict' }, operation: 'CreateCacheEntry', remaining: count });
-    this.pending.push({ action: { kind: 'conflict' }, operation: 'v1.reserveCache', remaining: count });
+    this.pending.push({
+      action: { kind: 'conflict' },
+      operation: 'CreateCacheEntry',
+      remaining: count,
+      skip: 0,
+    });
+    this.pending.push({
+      action: { kind: 'conflict' },
+      operation: 'v1.reserveCache',
+      remaining: count,
+      skip: 0,
+    });
   }
 
   clear(): void {
@@ -123,6 +138,10 @@ export class Faults {
       (f) => f.remaining > 0 && (f.operation === undefined || f.operation === operation),
     );
     if (!fault) return undefined;
+    if (fault.skip > 0) {
+      fault.skip -= 1;
+      return undefined;
+    }
     fault.remaining -= 1;
     // A conflict queued for both protocols is used up by whichever one sees it first.
     if (fault.action.kind === 'conflict')
