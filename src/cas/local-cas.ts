@@ -19,6 +19,8 @@ export { Command_OutputDirectoryFormat as OutputDirectoryFormat };
 export interface LocalCasSettings extends CallSettings {
   /** casd instance; "" (the default) is the local store, or the remote casd proxies to. */
   instanceName?: string;
+  /** Captures only: store locally even when the instance proxies to a remote (we push later). */
+  skipUpload?: boolean;
 }
 
 const REASON_BY_STATUS: Partial<Record<number, CasErrorReason>> = {
@@ -67,7 +69,7 @@ export async function captureFiles(
         nodeProperties: [],
         moveFiles: false,
         root: '',
-        skipUpload: false,
+        skipUpload: settings.skipUpload ?? false,
         unixModeMask: undefined,
       },
       settings,
@@ -106,7 +108,7 @@ export async function captureTree(
         moveFiles: false,
         root: '',
         outputDirectoryFormat: settings.format ?? Command_OutputDirectoryFormat.DIRECTORY_ONLY,
-        skipUpload: false,
+        skipUpload: settings.skipUpload ?? false,
         unixModeMask: undefined,
       },
       settings,

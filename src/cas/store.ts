@@ -19,6 +19,11 @@ export interface CasStoreOptions {
   connection: Connection;
   /** casd instance used for captures; "" (default) is casd's own store. */
   instanceName?: string;
+  /**
+   * Keep captures local even when the instance proxies to a remote, so that pushing stays a
+   * separate, measured step (only what the remote lacks, under a deadline).
+   */
+  skipUpload?: boolean;
   logger?: Logger;
 }
 
@@ -52,6 +57,7 @@ export class CasStore {
   readonly cacheDir: string;
   readonly connection: Connection;
   readonly instanceName: string;
+  readonly skipUpload: boolean;
   readonly logger: Logger;
   readonly objectsDir: string;
   readonly tmpDir: string;
@@ -61,6 +67,7 @@ export class CasStore {
     this.cacheDir = resolve(options.cacheDir);
     this.connection = options.connection;
     this.instanceName = options.instanceName ?? '';
+    this.skipUpload = options.skipUpload ?? false;
     this.logger = options.logger ?? silentLogger;
     this.objectsDir = join(this.cacheDir, 'cas', 'objects');
     this.tmpDir = join(this.cacheDir, 'cas', 'tmp');
@@ -229,7 +236,10 @@ export class CasStore {
     const digests: Digest[] = [];
     for (let start = 0; start < paths.length; start += CAPTURE_BATCH) {
       const batch = paths.slice(start, start + CAPTURE_BATCH);
-      const responses = await captureFiles(this.connection, batch, { instanceName: this.instanceName });
+      const responses = await captureFiles(this.connection, batch, {
+        instanceName: this.instanceName,
+        skipUpload: this.skipUpload,
+      });
       responses.forEach((response, i) => {
         const label = labels[start + i];
         const error = statusToCasError(response.status, `adding ${label} to the cache`);
@@ -247,7 +257,10 @@ export class CasStore {
    */
   async importDirectory(path: string): Promise<Digest> {
     const absolute = resolve(path);
-    const [response] = await captureTree(this.connection, [absolute], { instanceName: this.instanceName });
+    const [response] = await captureTree(this.connection, [absolute], {
+      instanceName: this.instanceName,
+      skipUpload: this.skipUpload,
+    });
     const error = statusToCasError(response.status, `importing directory ${absolute}`);
     if (error) throw error;
     if (!response.rootDirectoryDigest) {
