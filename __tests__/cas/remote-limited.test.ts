@@ -4,11 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer } from '../../src/cas/digest.js';
+import { CasClient } from '../../src/cas/cas-client.js';
 import { Remote } from '../../src/cas/remote.js';
+import { CasStore } from '../../src/cas/store.js';
+import type { Logger } from '../../src/logger.js';
 import type { Connection } from '../../src/grpc/connection.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { type LimitedRemote, startLimitedRemote } from '../helpers/limited-remote.js';
 import { captureDirectory, readObject } from './remote-helpers.js';
+
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const push = (m: string): void => void lines.push(m);
+  return { lines, debug: push, info: push, warning: push, error: push };
+}
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -84,7 +93,7 @@ describe('Remote against a strict server (1 MiB batches, no GetTree, no Remote A
     }
   });
 
-  it('fetches the directories level by level with direct reads when asked for the tree only', async () => {
+  it('fetches only the directories when asked for the tree without files', async () => {
     const empty = await startTestCasd();
     const connection = empty.connect();
     const puller = await Remote.register(connection, { url: limited.url, readOnly: true });
@@ -98,6 +107,86 @@ describe('Remote against a strict server (1 MiB batches, no GetTree, no Remote A
       await puller.close();
       connection.close();
       await empty.stop();
+    }
+  });
+});
+
+describe('Remote fallbacks when casd cannot transfer blobs', () => {
+  let backing: TestCasd;
+  let limited: LimitedRemote;
+  let work: string;
+  const files = new Map<string, Buffer>();
+
+  beforeAll(async () => {
+    backing = await startTestCasd();
+    // Refuses blob transfers from casd (gRPC C++); ours (grpc-js) go through.
+    limited = await startLimitedRemote(backing.socket, { refuseUserAgent: /grpc-c\+\+/ });
+    work = await mkdtemp(join(tmpdir(), 'remote-fallback-'));
+    for (let i = 0; i < 50; i++) files.set(join(`d${i % 3}`, `f${i}`), randomBytes(500));
+    files.set('big', randomBytes(2 * MiB + 5));
+    for (const [path, data] of files) {
+      await mkdir(join(work, 'src', path, '..'), { recursive: true });
+      await writeFile(join(work, 'src', path), data);
+    }
+  });
+  afterAll(async () => {
+    await limited?.stop();
+    await backing?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('pushes by writing object files straight to the remote, then pulls by reading straight from it', async () => {
+    const pusherCasd = await startTestCasd();
+    const pusherConnection = pusherCasd.connect();
+    const store = new CasStore({ cacheDir: pusherCasd.cacheDir, connection: pusherConnection });
+    const logger = recordingLogger();
+    const pusher = await Remote.register(pusherConnection, { url: limited.url }, { store, logger });
+    const pullerCasd = await startTestCasd();
+    const pullerConnection = pullerCasd.connect();
+    const puller = await Remote.register(pullerConnection, { url: limited.url, readOnly: true });
+    try {
+      const root = await store.importDirectory(join(work, 'src'));
+      const result = await pusher.pushDirectory(root);
+      expect(result.blobsUploaded).toBe(files.size + 4);
+      expect(limited.counters.refusedTransfers).toBeGreaterThanOrEqual(1);
+      expect(logger.lines.join('\n')).toContain(`blobs to ${limited.url} directly (casd could not)`);
+      expect(await pusher.remoteMissingBlobs([...files.values()].map(digestOfBuffer))).toEqual([]);
+
+      limited.resetCounters();
+      expect(await puller.pullTree(root)).toBe(true);
+      expect(limited.counters.refusedTransfers).toBeGreaterThanOrEqual(1);
+      for (const [path, data] of files) {
+        expect((await readObject(pullerCasd.cacheDir, digestOfBuffer(data))).equals(data), path).toBe(true);
+      }
+    } finally {
+      await Promise.all([pusher.close(), puller.close()]);
+      pusherConnection.close();
+      pullerConnection.close();
+      await Promise.all([pusherCasd.stop(), pullerCasd.stop()]);
+    }
+  });
+
+  it('fetchBlobs reads straight from the remote and still reports blobs it lacks', async () => {
+    const casd = await startTestCasd();
+    const connection = casd.connect();
+    const remote = await Remote.register(connection, { url: limited.url, readOnly: true });
+    try {
+      const present = digestOfBuffer(files.get('big') as Buffer);
+      const absent = digestOfBuffer(randomBytes(10));
+      const backingConnection = backing.connect();
+      await new CasClient(backingConnection).writeBlobs([
+        { digest: present, data: files.get('big') as Buffer },
+      ]);
+      backingConnection.close();
+      limited.resetCounters();
+      const { missing } = await remote.fetchBlobs([present, absent]);
+      expect(limited.counters.refusedTransfers).toBeGreaterThanOrEqual(1);
+      expect(missing).toEqual([absent]);
+      expect((await readObject(casd.cacheDir, present)).byteLength).toBe(2 * MiB + 5);
+    } finally {
+      await remote.close();
+      connection.close();
+      await casd.stop();
     }
   });
 });

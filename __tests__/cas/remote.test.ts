@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer, formatDigest } from '../../src/cas/digest.js';
 import { Remote } from '../../src/cas/remote.js';
+import { CasStore } from '../../src/cas/store.js';
 import type { Connection } from '../../src/grpc/connection.js';
 import { mapLimit } from '../../src/util/concurrency.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
@@ -33,6 +34,7 @@ describe('Remote: local casd -> remote casd over TCP', () => {
   let localCasd: TestCasd;
   let local: Connection;
   let remote: Remote;
+  let store: CasStore;
   let work: string;
   let files: Map<string, Buffer>;
   let firstRoot: Digest;
@@ -41,10 +43,11 @@ describe('Remote: local casd -> remote casd over TCP', () => {
   beforeAll(async () => {
     [remoteCasd, localCasd] = await Promise.all([startTestCasd({ tcp: true }), startTestCasd()]);
     local = localCasd.connect();
-    remote = await Remote.register(local, { url: remoteCasd.url as string });
+    store = new CasStore({ cacheDir: localCasd.cacheDir, connection: local });
+    remote = await Remote.register(local, { url: remoteCasd.url as string }, { store });
     work = await mkdtemp(join(tmpdir(), 'remote-test-'));
     files = await writeTree(join(work, 'src'), randomBytes(8).toString('hex'));
-    firstRoot = await captureDirectory(local, join(work, 'src'));
+    firstRoot = await store.importDirectory(join(work, 'src'));
   });
   afterAll(async () => {
     await remote?.close();
@@ -71,7 +74,7 @@ describe('Remote: local casd -> remote casd over TCP', () => {
       files.set(path, data);
       await writeFile(join(work, 'src', path), data);
     }
-    secondRoot = await captureDirectory(local, join(work, 'src'));
+    secondRoot = await store.importDirectory(join(work, 'src'));
     const before = await countObjects(remoteCasd.cacheDir);
     const result = await remote.pushDirectory(secondRoot);
     // 100 new file blobs, the 100 directories holding them, and the new root.

@@ -28,6 +28,8 @@ export interface LimitedRemoteCounters {
   capabilities: number;
   /** Calls refused for a missing or wrong token. */
   unauthenticated: number;
+  /** Transfers refused because of the client's user-agent. */
+  refusedTransfers: number;
   findMissingBlobs: number;
   batchUpdateCalls: number;
   batchReadCalls: number;
@@ -55,6 +57,12 @@ export interface LimitedRemoteOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Require `authorization: Bearer <token>` on every call (UNAUTHENTICATED otherwise). */
   token?: string;
+  /**
+   * Refuse blob transfers (batch and ByteStream reads and writes) from clients whose
+   * user-agent matches, with FAILED_PRECONDITION: e.g. /grpc-c\+\+/ fails casd's own transfers
+   * so that a client's fallbacks run.
+   */
+  refuseUserAgent?: RegExp;
 }
 
 export interface LimitedRemote {
@@ -71,6 +79,7 @@ function zeroCounters(): LimitedRemoteCounters {
   return {
     capabilities: 0,
     unauthenticated: 0,
+    refusedTransfers: 0,
     findMissingBlobs: 0,
     batchUpdateCalls: 0,
     batchReadCalls: 0,
@@ -135,6 +144,20 @@ export async function startLimitedRemote(
       details: 'missing or wrong bearer token',
     };
   };
+  // Like `denied`, for blob transfers: also refuses clients matching refuseUserAgent.
+  const deniedTransfer = (metadata: Metadata): ServerErrorResponse | undefined => {
+    const refusal = denied(metadata);
+    if (refusal || !options.refuseUserAgent) return refusal;
+    const agent = String(metadata.get('user-agent')[0] ?? '');
+    if (!options.refuseUserAgent.test(agent)) return undefined;
+    counters.refusedTransfers++;
+    return {
+      name: 'FailedPrecondition',
+      message: 'client refused',
+      code: status.FAILED_PRECONDITION,
+      details: `transfers from ${agent} are refused by this test server`,
+    };
+  };
 
   const capabilities: CapabilitiesServer = {
     getCapabilities(call, callback) {
@@ -162,7 +185,7 @@ export async function startLimitedRemote(
       forward(callback, unary(backend.cas.findMissingBlobs.bind(backend.cas), call.request));
     },
     batchUpdateBlobs(call, callback) {
-      const refusal = denied(call.metadata);
+      const refusal = deniedTransfer(call.metadata);
       if (refusal) return callback(refusal);
       counters.batchUpdateCalls++;
       const bytes = BatchUpdateBlobsRequest.encode(call.request).finish().byteLength;
@@ -172,7 +195,7 @@ export async function startLimitedRemote(
       forward(callback, unary(backend.cas.batchUpdateBlobs.bind(backend.cas), call.request));
     },
     batchReadBlobs(call, callback) {
-      const refusal = denied(call.metadata);
+      const refusal = deniedTransfer(call.metadata);
       if (refusal) return callback(refusal);
       counters.batchReadCalls++;
       const bytes = call.request.digests.reduce((sum, d) => sum + d.sizeBytes, 0);
@@ -197,7 +220,7 @@ export async function startLimitedRemote(
 
   const byteStream: ByteStreamServer = {
     read(call) {
-      const refusal = denied(call.metadata);
+      const refusal = deniedTransfer(call.metadata);
       if (refusal) return call.emit('error', refusal);
       counters.byteStreamReads++;
       const hash = /blobs\/([0-9a-f]{64})\//.exec(call.request.resourceName)?.[1] ?? '';
@@ -213,7 +236,7 @@ export async function startLimitedRemote(
       upstream.on('error', (err: ServiceError) => call.emit('error', err));
     },
     write(call, callback) {
-      const refusal = denied(call.metadata);
+      const refusal = deniedTransfer(call.metadata);
       if (refusal) return callback(refusal);
       counters.byteStreamWrites++;
       const upstream = backend.byteStream.write((err, response) => {

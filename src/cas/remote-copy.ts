@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCasError } from '../errors.js';
@@ -26,7 +26,12 @@ export async function copyBlobs(
   const missing: Digest[] = [];
   const { objectPath } = options;
   if (objectPath) {
-    const uploads: Upload[] = [...digests].map((digest) => ({ digest, path: objectPath(digest) }));
+    const uploads: Upload[] = [];
+    await forEachLimit(digests, 32, async (digest) => {
+      const path = objectPath(digest);
+      if (await exists(path)) uploads.push({ digest, path });
+      else missing.push(digest);
+    });
     await to.writeBlobs(uploads);
     return { missing };
   }
@@ -80,4 +85,11 @@ export async function copyBlobs(
     await rm(dir, { recursive: true, force: true });
   }
   return { missing };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

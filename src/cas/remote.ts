@@ -13,6 +13,8 @@ import { CasClient, type TreeDirectory } from './cas-client.js';
 import { type Digest, EMPTY_DIGEST, formatDigest } from './digest.js';
 import { copyBlobs } from './remote-copy.js';
 import { decodeDirectory } from './remote-tree.js';
+import type { CasStore } from './store.js';
+import { requiredBlobs } from './tree.js';
 
 /** A remote cache as the user describes it. */
 export interface RemoteSpec {
@@ -31,19 +33,18 @@ export interface RemoteSpec {
   actionCacheUrl?: string;
 }
 
-/** Where the local store keeps a blob; CasStore provides this. */
-export interface LocalObjects {
-  objectPath(digest: Digest): string;
-}
-
 export interface RemoteOptions {
   logger?: Logger;
   /** Calls in flight at once. */
   concurrency?: number;
   /** Deadline of each call, in milliseconds. */
   timeoutMs?: number;
-  /** The local store; when given, fallback uploads read its object files directly. */
-  objects?: LocalObjects;
+  /**
+   * The local store behind the same casd. When given, pushDirectory walks trees from its
+   * object files (requiredBlobs) and fallback uploads stream its object files; otherwise
+   * both go through casd's CAS service.
+   */
+  store?: CasStore;
   /** Where fallbacks stage big blobs (default: the OS temp dir). */
   tempDir?: string;
 }
@@ -328,18 +329,14 @@ export class Remote {
   }
 
   /**
-   * Pushes the tree under `root` (from the local cache): lists every blob it needs, asks
-   * the remote which it lacks, and uploads only those. Returns the counts.
+   * Pushes the tree under `root` (from the local cache): lists every blob it needs (streamed),
+   * asks the remote which it lacks, and uploads only those. `excludeSubdirs` (paths relative
+   * to the root) leaves subtrees out. Returns the counts; throws 'blob-not-found' when the
+   * local cache lacks part of the tree.
    */
-  async pushDirectory(root: Digest): Promise<PushResult> {
+  async pushDirectory(root: Digest, options: { excludeSubdirs?: string[] } = {}): Promise<PushResult> {
     this.assertWritable('push a directory');
-    const directories = await this.local.getTree(root);
-    const sizes = new Map<string, Digest>();
-    for (const { digest, directory } of directories) {
-      sizes.set(digest.hash, digest);
-      for (const file of directory.files) if (file.digest) sizes.set(file.digest.hash, file.digest);
-    }
-    const needed = await this.remoteMissingBlobs(sizes.values());
+    const needed = await this.remoteMissingBlobs(this.treeBlobs(root, options.excludeSubdirs));
     const { missing } = await this.upload(needed);
     if (missing.length > 0) {
       throw new CasError(
@@ -353,6 +350,22 @@ export class Remote {
       blobsUploaded: needed.length,
       bytesUploaded: needed.reduce((sum, d) => sum + d.sizeBytes, 0),
     };
+  }
+
+  // Every blob of a local tree: from the store's object files when we have the store, else
+  // through casd (GetTree on its own store).
+  private async *treeBlobs(root: Digest, excludeSubdirs?: string[]): AsyncGenerator<Digest> {
+    if (this.options.store) {
+      yield* requiredBlobs(this.options.store, root, { excludeSubdirs });
+      return;
+    }
+    if (excludeSubdirs && excludeSubdirs.length > 0) {
+      throw new CasError('invalid-input', 'excludeSubdirs needs the local store (RemoteOptions.store)');
+    }
+    for (const { digest, directory } of await this.local.getTree(root)) {
+      yield digest;
+      for (const file of directory.files) if (file.digest) yield file.digest;
+    }
   }
 
   /** Closes the direct connections and removes the token file; the local one stays open. */
@@ -392,9 +405,7 @@ export class Remote {
       this.logger.info(`uploading ${retry.length} blobs to ${this.spec.url} directly (casd could not)`);
       const copied = await copyBlobs(this.local, this.direct, retry, {
         tempDir: this.options.tempDir,
-        objectPath: this.options.objects
-          ? (d) => (this.options.objects as LocalObjects).objectPath(d)
-          : undefined,
+        objectPath: this.options.store ? (d) => (this.options.store as CasStore).objectPath(d) : undefined,
       });
       missing.push(...copied.missing);
     }
