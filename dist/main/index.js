@@ -28625,15 +28625,17 @@ function parseEndpoint(text) {
     const rest = scheme[2].replace(/\/+$/, '');
     if (rest.includes('/'))
         throw invalid(text, 'must not have a path (put the instance name in its own setting)');
-    const hostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d+))?$/.exec(rest);
+    if (rest === '')
+        throw invalid(text, 'has no host');
+    const hostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::([^:]*))?$/.exec(rest);
     if (!hostPort)
-        throw invalid(text, 'has no valid host');
+        throw invalid(text, `has no valid host in "${rest}"`);
     const host = hostPort[1];
     let port;
     if (hostPort[2] !== undefined) {
+        if (!/^\d{1,5}$/.test(hostPort[2]) || Number(hostPort[2]) < 1 || Number(hostPort[2]) > 65535)
+            throw invalid(text, `has port "${hostPort[2]}", expected a number in 1-65535`);
         port = Number(hostPort[2]);
-        if (port < 1 || port > 65535)
-            throw invalid(text, `has port ${hostPort[2]} outside 1-65535`);
     }
     else if (secure) {
         port = 443;
