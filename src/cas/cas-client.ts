@@ -149,7 +149,10 @@ export class CasClient {
       batch: (batch) => this.batchRead(batch, result),
       single: async (digest) => {
         try {
-          result.blobs.set(digest.hash, await byteStreamRead(this.byteStream(), this.instanceName, digest));
+          result.blobs.set(
+            digest.hash,
+            await byteStreamRead(this.byteStream(), this.instanceName, digest, this.timeoutMs),
+          );
         } catch (err) {
           if (isCasError(err, 'blob-not-found')) result.missing.push(digest);
           else throw err;
