@@ -53,9 +53,9 @@ describe('parseInputs', () => {
     expect(parse({ [Inputs.Reserved]: '1G' }).reservedBytes).toBe(1e9);
   });
 
-  it('keeps a remote with its TLS-free token settings', () => {
+  it('keeps a TLS remote with its token and instance', () => {
     const config = parse({
-      [Inputs.Remote]: 'grpc://cache:9092',
+      [Inputs.Remote]: 'grpcs://cache:9092',
       [Inputs.Token]: 'abc',
       [Inputs.InstanceName]: 'main',
     });
@@ -115,6 +115,7 @@ describe('parseInputs', () => {
       ['client-key', 'mutual TLS'],
     ],
     [Inputs.Token, { [Inputs.Token]: 's3cret' }, ['token', 'unless remote is set']],
+    [Inputs.Token, { [Inputs.Remote]: 'grpc://a:1', [Inputs.Token]: 's3cret' }, ['token', 'only over TLS']],
     [
       Inputs.TokenFile,
       { [Inputs.Remote]: 'grpc://a:1', [Inputs.TokenFile]: '/nonexistent/token' },

@@ -273,6 +273,14 @@ export function parseInputs(read: InputReader): ActionConfig {
         problems.add(input, input === Inputs.Token ? '***' : get(input), 'no value unless remote is set');
     }
   }
+  if (endpoint && !endpoint.secure && (token || tokenFile)) {
+    // casd refuses access tokens on plaintext channels; say so before it does.
+    problems.add(
+      token ? Inputs.Token : Inputs.TokenFile,
+      token ? '***' : tokenFileRaw,
+      `a TLS remote (grpcs:// or https://): buildbox-casd sends tokens only over TLS, and remote is ${endpoint.text}`,
+    );
+  }
   if (endpoint && !endpoint.secure && (serverCert || clientCert)) {
     problems.add(
       Inputs.Remote,

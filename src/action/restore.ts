@@ -1,0 +1,97 @@
+import { type Digest, formatDigest } from '../cas/digest.js';
+import { resolveRemoteRef } from '../cas/remote-refs.js';
+import type { Remote } from '../cas/remote.js';
+import type { RefStore } from '../cas/refs.js';
+import type { CasStore } from '../cas/store.js';
+import { requiredBlobs } from '../cas/tree.js';
+import { CasError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { keyRef, newestLocalKeyWithPrefix, restoreKeyRef } from './keys.js';
+import type { RunStats } from './report.js';
+
+export interface RestoreContext {
+  store: CasStore;
+  refs: RefStore;
+  remote?: Remote;
+  logger: Logger;
+  stats: RunStats;
+}
+
+/** Counts the tree's blobs and fetches those the local cache lacks from the remote. */
+async function completeTree(ctx: RestoreContext, root: Digest): Promise<boolean> {
+  if (ctx.remote) await ctx.remote.fetchDirectory(root);
+  let needed = 0;
+  const missing = await ctx.store.localMissingBlobs(
+    (async function* () {
+      for await (const digest of requiredBlobs(ctx.store, root)) {
+        needed++;
+        yield digest;
+      }
+    })(),
+  );
+  ctx.stats.blobsNeeded += needed;
+  if (missing.length === 0) return true;
+  if (!ctx.remote) return false;
+  const { missing: lacking } = await ctx.remote.fetchBlobs(missing);
+  if (lacking.length > 0) {
+    throw new CasError(
+      'blob-not-found',
+      `the remote lacks ${lacking.length} blob(s) of tree ${formatDigest(root)}, e.g. ${formatDigest(lacking[0])}`,
+    );
+  }
+  ctx.stats.blobsFetched += missing.length;
+  ctx.stats.bytesFetched += missing.reduce((sum, d) => sum + d.sizeBytes, 0);
+  return true;
+}
+
+/**
+ * Makes ref `name` available locally with every blob of its tree: from the local cache when
+ * complete there, else from the remote (Remote Asset to resolve, then the blobs it lacks).
+ * Returns the tree's digest, or undefined when neither knows the ref.
+ */
+export async function ensureRef(ctx: RestoreContext, name: string): Promise<Digest | undefined> {
+  if (await ctx.refs.has(name)) {
+    const local = await ctx.refs.resolve(name, { touch: true });
+    try {
+      if (await completeTree(ctx, local)) return local;
+    } catch (err) {
+      // A local ref whose blobs expired and that the remote cannot complete: try the remote's ref.
+      ctx.logger.debug(`local ref ${name} is incomplete: ${(err as Error).message}`);
+    }
+  }
+  if (!ctx.remote) return undefined;
+  const remoteRoot = await resolveRemoteRef(ctx.remote, name);
+  if (!remoteRoot) return undefined;
+  await completeTree(ctx, remoteRoot);
+  await ctx.refs.set(name, remoteRoot);
+  return remoteRoot;
+}
+
+export interface KeyMatch {
+  key: string;
+  root: Digest;
+  exact: boolean;
+}
+
+/**
+ * actions/cache-style lookup: the exact key first, then each restore key as a prefix (newest
+ * local match first, then the prefix's pointer on the remote).
+ */
+export async function findKey(
+  ctx: RestoreContext,
+  key: string,
+  restoreKeys: string[],
+): Promise<KeyMatch | undefined> {
+  const exact = await ensureRef(ctx, keyRef(key));
+  if (exact) return { key, root: exact, exact: true };
+  for (const prefix of restoreKeys) {
+    const local = await newestLocalKeyWithPrefix(ctx.refs, prefix);
+    if (local) {
+      const root = await ensureRef(ctx, local[1]);
+      if (root) return { key: local[0], root, exact: false };
+    }
+    const pointer = await ensureRef(ctx, restoreKeyRef(prefix));
+    if (pointer) return { key: prefix, root: pointer, exact: false };
+  }
+  return undefined;
+}

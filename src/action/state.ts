@@ -1,0 +1,34 @@
+import * as core from '@actions/core';
+import type { DaemonState } from '../casd/index.js';
+import { State } from './constants.js';
+import type { RunStats } from './report.js';
+
+/** What the main step hands to the post step. Never holds a secret: post re-reads inputs. */
+export interface MainState {
+  version: 1;
+  daemon?: DaemonState;
+  casdVersion?: string;
+  secretsDir?: string;
+  /** The key or restore key restored, and the tree it pointed to. */
+  matchedKey?: string;
+  cacheHit: boolean;
+  restoredKeyRoot?: string;
+  refsRestored: string[];
+  refsMissing: string[];
+  stats: RunStats;
+  warnings: string[];
+  persistPrefix?: string;
+  /** The main step failed on cache trouble; post still cleans up. */
+  mainFailed?: boolean;
+}
+
+export function saveMainState(state: MainState): void {
+  core.saveState(State.Main, JSON.stringify(state));
+}
+
+/** The main step's state, or undefined when main never got far enough to save any. */
+export function loadMainState(): MainState | undefined {
+  const raw = core.getState(State.Main);
+  if (!raw) return undefined;
+  return JSON.parse(raw) as MainState;
+}
