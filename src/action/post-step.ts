@@ -144,6 +144,7 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
             tempDir: process.env.RUNNER_TEMP,
           });
           const result = await remote.pushDirectory(keyRoot!);
+          stats.blobsChecked += result.blobsChecked;
           stats.blobsMissing += result.blobsMissing;
           stats.blobsUploaded += result.blobsUploaded;
           stats.bytesUploaded += result.bytesUploaded;

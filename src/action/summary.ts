@@ -130,9 +130,12 @@ export function renderSummary(report: RunReport): string {
       ? 'killed after the shutdown timeout'
       : d.signal
         ? `ended by ${d.signal}`
-        : `exited with code ${d.exitCode}`;
+        : d.exitCode === null
+          ? 'stopped'
+          : `exited with code ${d.exitCode}`;
+    const bad = d.killed || d.signal !== null || (d.exitCode !== null && d.exitCode !== 0);
     parts.push(
-      `<p><b>Daemon:</b> ${how}${d.logPath && (d.killed || d.exitCode !== 0) ? `; log: <code>${escape(d.logPath)}</code>` : ''}</p>`,
+      `<p><b>Daemon:</b> ${how}${d.logPath && bad ? `; log: <code>${escape(d.logPath)}</code>` : ''}</p>`,
     );
   }
   if (report.warnings.length > 0) {

@@ -51,6 +51,8 @@ export interface RemoteOptions {
 
 /** Counts from pushDirectory. */
 export interface PushResult {
+  /** Blobs of the tree, all asked about. */
+  blobsChecked: number;
   blobsMissing: number;
   blobsUploaded: number;
   bytesUploaded: number;
@@ -336,7 +338,14 @@ export class Remote {
    */
   async pushDirectory(root: Digest, options: { excludeSubdirs?: string[] } = {}): Promise<PushResult> {
     this.assertWritable('push a directory');
-    const needed = await this.remoteMissingBlobs(this.treeBlobs(root, options.excludeSubdirs));
+    let blobsChecked = 0;
+    const counted = async function* (blobs: AsyncIterable<Digest>): AsyncGenerator<Digest> {
+      for await (const digest of blobs) {
+        blobsChecked++;
+        yield digest;
+      }
+    };
+    const needed = await this.remoteMissingBlobs(counted(this.treeBlobs(root, options.excludeSubdirs)));
     const { missing } = await this.upload(needed);
     if (missing.length > 0) {
       throw new CasError(
@@ -346,6 +355,7 @@ export class Remote {
       );
     }
     return {
+      blobsChecked,
       blobsMissing: needed.length,
       blobsUploaded: needed.length,
       bytesUploaded: needed.reduce((sum, d) => sum + d.sizeBytes, 0),
