@@ -1,0 +1,104 @@
+import type { ChildProcess } from 'node:child_process';
+import { sleep } from '../util/concurrency.js';
+
+/** How a process ended; null where it is not known. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * The daemon's process, whether it is our child or one an earlier process started (known by
+ * pid only). Internal to the daemon manager.
+ */
+export interface ProcessHandle {
+  /** Undefined while running. */
+  exitStatus(): ExitStatus | undefined;
+  alive(): boolean;
+  signal(signal: NodeJS.Signals): void;
+  /** SIGKILL to the whole process group (casd leads one), else to the process. */
+  kill(): void;
+  /** Resolves true once the process has exited, false after `timeoutMs` without. */
+  waitExit(timeoutMs: number): Promise<boolean>;
+}
+
+function send(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but is not ours to signal; it is still alive.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function killGroup(pid: number): void {
+  // A negative pid signals the group: children casd spawned go too.
+  if (!send(-pid, 'SIGKILL')) send(pid, 'SIGKILL');
+}
+
+/**
+ * Wraps a child we spawned. When `tied`, the child gets SIGTERM if this process exits
+ * normally while it still runs, so a front end that forgets to stop it leaves no orphan.
+ */
+export function childHandle(child: ChildProcess, tied: boolean): ProcessHandle {
+  const pid = child.pid as number;
+  let status: ExitStatus | undefined;
+  const onParentExit = (): void => {
+    if (!status) send(pid, 'SIGTERM');
+  };
+  if (tied) process.once('exit', onParentExit);
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      status = { code, signal };
+      process.removeListener('exit', onParentExit);
+      resolve();
+    });
+  });
+  return {
+    exitStatus: () => status,
+    alive: () => status === undefined,
+    signal: (signal) => void send(pid, signal),
+    kill: () => killGroup(pid),
+    async waitExit(timeoutMs) {
+      if (status) return true;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      try {
+        return await Promise.race([exited.then(() => true), timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+const ATTACHED_POLL_MS = 20;
+
+/**
+ * Wraps a process known only by pid (started by an earlier process of ours). Liveness comes
+ * from signal 0; its exit code cannot be known, so it is reported as null.
+ */
+export function attachedHandle(pid: number): ProcessHandle {
+  let dead = false;
+  const alive = (): boolean => {
+    if (!dead && !send(pid, 0)) dead = true;
+    return !dead;
+  };
+  return {
+    exitStatus: () => (alive() ? undefined : { code: null, signal: null }),
+    alive,
+    signal: (signal) => void send(pid, signal),
+    kill: () => killGroup(pid),
+    async waitExit(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (alive()) {
+        if (Date.now() >= deadline) return false;
+        await sleep(Math.min(ATTACHED_POLL_MS, Math.max(deadline - Date.now(), 1)));
+      }
+      return true;
+    },
+  };
+}
