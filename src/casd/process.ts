@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { sleep } from '../util/concurrency.js';
 
 /** How a process ended; null where it is not known. */
@@ -77,6 +78,19 @@ export function childHandle(child: ChildProcess, tied: boolean): ProcessHandle {
 
 const ATTACHED_POLL_MS = 20;
 
+// An exited process whose parent has not reaped it still answers signal 0. A daemon attached
+// from an earlier process was orphaned, and not every init (containers!) reaps promptly, so
+// on Linux a zombie counts as dead.
+function isZombie(pid: number): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Wraps a process known only by pid (started by an earlier process of ours). Liveness comes
  * from signal 0; its exit code cannot be known, so it is reported as null.
@@ -84,7 +98,7 @@ const ATTACHED_POLL_MS = 20;
 export function attachedHandle(pid: number): ProcessHandle {
   let dead = false;
   const alive = (): boolean => {
-    if (!dead && !send(pid, 0)) dead = true;
+    if (!dead && (!send(pid, 0) || isZombie(pid))) dead = true;
     return !dead;
   };
   return {
