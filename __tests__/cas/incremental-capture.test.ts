@@ -1,0 +1,192 @@
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkout } from '../../src/cas/checkout.js';
+import { captureIncremental } from '../../src/cas/incremental-capture.js';
+import { CasStore } from '../../src/cas/store.js';
+import { CasError } from '../../src/errors.js';
+import { startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
+
+/** A tree with what casd's capture has to get right: modes, symlinks, empty dirs, odd names. */
+function writeSample(root: string): string {
+  writeTree(root, {
+    'README.md': 'readme',
+    'Zeta.txt': 'upper case sorts first',
+    'a.txt': 'alpha',
+    'bin/run.sh': { content: '#!/bin/sh\necho hi\n', mode: 0o755 },
+    'bin/owner-only': { content: 'x', mode: 0o700 },
+    'bin/group-exec': { content: 'g', mode: 0o654 },
+    'bin/read-only': { content: 'r', mode: 0o444 },
+    'src/lib/deep/one.c': 'int one;',
+    'src/lib/deep/two.c': 'int two;',
+    'src/lib/empty.h': '',
+    'src/main.c': 'int main(){}',
+    'src/link-to-main': { symlink: 'main.c' },
+    dangling: { symlink: '/nonexistent/target' },
+    'dir-link': { symlink: 'src' },
+    'empty-dir': { dir: true },
+    'nested/empty/again': { dir: true },
+    'names/\u00e9t\u00e9.txt': 'accents',
+    'names/\uE000-private.txt': 'private use area (sorts after emoji in UTF-16, before it in UTF-8)',
+    'names/\u{1F600}-emoji.txt': 'emoji',
+    'names/same-content-1': 'dup',
+    'names/same-content-2': 'dup',
+  });
+  execFileSync('mkfifo', [join(root, 'src', 'fifo')]);
+  return root;
+}
+
+const OLD = new Date('2001-01-01T00:00:00Z');
+
+describe('captureIncremental against a real casd', () => {
+  let fx: StoreFixture;
+  let statCacheDir: string;
+  beforeAll(async () => {
+    fx = await startStore();
+    statCacheDir = fx.scratch();
+  });
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  // Tests reuse digests right away; the racy window (real captures: 1 s) would hash again.
+  const settings = () => ({ statCacheDir, racyWindowMs: 0 });
+
+  it('captures from cold with CaptureTree and gives the same root as importDirectory', async () => {
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    const expected = await fx.store.importDirectory(src);
+    const result = await captureIncremental(fx.store, src, settings());
+    expect(result.root).toEqual(expected);
+    expect(result.full).toBe(true);
+    expect(result.filesReused).toBe(0);
+    expect(readdirSync(statCacheDir).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+  });
+
+  it('rebuilds byte-identical Directory messages from the stat cache and hashes nothing when nothing changed', async () => {
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    const expected = await fx.store.importDirectory(src);
+    const files = (await captureIncremental(fx.store, src, settings())).filesHashed;
+    const again = await captureIncremental(fx.store, src, settings());
+    expect(again).toEqual({ root: expected, filesHashed: 0, filesReused: files, full: false });
+  });
+
+  it('hashes only changed and new files, and matches importDirectory after adds, removals, chmod and new links', async () => {
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    const first = await captureIncremental(fx.store, src, settings());
+    writeFileSync(join(src, 'a.txt'), 'alpha, longer now');
+    writeFileSync(join(src, 'src/lib/deep/three.c'), 'int three;');
+    unlinkSync(join(src, 'src/lib/deep/one.c'));
+    rmSync(join(src, 'nested'), { recursive: true });
+    chmodSync(join(src, 'README.md'), 0o755);
+    symlinkSync('../a.txt', join(src, 'bin/a-link'));
+    mkdirSync(join(src, 'new-empty'));
+    const expected = await fx.store.importDirectory(src);
+    const result = await captureIncremental(fx.store, src, settings());
+    expect(result.root).toEqual(expected);
+    expect(result.full).toBe(false);
+    // a.txt (content), three.c (new), README.md (mode changes ctime and mode).
+    expect(result.filesHashed).toBe(3);
+    expect(result.filesReused).toBe(first.filesHashed - 1 - 2);
+  });
+
+  it('catches a rewrite with the same size whose mtime was put back (ctime changed)', async () => {
+    const src = writeTree(join(fx.scratch(), 'tree'), { 'f.txt': 'AAAA', 'g.txt': 'same' });
+    // A whole second, so that putting it back is exact to the nanosecond.
+    utimesSync(join(src, 'f.txt'), OLD, OLD);
+    const before = statSync(join(src, 'f.txt'), { bigint: true });
+    const first = await captureIncremental(fx.store, src, settings());
+    writeFileSync(join(src, 'f.txt'), 'BBBB');
+    utimesSync(join(src, 'f.txt'), OLD, OLD);
+    const after = statSync(join(src, 'f.txt'), { bigint: true });
+    expect([after.size, after.mtimeNs, after.ino]).toEqual([before.size, before.mtimeNs, before.ino]);
+    const result = await captureIncremental(fx.store, src, settings());
+    expect(result.filesHashed).toBe(1);
+    expect(result.root).not.toEqual(first.root);
+    expect(result.root).toEqual(await fx.store.importDirectory(src));
+  });
+
+  it('hashes again files that changed within the racy window of the capture that recorded them', async () => {
+    const src = writeTree(join(fx.scratch(), 'tree'), { 'f.txt': 'fresh', 'g.txt': 'also fresh' });
+    const options = { statCacheDir, racyWindowMs: 3_600_000 };
+    await captureIncremental(fx.store, src, options);
+    const again = await captureIncremental(fx.store, src, options);
+    expect(again).toMatchObject({ filesHashed: 2, filesReused: 0, full: false });
+  });
+
+  it('captures again files whose blobs left the local cache, and stores the Directories there', async () => {
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    const expected = await captureIncremental(fx.store, src, settings());
+    // A second casd with an empty store, given the same stat cache: every reused digest is gone.
+    const other = await startStore();
+    try {
+      const store = new CasStore({ cacheDir: other.casd.cacheDir, connection: other.connection });
+      const result = await captureIncremental(store, src, settings());
+      // Only the empty file's blob is still "there": every store holds the empty blob.
+      expect(result).toMatchObject({ root: expected.root, full: false, filesReused: 1 });
+      expect(result.filesHashed).toBe(expected.filesHashed - 1);
+      expect(await store.containsDirectory(result.root)).toBe(true);
+      const dest = join(other.scratch(), 'out');
+      await checkout(store, result.root, dest);
+      expect(readFileSync(join(dest, 'src/lib/deep/two.c'), 'utf8')).toBe('int two;');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('falls back to a full capture when the stat cache is corrupted', async () => {
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    const dir = fx.scratch();
+    await captureIncremental(fx.store, src, { statCacheDir: dir, racyWindowMs: 0 });
+    const [name] = readdirSync(dir);
+    writeFileSync(join(dir, name), readFileSync(join(dir, name), 'utf8').slice(0, 100));
+    const result = await captureIncremental(fx.store, src, { statCacheDir: dir, racyWindowMs: 0 });
+    expect(result.full).toBe(true);
+    expect(result.root).toEqual(await fx.store.importDirectory(src));
+    expect((await captureIncremental(fx.store, src, { statCacheDir: dir, racyWindowMs: 0 })).full).toBe(
+      false,
+    );
+  });
+
+  it('falls back to a full capture when the cache file holds another root', async () => {
+    const one = writeTree(join(fx.scratch(), 'one'), { 'x.txt': 'one' });
+    const two = writeTree(join(fx.scratch(), 'two'), { 'x.txt': 'two' });
+    const dir = fx.scratch();
+    await captureIncremental(fx.store, one, { statCacheDir: dir });
+    const [oneFile] = readdirSync(dir);
+    await captureIncremental(fx.store, two, { statCacheDir: dir });
+    const twoFile = readdirSync(dir).find((n) => n !== oneFile) as string;
+    writeFileSync(join(dir, twoFile), readFileSync(join(dir, oneFile)));
+    const result = await captureIncremental(fx.store, two, { statCacheDir: dir, racyWindowMs: 0 });
+    expect(result.full).toBe(true);
+    expect(result.root).toEqual(await fx.store.importDirectory(two));
+  });
+
+  it('captures trees with names that are not UTF-8 through CaptureTree', async () => {
+    const src = writeTree(join(fx.scratch(), 'tree'), { 'ok.txt': 'ok' });
+    writeFileSync(Buffer.concat([Buffer.from(`${src}/bad-`), Buffer.from([0xff, 0xfe])]), 'latin-1 name');
+    const result = await captureIncremental(fx.store, src, settings());
+    expect(result.full).toBe(true);
+    expect(result.root).toEqual(await fx.store.importDirectory(src));
+  });
+
+  it('names the path when the directory does not exist', async () => {
+    const missing = join(fx.scratch(), 'absent');
+    const error = (await captureIncremental(fx.store, missing, settings()).catch(
+      (e: unknown) => e,
+    )) as CasError;
+    expect(error).toBeInstanceOf(CasError);
+    expect(error.message).toContain(`importing directory ${missing} failed`);
+  });
+});

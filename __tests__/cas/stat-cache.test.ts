@@ -1,0 +1,147 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  STAT_CACHE_VERSION,
+  type StatCache,
+  fileStatOf,
+  isRacy,
+  loadStatCache,
+  sameStat,
+  saveStatCache,
+  statCachePath,
+} from '../../src/cas/stat-cache.js';
+
+const HASH = 'a'.repeat(64);
+const dirs: string[] = [];
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'stat-cache-t-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function sample(root: string): StatCache {
+  return {
+    root,
+    scanStartNs: 1_700_000_000_123_456_789n,
+    files: new Map([
+      [
+        'a.txt',
+        {
+          size: '5',
+          mtimeNs: '1700000000000000001',
+          ctimeNs: '1700000000000000002',
+          ino: '42',
+          mode: '33188',
+          hash: HASH,
+        },
+      ],
+    ]),
+    dirs: new Map([['', { hash: HASH, sizeBytes: 80 }]]),
+  };
+}
+
+describe('stat cache file', () => {
+  it('round-trips entries, directory digests and nanosecond times exactly', async () => {
+    const file = join(scratch(), 'sub', 'cache.json');
+    await saveStatCache(file, sample('/work/tree'));
+    const loaded = await loadStatCache(file, '/work/tree');
+    expect(loaded.cache).toEqual(sample('/work/tree'));
+  });
+
+  it('reports that there is none yet when the file is missing', async () => {
+    const loaded = await loadStatCache(join(scratch(), 'none.json'), '/x');
+    expect(loaded).toEqual({ cache: undefined, reason: 'there is none yet' });
+  });
+
+  it('refuses a cache written for another root, naming both', async () => {
+    const file = join(scratch(), 'c.json');
+    await saveStatCache(file, sample('/one'));
+    expect(await loadStatCache(file, '/two')).toEqual({
+      cache: undefined,
+      reason: 'it was written for /one, not /two',
+    });
+  });
+
+  it('refuses another version', async () => {
+    const file = join(scratch(), 'c.json');
+    await saveStatCache(file, sample('/r'));
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { version: number };
+    data.version = STAT_CACHE_VERSION + 1;
+    writeFileSync(file, JSON.stringify(data));
+    expect((await loadStatCache(file, '/r')).cache).toBeUndefined();
+    expect(await loadStatCache(file, '/r')).toMatchObject({
+      reason: `its version 2 is not ${STAT_CACHE_VERSION}`,
+    });
+  });
+
+  it('refuses a truncated file as corrupted', async () => {
+    const file = join(scratch(), 'c.json');
+    await saveStatCache(file, sample('/r'));
+    writeFileSync(file, readFileSync(file, 'utf8').slice(0, 40));
+    expect(await loadStatCache(file, '/r')).toEqual({
+      cache: undefined,
+      reason: 'it is not valid JSON (corrupted)',
+    });
+  });
+
+  it('refuses a file entry with a malformed hash, quoting it', async () => {
+    const file = join(scratch(), 'c.json');
+    await saveStatCache(file, sample('/r'));
+    writeFileSync(file, readFileSync(file, 'utf8').replace(HASH, 'xyz'));
+    const loaded = await loadStatCache(file, '/r');
+    expect(loaded.cache).toBeUndefined();
+    expect(loaded).toMatchObject({ reason: expect.stringContaining('file entry ["a.txt"') });
+    expect(loaded).toMatchObject({ reason: expect.stringContaining('is malformed (corrupted)') });
+  });
+
+  it('refuses JSON that is not a stat cache', async () => {
+    const file = join(scratch(), 'c.json');
+    writeFileSync(file, '{"hello": 1}');
+    expect(await loadStatCache(file, '/r')).toEqual({
+      cache: undefined,
+      reason: 'it is not a stat cache file',
+    });
+  });
+
+  it('names the cache file after the root and the instance', () => {
+    const a = statCachePath('/c', '/tree');
+    expect(a).toMatch(/^\/c\/[0-9a-f]{32}\.json$/);
+    expect(statCachePath('/c', '/other')).not.toBe(a);
+    expect(statCachePath('/c', '/tree', 'remote-1')).not.toBe(a);
+    expect(statCachePath('/c', '/tree')).toBe(a);
+  });
+});
+
+describe('stat comparison', () => {
+  it('sees a change in any compared field', async () => {
+    const file = join(scratch(), 'f');
+    writeFileSync(file, 'x');
+    const stat = fileStatOf(await lstat(file, { bigint: true }));
+    expect(sameStat(stat, { ...stat })).toBe(true);
+    for (const field of ['size', 'mtimeNs', 'ctimeNs', 'ino', 'mode'] as const) {
+      expect(sameStat(stat, { ...stat, [field]: `${stat[field]}1` })).toBe(false);
+    }
+  });
+
+  it('treats files changed within the window before the scan, or after it, as racy', () => {
+    const scan = 10_000_000_000n;
+    const window = 1_000_000_000n;
+    const at = (mtimeNs: bigint, ctimeNs = mtimeNs) => ({
+      size: '1',
+      mtimeNs: String(mtimeNs),
+      ctimeNs: String(ctimeNs),
+      ino: '1',
+      mode: '1',
+    });
+    expect(isRacy(at(scan - window - 1n), scan, window)).toBe(false);
+    expect(isRacy(at(scan - window), scan, window)).toBe(true);
+    expect(isRacy(at(scan + 5n), scan, window)).toBe(true);
+    expect(isRacy(at(1n, scan), scan, window)).toBe(true);
+  });
+});

@@ -1,0 +1,348 @@
+import { randomBytes } from 'node:crypto';
+import { type Dirent, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstat, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CasError } from '../errors.js';
+import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { chunks, forEachLimit } from '../util/concurrency.js';
+import { type Digest, digestOfBuffer } from './digest.js';
+import { captureFiles, statusToCasError } from './local-cas.js';
+import {
+  type FileStat,
+  type StatCache,
+  type StatEntry,
+  fileStatOf,
+  isRacy,
+  loadStatCache,
+  removeStatCache,
+  sameStat,
+  saveStatCache,
+  statCachePath,
+} from './stat-cache.js';
+import type { CasStore } from './store.js';
+import { walkDirectories } from './tree.js';
+
+export interface IncrementalCaptureOptions {
+  /** Where stat caches live (default `<cacheDir>/cas/stat-cache`). */
+  statCacheDir?: string;
+  logger?: Logger;
+  /**
+   * Files whose mtime or ctime is within this many milliseconds of the start of the scan
+   * that recorded them are hashed again (default 1000, as coarse filesystems need).
+   */
+  racyWindowMs?: number;
+}
+
+export interface IncrementalCaptureResult {
+  /** Digest of the root Directory, identical to what casd's CaptureTree gives. */
+  root: Digest;
+  /** Files hashed (captured) by this call. */
+  filesHashed: number;
+  /** Files whose digest came from the stat cache. */
+  filesReused: number;
+  /** True when the whole tree went through CaptureTree (no usable stat cache). */
+  full: boolean;
+}
+
+/** Files per CaptureFiles call, and calls in flight. */
+const CAPTURE_BATCH = 128;
+const CAPTURE_CONCURRENCY = 4;
+/** casd marks a file executable when its owner may execute it (checked on casd 1.4.30). */
+const OWNER_EXECUTE = 0o100;
+
+interface ScannedFile {
+  name: string;
+  path: string;
+  stat: FileStat;
+  executable: boolean;
+  digest?: Digest;
+}
+
+interface ScannedDir {
+  name: string;
+  path: string;
+  files: ScannedFile[];
+  dirs: ScannedDir[];
+  symlinks: { name: string; target: string }[];
+}
+
+interface Scan {
+  root: ScannedDir;
+  files: ScannedFile[];
+}
+
+function relative(parent: string, name: string): string {
+  return parent === '' ? name : `${parent}/${name}`;
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
+// Why synchronous: for metadata already in the kernel's cache an lstat takes microseconds,
+// far less than a round trip through libuv's thread pool; git scans its index the same way.
+// Returns undefined when a name would not survive a round trip through a JS string (not
+// UTF-8): such trees go through CaptureTree, which sees the raw bytes.
+function scanTree(absRoot: string): Scan | undefined {
+  const files: ScannedFile[] = [];
+  const scanDir = (abs: string, name: string, path: string): ScannedDir | undefined => {
+    const dir: ScannedDir = { name, path, files: [], dirs: [], symlinks: [] };
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(abs, { withFileTypes: true });
+    } catch (err) {
+      throw new CasError('io', `cannot list directory ${abs} for capture: ${errnoOf(err)}`, { cause: err });
+    }
+    for (const entry of entries) {
+      if (entry.name.includes('\uFFFD')) return undefined;
+      const childAbs = join(abs, entry.name);
+      const childPath = relative(path, entry.name);
+      try {
+        if (entry.isDirectory()) {
+          const child = scanDir(childAbs, entry.name, childPath);
+          if (!child) return undefined;
+          dir.dirs.push(child);
+        } else if (entry.isSymbolicLink()) {
+          dir.symlinks.push({ name: entry.name, target: readlinkSync(childAbs) });
+        } else if (entry.isFile()) {
+          const stats = lstatSync(childAbs, { bigint: true });
+          if (!stats.isFile()) continue;
+          const file: ScannedFile = {
+            name: entry.name,
+            path: childPath,
+            stat: fileStatOf(stats),
+            executable: (Number(stats.mode) & OWNER_EXECUTE) !== 0,
+          };
+          dir.files.push(file);
+          files.push(file);
+        }
+        // Sockets, FIFOs and devices are left out, as casd's CaptureTree leaves them out.
+      } catch (err) {
+        if (err instanceof CasError) throw err;
+        if (errnoOf(err) === 'ENOENT') continue; // removed while we looked: gone from the tree
+        throw new CasError('io', `cannot inspect ${childAbs} for capture: ${errnoOf(err)}`, { cause: err });
+      }
+    }
+    return dir;
+  };
+  const root = scanDir(absRoot, '', '');
+  return root ? { root, files } : undefined;
+}
+
+// REAPI sorts entries by name; casd compares the UTF-8 bytes, which JS string order (UTF-16
+// code units) does not match above U+FFFF.
+function byName(a: { name: string }, b: { name: string }): number {
+  return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
+}
+
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+// Captures `files` through CaptureFiles (casd hashes and stores them), setting their digests.
+async function captureScanned(store: CasStore, absRoot: string, files: ScannedFile[]): Promise<void> {
+  await forEachLimit(chunks(files, CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
+    const paths = batch.map((f) => join(absRoot, f.path));
+    const responses = await captureFiles(store.connection, paths, {
+      instanceName: store.instanceName,
+      skipUpload: store.skipUpload,
+    });
+    responses.forEach((response, i) => {
+      const error = statusToCasError(response.status, `capturing ${paths[i]}`);
+      if (error) throw error;
+      if (!response.digest) throw new CasError('remote-error', `CaptureFiles gave no digest for ${paths[i]}`);
+      batch[i].digest = response.digest;
+    });
+  });
+}
+
+// Stores serialised Directory messages (through temporary files and CaptureFiles, so that
+// the store's instance and skipUpload setting apply as for any capture).
+async function storeDirectories(
+  store: CasStore,
+  blobs: { digest: Digest; data: Uint8Array }[],
+): Promise<void> {
+  await forEachLimit(chunks(blobs, CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
+    const tag = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const paths = batch.map((_, i) => join(store.tmpDir, `dir-${tag}-${i}`));
+    try {
+      await Promise.all(batch.map((blob, i) => writeFile(paths[i], blob.data)));
+      const responses = await captureFiles(store.connection, paths, {
+        instanceName: store.instanceName,
+        skipUpload: store.skipUpload,
+      });
+      responses.forEach((response, i) => {
+        const error = statusToCasError(response.status, 'storing a Directory message');
+        if (error) throw error;
+        if (response.digest?.hash !== batch[i].digest.hash) {
+          throw new CasError(
+            'corrupt-data',
+            `casd stored Directory ${batch[i].digest.hash} under another digest`,
+          );
+        }
+      });
+    } finally {
+      await Promise.all(paths.map((p) => unlink(p).catch(() => undefined)));
+    }
+  });
+}
+
+// Builds the Directory messages bottom up, as casd's CaptureTree would; records each digest.
+function buildDirectories(
+  dir: ScannedDir,
+  dirs: Map<string, Digest>,
+  blobs: Map<string, { digest: Digest; data: Uint8Array }>,
+): Digest {
+  const directory: Directory = {
+    files: [...dir.files].sort(byName).map((f) => ({
+      name: f.name,
+      digest: f.digest,
+      isExecutable: f.executable,
+      nodeProperties: undefined,
+    })),
+    directories: [...dir.dirs]
+      .sort(byName)
+      .map((d) => ({ name: d.name, digest: buildDirectories(d, dirs, blobs) })),
+    symlinks: [...dir.symlinks]
+      .sort(byName)
+      .map((s) => ({ name: s.name, target: s.target, nodeProperties: undefined })),
+    nodeProperties: undefined,
+  };
+  const data = Directory.encode(directory).finish();
+  const digest = digestOfBuffer(data);
+  blobs.set(digest.hash, { digest, data });
+  dirs.set(dir.path, digest);
+  return digest;
+}
+
+// The entries worth recording: files whose digest matches the size we saw.
+function entriesOf(files: ScannedFile[]): Map<string, StatEntry> {
+  const entries = new Map<string, StatEntry>();
+  for (const file of files) {
+    if (file.digest && String(file.digest.sizeBytes) === file.stat.size) {
+      entries.set(file.path, { ...file.stat, hash: file.digest.hash });
+    }
+  }
+  return entries;
+}
+
+// Full capture through CaptureTree, then the digests of the files we stat-ed before it,
+// read back from the captured tree. Stats taken before casd read the files are safe to
+// record: a file changed since differs from them next time.
+async function captureFull(
+  store: CasStore,
+  absRoot: string,
+  scan: Scan,
+): Promise<{ root: Digest; cache: StatCache }> {
+  const scanned = new Map(scan.files.map((f) => [f.path, f]));
+  const root = await store.importDirectory(absRoot);
+  const dirs = new Map<string, Digest>();
+  for await (const { path, digest, directory } of walkDirectories(store, root)) {
+    dirs.set(path, digest);
+    for (const node of directory.files) {
+      const file = scanned.get(relative(path, node.name));
+      if (file && node.digest && node.isExecutable === file.executable) file.digest = node.digest;
+    }
+  }
+  return { root, cache: { root: absRoot, scanStartNs: 0n, files: entriesOf(scan.files), dirs } };
+}
+
+/**
+ * Captures the directory at `path` into `store` like `store.importDirectory` (the same root
+ * digest, byte for byte), but hashes only files whose stat (size, mtime, ctime, inode,
+ * mode) changed since the last capture of the same directory, reusing the digests recorded
+ * in a stat cache (`<cacheDir>/cas/stat-cache/<hash of the path>.json`). Files hashed by the
+ * last capture within `racyWindowMs` of their last change are hashed again, and reused
+ * digests whose blobs left the local cache are captured again. The Directory messages are
+ * rebuilt here and the new ones stored.
+ *
+ * Without a usable stat cache (none yet, another version or root, corrupted) or when a name
+ * is not UTF-8, the tree goes through casd's CaptureTree (`full: true`) and the cache is
+ * rebuilt from it. Throws CasError like importDirectory (missing path, unreadable files,
+ * 'cache-too-full').
+ */
+export async function captureIncremental(
+  store: CasStore,
+  path: string,
+  options: IncrementalCaptureOptions = {},
+): Promise<IncrementalCaptureResult> {
+  const logger = options.logger ?? silentLogger;
+  const absRoot = resolve(path);
+  const cacheFile = statCachePath(
+    options.statCacheDir ?? join(store.cacheDir, 'cas', 'stat-cache'),
+    absRoot,
+    store.instanceName,
+  );
+  const windowNs = BigInt(Math.round((options.racyWindowMs ?? 1000) * 1e6));
+
+  const rootStats = await lstat(absRoot).catch(() => undefined);
+  if (!rootStats?.isDirectory()) {
+    // Missing, a file or a symlink: casd decides (and names the problem).
+    const root = await store.importDirectory(absRoot);
+    return { root, filesHashed: 0, filesReused: 0, full: true };
+  }
+
+  const scanStartNs = nowNs();
+  const loaded = await loadStatCache(cacheFile, absRoot);
+  const scan = scanTree(absRoot);
+  if (!scan) {
+    logger.debug(`capture of ${absRoot}: a name is not UTF-8; capturing everything with CaptureTree`);
+    await removeStatCache(cacheFile).catch(() => undefined);
+    const root = await store.importDirectory(absRoot);
+    return { root, filesHashed: 0, filesReused: 0, full: true };
+  }
+
+  let result: IncrementalCaptureResult;
+  let cache: StatCache;
+  if (!loaded.cache) {
+    logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); capturing everything`);
+    const full = await captureFull(store, absRoot, scan);
+    cache = { ...full.cache, scanStartNs };
+    result = { root: full.root, filesHashed: scan.files.length, filesReused: 0, full: true };
+  } else {
+    const previous = loaded.cache;
+    const reused: ScannedFile[] = [];
+    const toHash: ScannedFile[] = [];
+    for (const file of scan.files) {
+      const entry = previous.files.get(file.path);
+      if (entry && sameStat(entry, file.stat) && !isRacy(entry, previous.scanStartNs, windowNs)) {
+        file.digest = { hash: entry.hash, sizeBytes: Number(entry.size) };
+        reused.push(file);
+      } else {
+        toHash.push(file);
+      }
+    }
+    // A digest is only worth reusing while its blob is still in the local cache (casd may
+    // have expired it); files whose blob is gone are captured again.
+    const gone = new Set(
+      (await store.localMissingBlobs(reused.map((f) => f.digest as Digest))).map((d) => d.hash),
+    );
+    const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has((f.digest as Digest).hash));
+    if (gone.size > 0) toHash.push(...reused.filter((f) => gone.has((f.digest as Digest).hash)));
+    await captureScanned(store, absRoot, toHash);
+
+    const dirs = new Map<string, Digest>();
+    const blobs = new Map<string, { digest: Digest; data: Uint8Array }>();
+    const root = buildDirectories(scan.root, dirs, blobs);
+    const absent = await store.localMissingBlobs([...blobs.values()].map((b) => b.digest));
+    await storeDirectories(
+      store,
+      absent.map((d) => blobs.get(d.hash) as { digest: Digest; data: Uint8Array }),
+    );
+    cache = { root: absRoot, scanStartNs, files: entriesOf(scan.files), dirs };
+    result = { root, filesHashed: toHash.length, filesReused: kept.length, full: false };
+  }
+  try {
+    await saveStatCache(cacheFile, cache);
+  } catch (err) {
+    logger.warning(
+      `cannot write the stat cache ${cacheFile} (${errnoOf(err)}); the next capture hashes everything`,
+    );
+  }
+  logger.debug(
+    `captured ${absRoot}: ${result.filesHashed} file(s) hashed, ${result.filesReused} reused` +
+      (result.full ? ' (full capture)' : ''),
+  );
+  return result;
+}

@@ -1,0 +1,212 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BigIntStats } from 'node:fs';
+import type { Digest } from './digest.js';
+
+/**
+ * A stat cache, like git's index: for each file of a captured tree, the stat fields that
+ * change whenever its content can have changed (size, mtime, ctime, inode, mode), and the
+ * digest its content had. A later capture hashes only files whose stat differs.
+ *
+ * Why ctime too: a tool can restore a file's mtime after rewriting it (utimes), but the
+ * kernel sets ctime to "now" on every content or metadata change and no call sets it back.
+ */
+
+/** Bumped whenever the layout or the meaning of a field changes; other versions are ignored. */
+export const STAT_CACHE_VERSION = 1;
+const FORMAT = 'casd-action-stat-cache';
+const HASH_PATTERN = /^[0-9a-f]{64}$/;
+
+/** The stat fields compared, as decimal strings (nanosecond times do not fit in a double). */
+export interface FileStat {
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: string;
+  mode: string;
+}
+
+/** One cached file: its stat when it was hashed and the hash of its content. */
+export interface StatEntry extends FileStat {
+  hash: string;
+}
+
+/** A loaded or freshly built stat cache for one root directory. */
+export interface StatCache {
+  root: string;
+  /**
+   * When the scan that recorded these entries started (ns since the epoch). A file whose
+   * mtime or ctime is not clearly older than this was perhaps still being written while it
+   * was hashed ("racy", as git calls it) and is hashed again next time.
+   */
+  scanStartNs: bigint;
+  /** `/`-separated path relative to the root -> entry. */
+  files: Map<string, StatEntry>;
+  /** `/`-separated path relative to the root ("" for the root) -> its Directory digest. */
+  dirs: Map<string, Digest>;
+}
+
+/** Why a cache could not be used, for the log. */
+export type StatCacheLoad = { cache: StatCache } | { cache: undefined; reason: string };
+
+type FileRow = [string, string, string, string, string, string, string];
+
+interface StatCacheFile {
+  format: string;
+  version: number;
+  root: string;
+  scanStartNs: string;
+  /** [path, size, mtimeNs, ctimeNs, ino, mode, hash] */
+  files: FileRow[];
+  /** [path, hash, size] */
+  dirs: [string, string, number][];
+}
+
+/** The stat fields of `stats` (from lstat with `bigint: true`) in cache form. */
+export function fileStatOf(stats: BigIntStats): FileStat {
+  return {
+    size: stats.size.toString(),
+    mtimeNs: stats.mtimeNs.toString(),
+    ctimeNs: stats.ctimeNs.toString(),
+    ino: stats.ino.toString(),
+    mode: stats.mode.toString(),
+  };
+}
+
+/** True when every compared field of the two stats is equal. */
+export function sameStat(a: FileStat, b: FileStat): boolean {
+  return (
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs &&
+    a.ino === b.ino &&
+    a.mode === b.mode
+  );
+}
+
+/**
+ * True when `entry` may be stale although its stat matches: its mtime or ctime falls within
+ * `windowNs` before (or after) the start of the scan that recorded it, so the file may have
+ * changed again within the filesystem's timestamp granularity after it was hashed.
+ */
+export function isRacy(entry: FileStat, scanStartNs: bigint, windowNs: bigint): boolean {
+  const limit = scanStartNs - windowNs;
+  return BigInt(entry.mtimeNs) >= limit || BigInt(entry.ctimeNs) >= limit;
+}
+
+/**
+ * Where the stat cache of `root` lives in `dir`: one file per root directory, named by a
+ * hash of the absolute path (and the casd instance, whose store the digests refer to).
+ */
+export function statCachePath(dir: string, root: string, instanceName = ''): string {
+  const key = createHash('sha256').update(`${instanceName}\0${root}`).digest('hex').slice(0, 32);
+  return join(dir, `${key}.json`);
+}
+
+function isDecimal(value: unknown): value is string {
+  return typeof value === 'string' && /^\d+$/.test(value);
+}
+
+function parse(text: string, root: string): StatCacheLoad {
+  let data: Partial<StatCacheFile>;
+  try {
+    data = JSON.parse(text) as Partial<StatCacheFile>;
+  } catch {
+    return { cache: undefined, reason: 'it is not valid JSON (corrupted)' };
+  }
+  if (data === null || typeof data !== 'object' || data.format !== FORMAT) {
+    return { cache: undefined, reason: 'it is not a stat cache file' };
+  }
+  if (data.version !== STAT_CACHE_VERSION) {
+    return { cache: undefined, reason: `its version ${String(data.version)} is not ${STAT_CACHE_VERSION}` };
+  }
+  if (data.root !== root) {
+    return { cache: undefined, reason: `it was written for ${String(data.root)}, not ${root}` };
+  }
+  if (!isDecimal(data.scanStartNs) || !Array.isArray(data.files) || !Array.isArray(data.dirs)) {
+    return { cache: undefined, reason: 'its header is incomplete (corrupted)' };
+  }
+  const files = new Map<string, StatEntry>();
+  for (const row of data.files) {
+    if (
+      !Array.isArray(row) ||
+      row.length !== 7 ||
+      typeof row[0] !== 'string' ||
+      !row.slice(1, 6).every(isDecimal) ||
+      !HASH_PATTERN.test(String(row[6]))
+    ) {
+      return {
+        cache: undefined,
+        reason: `file entry ${JSON.stringify(row).slice(0, 120)} is malformed (corrupted)`,
+      };
+    }
+    const [path, size, mtimeNs, ctimeNs, ino, mode, hash] = row;
+    files.set(path, { size, mtimeNs, ctimeNs, ino, mode, hash });
+  }
+  const dirs = new Map<string, Digest>();
+  for (const row of data.dirs) {
+    if (
+      !Array.isArray(row) ||
+      typeof row[0] !== 'string' ||
+      !HASH_PATTERN.test(String(row[1])) ||
+      !Number.isSafeInteger(row[2])
+    ) {
+      return {
+        cache: undefined,
+        reason: `directory entry ${JSON.stringify(row).slice(0, 120)} is malformed (corrupted)`,
+      };
+    }
+    dirs.set(row[0], { hash: row[1], sizeBytes: row[2] });
+  }
+  return { cache: { root, scanStartNs: BigInt(data.scanStartNs), files, dirs } };
+}
+
+/**
+ * Reads the stat cache at `file` for the directory `root`. Gives `{cache: undefined, reason}`
+ * when there is none or it cannot be trusted (another version, another root, corrupted); it
+ * never throws, since the caller then simply captures everything.
+ */
+export async function loadStatCache(file: string, root: string): Promise<StatCacheLoad> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return {
+      cache: undefined,
+      reason: code === 'ENOENT' ? 'there is none yet' : `it cannot be read (${code})`,
+    };
+  }
+  return parse(text, root);
+}
+
+/**
+ * Writes `cache` to `file` atomically (a temporary file renamed over it), creating the
+ * directory. Throws the fs error when it cannot (callers treat that as a warning).
+ */
+export async function saveStatCache(file: string, cache: StatCache): Promise<void> {
+  const data: StatCacheFile = {
+    format: FORMAT,
+    version: STAT_CACHE_VERSION,
+    root: cache.root,
+    scanStartNs: cache.scanStartNs.toString(),
+    files: [...cache.files].map(([path, e]) => [path, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash]),
+    dirs: [...cache.dirs].map(([path, d]) => [path, d.hash, d.sizeBytes]),
+  };
+  const dir = join(file, '..');
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(data));
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Removes the stat cache at `file` (when a capture could not record a trustworthy one). */
+export async function removeStatCache(file: string): Promise<void> {
+  await rm(file, { force: true });
+}
