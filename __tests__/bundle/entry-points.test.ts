@@ -2,7 +2,7 @@
 // as the runner and users see them. These run dist/ as committed; .ci/run checks that dist/
 // matches the sources, so a stale bundle fails CI there rather than here.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,9 +38,16 @@ describe('action bundles under Node 24', () => {
     expect(main.commands.filter((c) => c.command === 'error')).toEqual([]);
     expect(main.exitCode, main.stdout + main.stderr).toBe(0);
 
+    const socket = main.outputs.socket;
+    expect(socket).toMatch(/^unix:\//);
+    expect(main.exportedEnv.CASD_SOCKET).toBe(socket);
+    expect(existsSync(socket.slice('unix:'.length))).toBe(true);
+
     const post = await runAction('post', { after: main });
     expect(post.commands.filter((c) => c.command === 'error')).toEqual([]);
     expect(post.exitCode, post.stdout + post.stderr).toBe(0);
+    // The post step stopped the daemon, which removes its socket.
+    expect(existsSync(socket.slice('unix:'.length))).toBe(false);
   });
 
   it('post exits 0 when main never ran (no state), as after a cancelled job', async () => {
