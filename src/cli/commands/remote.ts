@@ -1,0 +1,220 @@
+import { readFileSync } from 'node:fs';
+import { type Digest, formatDigest } from '../../cas/digest.js';
+import { RefStore } from '../../cas/refs.js';
+import { pushRef, resolveRemoteRef } from '../../cas/remote-refs.js';
+import { Remote, type RemoteSpec } from '../../cas/remote.js';
+import type { CasStore } from '../../cas/store.js';
+import { DigestSet } from '../../cas/tree.js';
+import { CasError } from '../../errors.js';
+import { formatBytes } from '../../util/size.js';
+import { type Command, type CommandContext, UsageError } from '../command.js';
+import type { RemoteSettings } from '../config.js';
+import type { PulledRefJson, PullJson, PushedRefJson, PushJson } from '../json.js';
+import type { Progress } from '../progress.js';
+import { withDaemon } from '../session.js';
+import { openStore, resolveTarget } from './store.js';
+
+function readPem(path: string | undefined, what: string): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new CasError(
+      'invalid-input',
+      `cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** The library's RemoteSpec from the CLI settings (certificates read from their files). */
+export function remoteSpec(remote: RemoteSettings): RemoteSpec {
+  return {
+    url: remote.url,
+    instanceName: remote.instanceName,
+    serverCert: readPem(remote.serverCertPath, '--server-cert'),
+    clientCert: readPem(remote.clientCertPath, '--client-cert'),
+    clientKey: readPem(remote.clientKeyPath, '--client-key'),
+    tokenFile: remote.tokenFile,
+    readOnly: remote.readOnly,
+  };
+}
+
+function needRemote(ctx: CommandContext): RemoteSettings {
+  if (!ctx.config.remote) {
+    throw new UsageError(`${ctx.command} needs a remote: give --remote URL or set CASD_ACTION_REMOTE`);
+  }
+  return ctx.config.remote;
+}
+
+async function withRemote<T>(
+  ctx: CommandContext,
+  body: (store: CasStore, remote: Remote) => Promise<T>,
+): Promise<T> {
+  const settings = needRemote(ctx);
+  return withDaemon(ctx.config, ctx.logger, async (daemon) => {
+    const store = await openStore(daemon, ctx.logger);
+    const remote = await Remote.register(daemon.connection(), remoteSpec(settings), {
+      store,
+      logger: ctx.logger,
+    });
+    try {
+      return await body(store, remote);
+    } finally {
+      await remote.close();
+    }
+  });
+}
+
+export const pushCommand: Command = {
+  name: 'push',
+  summary: 'upload refs (only the blobs the remote lacks) and publish them',
+  synopsis: 'push REF... --remote URL',
+  description: [
+    'For each local ref: asks the remote which blobs of its tree it lacks, uploads only those,',
+    'then publishes the ref through Remote Asset (PushDirectory) so `pull` finds it. A remote',
+    'without Remote Asset still gets the blobs (published: false). HASH/SIZE pushes a tree',
+    'without publishing a name.',
+  ].join('\n'),
+  options: {},
+  optionHelp: {},
+  positionals: [1, Infinity],
+  async run(ctx) {
+    const settings = needRemote(ctx);
+    if (settings.readOnly)
+      throw new UsageError('push writes to the remote; drop --read-only (CASD_ACTION_READ_ONLY)');
+    return withRemote(ctx, async (_store, remote) => {
+      const refs = new RefStore(ctx.config.cacheDir);
+      const progress = ctx.out.progress('pushing');
+      const pushed: PushedRefJson[] = [];
+      try {
+        for (const name of ctx.positionals) {
+          const root = await resolveTarget(refs, name);
+          progress.phase(`pushing ${name}`);
+          const result = await remote.pushDirectory(root);
+          progress.add(result.blobsUploaded, result.bytesUploaded);
+          const isDigest = name === formatDigest(root);
+          const published = isDigest ? false : await pushRef(remote, name, root);
+          pushed.push({ name, digest: formatDigest(root), ...result, published });
+          ctx.out.line(
+            `${name} ${formatDigest(root)}: uploaded ${result.blobsUploaded} blobs (${formatBytes(result.bytesUploaded)})` +
+              `${published ? ', published' : ''}`,
+          );
+        }
+      } finally {
+        progress.done();
+      }
+      const json: PushJson = {
+        remote: remote.spec.url,
+        refs: pushed,
+        blobsUploaded: pushed.reduce((sum, r) => sum + r.blobsUploaded, 0),
+        bytesUploaded: pushed.reduce((sum, r) => sum + r.bytesUploaded, 0),
+      };
+      ctx.out.document(json);
+      return 0;
+    });
+  },
+};
+
+/**
+ * Fetches the tree under `root` into the local cache: Directories level by level, then the
+ * file blobs, each time only what the local cache lacks. Returns what moved.
+ */
+async function fetchMissing(
+  store: CasStore,
+  remote: Remote,
+  root: Digest,
+  progress: Progress,
+): Promise<{ blobs: number; bytes: number }> {
+  let blobs = 0;
+  let bytes = 0;
+  const fetch = async (digests: Digest[]): Promise<void> => {
+    const absent = await store.localMissingBlobs(digests);
+    if (absent.length === 0) return;
+    const { missing } = await remote.fetchBlobs(absent);
+    if (missing.length > 0) {
+      throw new CasError(
+        'blob-not-found',
+        `tree ${formatDigest(root)} is incomplete on ${remote.spec.url}: ${missing.length} blob(s) missing, e.g. ${formatDigest(missing[0])}`,
+      );
+    }
+    const size = absent.reduce((sum, d) => sum + d.sizeBytes, 0);
+    blobs += absent.length;
+    bytes += size;
+    progress.add(absent.length, size);
+  };
+  const seen = new DigestSet();
+  const files = new DigestSet();
+  seen.add(root);
+  let level: Digest[] = [root];
+  while (level.length > 0) {
+    await fetch(level);
+    const next: Digest[] = [];
+    const wanted: Digest[] = [];
+    for (const digest of level) {
+      const directory = await store.readDirectory(digest);
+      for (const child of directory.directories)
+        if (child.digest && seen.add(child.digest)) next.push(child.digest);
+      for (const file of directory.files) if (file.digest && files.add(file.digest)) wanted.push(file.digest);
+    }
+    await fetch(wanted);
+    level = next;
+  }
+  return { blobs, bytes };
+}
+
+export const pullCommand: Command = {
+  name: 'pull',
+  summary: 'fetch refs from the remote (only the blobs the local cache lacks)',
+  synopsis: 'pull REF... --remote URL',
+  description: [
+    'For each ref: resolves it on the remote through Remote Asset (FetchDirectory), fetches',
+    'the Directories and files the local cache lacks, and sets the local ref. Fails when the',
+    'remote does not know a ref.',
+  ].join('\n'),
+  options: {},
+  optionHelp: {},
+  positionals: [1, Infinity],
+  async run(ctx) {
+    return withRemote(ctx, async (store, remote) => {
+      const refs = new RefStore(ctx.config.cacheDir);
+      const progress = ctx.out.progress('pulling');
+      const pulled: PulledRefJson[] = [];
+      try {
+        for (const name of ctx.positionals) {
+          const root = await resolveRemoteRef(remote, name);
+          if (!root) {
+            throw new CasError(
+              'ref-not-found',
+              `ref ${JSON.stringify(name)} is not on remote ${remote.spec.url}`,
+            );
+          }
+          progress.phase(`pulling ${name}`);
+          const moved = await fetchMissing(store, remote, root, progress);
+          await refs.set(name, root);
+          pulled.push({
+            name,
+            digest: formatDigest(root),
+            blobsFetched: moved.blobs,
+            bytesFetched: moved.bytes,
+          });
+          ctx.out.line(
+            `${name} ${formatDigest(root)}: fetched ${moved.blobs} blobs (${formatBytes(moved.bytes)})`,
+          );
+        }
+      } finally {
+        progress.done();
+      }
+      const json: PullJson = {
+        remote: remote.spec.url,
+        refs: pulled,
+        blobsFetched: pulled.reduce((sum, r) => sum + r.blobsFetched, 0),
+        bytesFetched: pulled.reduce((sum, r) => sum + r.bytesFetched, 0),
+      };
+      ctx.out.document(json);
+      return 0;
+    });
+  },
+};

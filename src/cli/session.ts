@@ -1,0 +1,199 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CasdDaemon,
+  type CasdRemoteFlags,
+  type DaemonState,
+  type ServiceFlags,
+  type StartOptions,
+} from '../casd/index.js';
+import { CasError } from '../errors.js';
+import { unary } from '../grpc/call.js';
+import { casdRemoteUrl } from '../grpc/endpoint.js';
+import type { Logger } from '../logger.js';
+import { resolveSize } from '../util/size.js';
+import { type CliConfig, locateCasd, type RemoteSettings } from './config.js';
+
+/** Name of the file, inside the cache directory, that records the daemon `start` left running. */
+export const STATE_FILE = 'casd-action-daemon.json';
+
+/** What the state file holds: the daemon's state plus how it was started. */
+export interface SavedDaemon extends DaemonState {
+  startedAt: string;
+  /** The remote casd proxies to, when started with one. */
+  remote?: string;
+  /** Started by `serve` (foreground) rather than `start`. */
+  serve?: boolean;
+}
+
+/** Path of the state file for `cacheDir`. */
+export function stateFilePath(cacheDir: string): string {
+  return join(cacheDir, STATE_FILE);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function answers(socket: string): Promise<boolean> {
+  const { Connection } = await import('../grpc/connection.js');
+  const connection = new Connection(socket);
+  try {
+    const caps = connection.capabilities;
+    await unary(caps.getCapabilities.bind(caps), { instanceName: '' }, { timeoutMs: 3_000 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    connection.close();
+  }
+}
+
+/**
+ * The daemon recorded for `cacheDir` when it still runs and answers; a stale record (dead
+ * process, socket gone, no answer) is removed and undefined returned.
+ */
+export async function findRunning(cacheDir: string, logger: Logger): Promise<SavedDaemon | undefined> {
+  const path = stateFilePath(cacheDir);
+  let saved: SavedDaemon;
+  try {
+    saved = JSON.parse(await readFile(path, 'utf8')) as SavedDaemon;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    logger.warning(`ignoring unreadable daemon state ${path}: ${(err as Error).message}`);
+    await rm(path, { force: true });
+    return undefined;
+  }
+  const socketPath = typeof saved.socket === 'string' ? saved.socket.replace(/^unix:/, '') : '';
+  if (
+    Number.isSafeInteger(saved.pid) &&
+    saved.pid > 0 &&
+    alive(saved.pid) &&
+    socketPath !== '' &&
+    existsSync(socketPath) &&
+    (await answers(saved.socket))
+  ) {
+    return saved;
+  }
+  logger.debug(`daemon recorded in ${path} (pid ${saved.pid}) is gone; removing the record`);
+  await rm(path, { force: true });
+  return undefined;
+}
+
+/** Records `daemon` as the one running for its cache directory (atomically). */
+export async function saveRunning(
+  daemon: CasdDaemon,
+  extra: { remote?: string; serve?: boolean },
+): Promise<string> {
+  const path = stateFilePath(daemon.cacheDir);
+  const saved: SavedDaemon = { ...daemon.toState(), startedAt: new Date().toISOString(), ...extra };
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, path);
+  return path;
+}
+
+/** Removes the record of the running daemon. */
+export async function forgetRunning(cacheDir: string): Promise<void> {
+  await rm(stateFilePath(cacheDir), { force: true });
+}
+
+function serviceFlags(remote: RemoteSettings): ServiceFlags {
+  return {
+    url: casdRemoteUrl(remote.endpoint),
+    instance: remote.instanceName || undefined,
+    serverCertPath: remote.serverCertPath,
+    clientCertPath: remote.clientCertPath,
+    clientKeyPath: remote.clientKeyPath,
+    accessTokenPath: remote.tokenFile,
+  };
+}
+
+/** casd's flags to proxy CAS, Remote Asset and Action Cache to the configured remote. */
+export function remoteFlags(remote: RemoteSettings | undefined): CasdRemoteFlags | undefined {
+  if (!remote) return undefined;
+  for (const [what, path] of [
+    ['--server-cert', remote.serverCertPath],
+    ['--client-cert', remote.clientCertPath],
+    ['--client-key', remote.clientKeyPath],
+    ['--token-file', remote.tokenFile],
+  ] as const) {
+    if (path && !existsSync(path)) throw new CasError('invalid-input', `${what} file ${path} does not exist`);
+  }
+  if (remote.tokenFile && !remote.endpoint.secure) {
+    // Why: casd refuses access tokens on plaintext channels; say so in our words first.
+    throw new CasError(
+      'invalid-input',
+      `remote ${remote.url}: a token can only be sent over TLS; use grpcs://`,
+    );
+  }
+  const flags = serviceFlags(remote);
+  return { cas: flags, ra: flags, ac: flags, readOnly: remote.readOnly };
+}
+
+/**
+ * casd's start options from the CLI settings. With `proxy`, casd proxies its CAS, Remote
+ * Asset and Action Cache to the configured remote (what build tools on the socket see);
+ * `listen` adds a TCP address (commands that run a daemon only for themselves need none).
+ */
+export async function startOptions(
+  config: CliConfig,
+  logger: Logger,
+  options: { proxy?: boolean; listen?: string } = {},
+): Promise<StartOptions> {
+  await mkdir(config.cacheDir, { recursive: true });
+  let quotaHighBytes: number | undefined;
+  if (config.quota) {
+    let total = 0;
+    if ('percent' in config.quota) {
+      const stats = await statfs(config.cacheDir);
+      total = stats.blocks * stats.bsize;
+    }
+    quotaHighBytes = resolveSize(config.quota, total);
+  }
+  return {
+    binary: locateCasd(config),
+    cacheDir: config.cacheDir,
+    logLevel: config.logLevel,
+    quotaHighBytes,
+    quotaLow: config.quotaLow,
+    reservedBytes: config.reservedBytes,
+    protectSessionBlobs: config.protectSessionBlobs,
+    listen: options.listen,
+    remote: options.proxy ? remoteFlags(config.remote) : undefined,
+    logger,
+  };
+}
+
+/**
+ * Runs `body` with a daemon on the configured cache directory: the one `start` left running
+ * (never stopped here), else a fresh one that lives for the duration of `body`.
+ */
+export async function withDaemon<T>(
+  config: CliConfig,
+  logger: Logger,
+  body: (daemon: CasdDaemon) => Promise<T>,
+): Promise<T> {
+  const running = await findRunning(config.cacheDir, logger);
+  if (running) {
+    logger.debug(`using the daemon started earlier (pid ${running.pid}, ${running.socket})`);
+    const daemon = CasdDaemon.attach(running, logger);
+    try {
+      return await body(daemon);
+    } finally {
+      daemon.connection().close();
+    }
+  }
+  const daemon = await CasdDaemon.start(await startOptions(config, logger));
+  try {
+    return await body(daemon);
+  } finally {
+    await daemon.stop();
+  }
+}
