@@ -49,7 +49,9 @@ export async function capturePaths(store: CasStore, paths: string[]): Promise<Ca
     }
     captured.push(path);
   }
-  const manifest = Buffer.from(JSON.stringify(paths.map((p) => resolve(p))));
+  // Paths as the user wrote them (relative to the workspace), like actions/cache, so that a
+  // restore on another runner whose workspace lives elsewhere still matches.
+  const manifest = Buffer.from(JSON.stringify(paths));
   files.push({
     name: MANIFEST,
     digest: await store.addObject({ buffer: manifest }),
@@ -105,9 +107,8 @@ export async function restorePaths(store: CasStore, root: Digest, paths: string[
   const manifestNode = directory.files.find((f) => f.name === MANIFEST);
   if (!manifestNode?.digest) throw new CasError('corrupt-data', 'the cached tree has no paths.json');
   const saved = JSON.parse(await readFile(store.objectPath(manifestNode.digest), 'utf8')) as string[];
-  const wanted = paths.map((p) => resolve(p));
-  if (JSON.stringify(saved) !== JSON.stringify(wanted)) return false;
-  for (const [index, path] of wanted.entries()) {
+  if (JSON.stringify(saved) !== JSON.stringify(paths)) return false;
+  for (const [index, path] of paths.map((p) => resolve(p)).entries()) {
     const name = String(index);
     const dir = directory.directories.find((d) => d.name === name);
     const file = directory.files.find((f) => f.name === name);

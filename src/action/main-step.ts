@@ -1,5 +1,8 @@
 import * as core from '@actions/core';
-import { CasdDaemon } from '../casd/index.js';
+import { CasdDaemon, type StartOptions } from '../casd/index.js';
+import { CasError } from '../errors.js';
+import { Connection } from '../grpc/connection.js';
+import { unary } from '../grpc/call.js';
 import { RefStore } from '../cas/refs.js';
 import { Remote } from '../cas/remote.js';
 import { CasStore } from '../cas/store.js';
@@ -22,6 +25,9 @@ import { type MainState, saveMainState } from './state.js';
 import { formatDigest } from '../cas/digest.js';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+
+/** How long the main step waits for the remote to answer before going on without it. */
+const REMOTE_PROBE_MS = 5_000;
 
 /** Reads an input as the runner provides it; secrets are masked before anything is logged. */
 export function readInput(name: Inputs): string {
@@ -117,11 +123,7 @@ export async function mainStep(): Promise<void> {
   state.secretsDir = secrets?.dir;
   save();
   const daemon = await timed(stats, 'daemon start', async () =>
-    CasdDaemon.start({
-      ...(await daemonStartOptions(config, installed.binary, secrets, allowed, logger)),
-      // The daemon serves the rest of the job; the post step stops it.
-      detach: true,
-    }),
+    startDaemon(config, await daemonStartOptions(config, installed.binary, secrets, allowed, logger), state),
   );
   state.daemon = daemon.toState();
   save();
@@ -166,28 +168,84 @@ export async function mainStep(): Promise<void> {
   save();
 }
 
+/** Asks the remote for its capabilities, briefly: a remote that is down must not stall the job. */
+async function remoteAnswers(config: ActionConfig): Promise<string | undefined> {
+  const remote = config.remote!;
+  const connection = new Connection(remote.endpoint, {
+    serverCert: remote.serverCert,
+    clientCert: remote.clientCert,
+    clientKey: remote.clientKey,
+    token: remote.token,
+    tokenFile: remote.tokenFile,
+  });
+  try {
+    await unary(
+      connection.capabilities.getCapabilities.bind(connection.capabilities),
+      { instanceName: remote.instanceName },
+      { timeoutMs: REMOTE_PROBE_MS },
+    );
+    return undefined;
+  } catch (err) {
+    return describeError(err);
+  } finally {
+    connection.close();
+  }
+}
+
+/**
+ * Starts the daemon detached (it serves the rest of the job; post stops it). casd exits at
+ * start when its remote does not answer, so a remote that is down means a local-only daemon
+ * and a warning, never a failed job (unless fail-on-cache-error).
+ */
+async function startDaemon(
+  config: ActionConfig,
+  options: StartOptions,
+  state: MainState,
+): Promise<CasdDaemon> {
+  const localOnly = async (why: string): Promise<CasdDaemon> => {
+    if (config.failOnCacheError)
+      throw new CasError('remote-unavailable', `remote ${config.remote!.endpoint.text}: ${why}`);
+    const message = `remote ${config.remote!.endpoint.text} is unavailable (${why}); using the local cache only`;
+    state.warnings.push(message);
+    state.remoteUnavailable = true;
+    core.warning(message);
+    return CasdDaemon.start({ ...options, remote: undefined, detach: true });
+  };
+  if (options.remote) {
+    const problem = await remoteAnswers(config);
+    if (problem) return localOnly(problem);
+  }
+  try {
+    return await CasdDaemon.start({ ...options, detach: true });
+  } catch (err) {
+    if (!options.remote) throw err;
+    return localOnly(describeError(err).split('\n')[0]);
+  }
+}
+
 async function restoreRefs(config: ActionConfig, daemon: CasdDaemon, state: MainState): Promise<void> {
   const connection = daemon.connection();
   const store = new CasStore({ cacheDir: config.cacheDir, connection, logger: actionsLogger });
   await store.checkLayout();
   const refs = new RefStore(config.cacheDir);
-  const remote = config.remote
-    ? await Remote.register(
-        connection,
-        {
-          url: config.remote.endpoint.text,
-          instanceName: config.remote.instanceName,
-          serverCert: config.remote.serverCert,
-          clientCert: config.remote.clientCert,
-          clientKey: config.remote.clientKey,
-          token: config.remote.token,
-          tokenFile: config.remote.tokenFile,
-          assetUrl: config.remote.assetEndpoint?.text,
-          readOnly: true,
-        },
-        { store, logger: actionsLogger, tempDir: process.env.RUNNER_TEMP },
-      )
-    : undefined;
+  const remote =
+    config.remote && !state.remoteUnavailable
+      ? await Remote.register(
+          connection,
+          {
+            url: config.remote.endpoint.text,
+            instanceName: config.remote.instanceName,
+            serverCert: config.remote.serverCert,
+            clientCert: config.remote.clientCert,
+            clientKey: config.remote.clientKey,
+            token: config.remote.token,
+            tokenFile: config.remote.tokenFile,
+            assetUrl: config.remote.assetEndpoint?.text,
+            readOnly: true,
+          },
+          { store, logger: actionsLogger, tempDir: process.env.RUNNER_TEMP },
+        )
+      : undefined;
   const ctx: RestoreContext = { store, refs, remote, logger: actionsLogger, stats: state.stats };
   try {
     for (const ref of config.refs) {

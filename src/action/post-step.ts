@@ -131,7 +131,7 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
   report.jobStatus = jobStatus;
   const decision = refDecision(config, jobStatus);
 
-  const push = config.remote !== undefined && (await pushAllowed(config));
+  const push = config.remote !== undefined && !ctx.state.remoteUnavailable && (await pushAllowed(config));
   let remote: Remote | undefined;
   let blobsPushed = false;
   if (push && keyRoot && !unchanged) {
@@ -152,6 +152,8 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
         }),
       ),
     );
+  } else if (config.remote && ctx.state.remoteUnavailable) {
+    core.info('The remote was unavailable at start: nothing pushed');
   } else if (config.remote && !push) {
     core.info('Pushing is off (read-only, push: false, or a pull request from a fork)');
   }

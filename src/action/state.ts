@@ -18,8 +18,8 @@ export interface MainState {
   stats: RunStats;
   warnings: string[];
   persistPrefix?: string;
-  /** The main step failed on cache trouble; post still cleans up. */
-  mainFailed?: boolean;
+  /** The remote did not answer at start: the daemon runs local-only and post pushes nothing. */
+  remoteUnavailable?: boolean;
 }
 
 export function saveMainState(state: MainState): void {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { digestOfFile } from '../../cas/digest.js';
 import { dirname, join } from 'node:path';
 import { forEachLimit } from '../../util/concurrency.js';
 import { type SmallFile, linkOrCopy, listSmallFiles, objectPath } from './layout.js';
@@ -63,6 +64,8 @@ export interface InstalledBlobs {
   movedBytes: number;
   /** Hashes the manifest listed but the pack did not contain. */
   missing: string[];
+  /** Blobs whose bytes do not match their name; not installed. */
+  corrupt: string[];
 }
 
 /**
@@ -75,7 +78,7 @@ export async function installPackBlobs(
   objectsDir: string,
 ): Promise<InstalledBlobs> {
   const stagedObjects = join(packDir, 'objects');
-  const result: InstalledBlobs = { moved: 0, movedBytes: 0, missing: [] };
+  const result: InstalledBlobs = { moved: 0, movedBytes: 0, missing: [], corrupt: [] };
   await forEachLimit(hashes, 32, async (hash) => {
     const dest = objectPath(objectsDir, hash);
     if (await stat(dest).catch(() => undefined)) return;
@@ -85,8 +88,17 @@ export async function installPackBlobs(
       result.missing.push(hash);
       return;
     }
+    // Whatever came out of the Actions cache is checked against its name before casd serves it.
+    if ((await digestOfFile(src)).hash !== hash) {
+      result.corrupt.push(hash);
+      return;
+    }
     await mkdir(dirname(dest), { recursive: true });
-    await rename(src, dest);
+    await rename(src, dest).catch(async (err: NodeJS.ErrnoException) => {
+      // The workspace (staging) and the cache may be different filesystems.
+      if (err.code !== 'EXDEV') throw err;
+      await copyFile(src, dest);
+    });
     result.moved += 1;
     result.movedBytes += info.size;
   });

@@ -1,5 +1,5 @@
 import { copyFile, link, lstat, mkdir, readdir, stat, utimes } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { forEachLimit } from '../../util/concurrency.js';
 
 /** Where things live inside the cache directory. */
@@ -13,6 +13,9 @@ export interface PersistLayout {
   packStaging: string;
   indexStaging: string;
   stagingRoot: string;
+  /** The same two paths as handed to @actions/cache (relative to the working directory). */
+  packEntryPath: string;
+  indexEntryPath: string;
   /** Our own state between restore and save (the post step reads it). */
   stateDir: string;
 }
@@ -25,15 +28,33 @@ export const PACK_MANIFEST = 'blobs.txt';
 /** The index manifest inside a staged index. */
 export const INDEX_MANIFEST = 'index.json';
 
-/** Paths used by persistence for a cache directory. */
-export function persistLayout(cacheDir: string): PersistLayout {
-  const stagingRoot = join(cacheDir, '.persist-staging');
+/** Relative to the working directory when inside it (stable versions); else absolute. */
+function entryPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}
+
+/**
+ * Paths used by persistence for a cache directory. @actions/cache hashes the path strings into
+ * each entry's version and tars them relative to GITHUB_WORKSPACE, so in a job the staging
+ * area sits in the workspace under a fixed relative name: a later job on another runner,
+ * whose cache directory or home may differ, still computes the same version. Outside a job
+ * (no GITHUB_WORKSPACE) it sits in the cache directory.
+ */
+export function persistLayout(cacheDir: string, workspace = process.env.GITHUB_WORKSPACE): PersistLayout {
+  const stagingRoot = workspace
+    ? join(workspace, '.casd-action-persist')
+    : join(cacheDir, '.persist-staging');
+  const packStaging = join(stagingRoot, 'pack');
+  const indexStaging = join(stagingRoot, 'index');
   return {
     cacheDir,
     objectsDir: join(cacheDir, 'cas', 'objects'),
     stagingRoot,
-    packStaging: join(stagingRoot, 'pack'),
-    indexStaging: join(stagingRoot, 'index'),
+    packStaging,
+    indexStaging,
+    packEntryPath: entryPath(packStaging),
+    indexEntryPath: entryPath(indexStaging),
     stateDir: join(cacheDir, '.persist'),
   };
 }

@@ -34,7 +34,7 @@ export async function restorePersisted(options: PersistRestoreOptions): Promise<
   };
   try {
     await rm(layout.stagingRoot, { recursive: true, force: true });
-    const found = await restoreEntry(session, [layout.indexStaging], indexKeyPrefix(options.prefix), [
+    const found = await restoreEntry(session, [layout.indexEntryPath], indexKeyPrefix(options.prefix), [
       indexKeyPrefix(options.prefix),
     ]);
     if (found.status === 'miss') {
@@ -89,7 +89,7 @@ async function restorePack(
   result: PersistRestoreResult,
 ): Promise<void> {
   try {
-    const outcome = await restoreEntry(session, [layout.packStaging], pack.key, []);
+    const outcome = await restoreEntry(session, [layout.packEntryPath], pack.key, []);
     if (outcome.status !== 'hit') {
       const why = outcome.status === 'miss' ? 'it is no longer in the cache (evicted?)' : outcome.detail;
       session.problem(
@@ -105,6 +105,13 @@ async function restorePack(
       session.problem(
         'corrupt-data',
         `pack ${pack.key} lacks ${installed.missing.length} blob(s) its manifest lists, e.g. ${installed.missing[0]}`,
+      );
+      return;
+    }
+    if (installed.corrupt.length > 0) {
+      session.problem(
+        'corrupt-data',
+        `pack ${pack.key} holds ${installed.corrupt.length} blob(s) whose bytes do not match their digest, e.g. ${installed.corrupt[0]}; they were not installed`,
       );
       return;
     }

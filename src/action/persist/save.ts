@@ -126,7 +126,7 @@ async function storePack(
     );
     return 'failed';
   }
-  if (await entryExists(session, [layout.packStaging], pack.key)) {
+  if (await entryExists(session, [layout.packEntryPath], pack.key)) {
     session.logger.debug(`persist: pack ${pack.key} exists already`);
     await writePackHashes(layout, pack.key, pack.hashes);
     return 'skipped';
@@ -136,7 +136,7 @@ async function storePack(
     await mkdir(layout.packStaging, { recursive: true });
     await stagePackBlobs(layout.objectsDir, pack.hashes, layout.packStaging);
     await writeFile(join(layout.packStaging, PACK_MANIFEST), formatPackManifest(pack.hashes));
-    const outcome = await saveEntry(session, [layout.packStaging], pack.key);
+    const outcome = await saveEntry(session, [layout.packEntryPath], pack.key);
     if (outcome.status === 'failed') {
       session.problem(
         'remote-unavailable',
@@ -188,7 +188,7 @@ async function storeIndex(
   await mkdir(layout.indexStaging, { recursive: true });
   await stageSmallFiles(files, join(layout.indexStaging, 'files'));
   await writeFile(join(layout.indexStaging, INDEX_MANIFEST), `${JSON.stringify(manifest)}\n`);
-  const outcome = await saveEntry(session, [layout.indexStaging], key);
+  const outcome = await saveEntry(session, [layout.indexEntryPath], key);
   if (outcome.status !== 'saved') {
     const detail = outcome.status === 'failed' ? outcome.detail : 'the key exists already';
     session.problem('remote-unavailable', `could not save the cache index ${key}: ${detail}`);

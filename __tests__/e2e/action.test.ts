@@ -1,0 +1,246 @@
+import { rmSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Connection } from '../../src/grpc/connection.js';
+import { unary } from '../../src/grpc/call.js';
+import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
+import { freePort, startTestCasd, type TestCasd } from '../helpers/casd.js';
+import { startReleaseServer } from '../helpers/release.js';
+import { createRunnerJob, runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
+import { countObjects, readTree, startJobsApi, writeWorkspaceTree } from './helpers.js';
+
+type Release = Awaited<ReturnType<typeof startReleaseServer>>;
+type JobsApi = Awaited<ReturnType<typeof startJobsApi>>;
+
+describe('the bundled action, end to end', () => {
+  let release: Release;
+  let remote: TestCasd;
+  let cache: ActionsCacheEmulator;
+  let api: JobsApi;
+  const jobs: RunnerJob[] = [];
+
+  beforeAll(async () => {
+    [release, remote, cache, api] = await Promise.all([
+      startReleaseServer(),
+      startTestCasd({ tcp: true }),
+      startActionsCacheEmulator(),
+      startJobsApi(),
+    ]);
+  });
+  afterAll(async () => {
+    for (const job of jobs) job.remove();
+    await Promise.all([release?.stop(), remote?.stop(), cache?.stop(), api?.stop()]);
+  });
+
+  /** A fresh runner (new tool cache, temp, workspace and cache dir), as for a new job. */
+  function newJob(): RunnerJob {
+    const job = createRunnerJob();
+    jobs.push(job);
+    return job;
+  }
+
+  function inputs(job: RunnerJob, extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      'casd-url': release.urlTemplate,
+      'casd-version': '1.4.30',
+      'cache-dir': join(job.root, 'casd-cache'),
+      remote: remote.url!,
+      path: 'out',
+      key: 'build-linux-v1',
+      'restore-keys': 'build-linux-',
+      'github-token': 'ghs_test',
+      ...extra,
+    };
+  }
+
+  // The test process has the test casd on PATH; a fresh runner does not, so install downloads.
+  const runnerPath = (process.env.PATH ?? '')
+    .split(':')
+    .filter((dir) => !dir.includes('buildbox'))
+    .join(':');
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+    ...cache.env,
+    ...api.env,
+    PATH: runnerPath,
+    ...extra,
+  });
+
+  /** The job's own build step: talks to the daemon through the exported socket. */
+  async function buildStep(main: ActionRun): Promise<void> {
+    const socket = main.exportedEnv.CASD_SOCKET;
+    expect(socket).toBe(main.outputs.socket);
+    const connection = new Connection(socket);
+    try {
+      const caps = await unary(connection.capabilities.getCapabilities.bind(connection.capabilities), {
+        instanceName: '',
+      });
+      expect(caps.cacheCapabilities).toBeDefined();
+    } finally {
+      connection.close();
+    }
+  }
+
+  async function runJob(
+    job: RunnerJob,
+    step: (workspace: string) => void,
+    options: { inputs?: Record<string, string>; env?: Record<string, string> } = {},
+  ): Promise<{ main: ActionRun; post: ActionRun }> {
+    const main = await runAction('main', { job, inputs: inputs(job, options.inputs), env: env(options.env) });
+    expect(main.exitCode, main.stdout + main.stderr).toBe(0);
+    await buildStep(main);
+    step(job.workspace);
+    const post = await runAction('post', { after: main, env: env(options.env) });
+    expect(post.exitCode, post.stdout + post.stderr).toBe(0);
+    return { main, post };
+  }
+
+  it('cold run: installs casd from the release, saves path under key, pushes to the remote', async () => {
+    const before = countObjects(remote.cacheDir);
+    const { main, post } = await runJob(newJob(), (ws) => writeWorkspaceTree(join(ws, 'out'), 200));
+    expect(main.outputs['casd-version']).toBe('1.4.30');
+    expect(main.outputs['cache-hit']).toBe('false');
+    expect(main.outputs.socket).toMatch(/^unix:\//);
+    expect(release.requests.length).toBe(1);
+    // 200 files (some share contents? no: all differ), 21 directories, the root, the manifest.
+    expect(countObjects(remote.cacheDir) - before).toBeGreaterThanOrEqual(200);
+    expect(post.summary).toMatch(/Quota usage:<\/b> <code>[\d.]+ [kMG]?B \/ 5\.0 GB \(\d+%\)/);
+    expect(post.summary).toContain('✅ committed');
+    expect(post.summary).toContain('the job succeeded');
+    expect(cache.stats.entriesCreated).toBeGreaterThanOrEqual(2);
+  });
+
+  it('warm run on a new runner: restores path from the remote with an exact hit', async () => {
+    const job = newJob();
+    const main = await runAction('main', {
+      job,
+      inputs: inputs(job, { 'save-local-cache': 'false' }),
+      env: env(),
+    });
+    expect(main.exitCode, main.stdout).toBe(0);
+    expect(main.outputs['cache-hit']).toBe('true');
+    expect(main.outputs['matched-key']).toBe('build-linux-v1');
+    const expected = join(job.root, 'expected');
+    writeWorkspaceTree(expected, 200);
+    expect(readTree(join(job.workspace, 'out'))).toEqual(readTree(expected));
+    const post = await runAction('post', { after: main, env: env() });
+    expect(post.exitCode).toBe(0);
+    expect(post.summary).toContain('exact hit and nothing changed');
+  });
+
+  it('after changing 1% of files, uploads only the changed blobs', async () => {
+    const job = newJob();
+    const before = countObjects(remote.cacheDir);
+    const { post } = await runJob(
+      job,
+      (ws) => {
+        for (const i of [3, 77])
+          appendFileSync(join(ws, 'out', `d${i % 7}`, `sub${i % 3}`, `f${i}.txt`), 'changed');
+      },
+      { inputs: { key: 'build-linux-v2' } },
+    );
+    // Two files, their two parent Directories, two grandparents, the root Directory.
+    const gained = countObjects(remote.cacheDir) - before;
+    expect(gained).toBeGreaterThanOrEqual(2);
+    expect(gained).toBeLessThanOrEqual(9);
+    expect(post.summary).toMatch(
+      /Blobs checked \/ missing on remote \/ uploaded<\/td><td>\d+ \/ [2-9] \/ [2-9]</,
+    );
+    expect(post.summary).toContain('partial match');
+  });
+
+  it('a pull request from a fork pushes nothing', async () => {
+    const job = newJob();
+    const event = join(job.root, 'event.json');
+    writeFileSync(
+      event,
+      JSON.stringify({
+        pull_request: {
+          head: { repo: { full_name: 'fork/repo' } },
+          base: { repo: { full_name: 'octo/repo' } },
+        },
+      }),
+    );
+    const before = countObjects(remote.cacheDir);
+    const { post } = await runJob(job, (ws) => writeWorkspaceTree(join(ws, 'out'), 20, 'fork'), {
+      inputs: { key: 'fork-pr', 'save-local-cache': 'false' },
+      env: { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event },
+    });
+    expect(countObjects(remote.cacheDir)).toBe(before);
+    expect(post.stdout).toContain('Pushing is off');
+  });
+
+  it('a failed job pushes blobs but does not commit refs', async () => {
+    api.conclusion = 'failure';
+    try {
+      const job = newJob();
+      const before = countObjects(remote.cacheDir);
+      const { post } = await runJob(job, (ws) => writeWorkspaceTree(join(ws, 'out'), 10, 'failed'), {
+        inputs: { key: 'failed-job', 'save-local-cache': 'false' },
+      });
+      expect(countObjects(remote.cacheDir)).toBeGreaterThan(before);
+      expect(post.summary).toContain('not committed');
+      expect(post.summary).toContain('the job failed and save-refs is on-success');
+      // The next job finds no ref for that key.
+      const next = newJob();
+      const main = await runAction('main', {
+        job: next,
+        inputs: inputs(next, { key: 'failed-job', 'restore-keys': '', 'save-local-cache': 'false' }),
+        env: env(),
+      });
+      expect(main.outputs['cache-hit']).toBe('false');
+    } finally {
+      api.conclusion = 'success';
+    }
+  });
+
+  it('a remote that is down costs a warning, not the job', async () => {
+    const job = newJob();
+    const port = await freePort();
+    const { main, post } = await runJob(job, (ws) => writeWorkspaceTree(join(ws, 'out'), 5, 'down'), {
+      inputs: {
+        remote: `grpc://127.0.0.1:${port}`,
+        key: 'down',
+        'save-local-cache': 'false',
+        'restore-timeout': '20s',
+        'save-timeout': '20s',
+      },
+    });
+    expect(main.commands.some((c) => c.command === 'warning')).toBe(true);
+    expect(post.summary).toContain('is unavailable');
+  });
+
+  it('a bad checksum fails the main step with a clear message', async () => {
+    const job = newJob();
+    const main = await runAction('main', {
+      job,
+      inputs: inputs(job, { 'casd-sha256': '0'.repeat(64) }),
+      env: env(),
+    });
+    expect(main.exitCode).toBe(1);
+    const error = main.commands.find((c) => c.command === 'error');
+    expect(error?.message).toMatch(/casd-sha256 mismatch .* expected 0{64}/);
+    expect(main.stdout).not.toMatch(/^\s+at /m);
+  });
+
+  it('restores the local cache from the Actions cache without a remote', async () => {
+    const first = newJob();
+    const firstRun = await runJob(first, (ws) => writeWorkspaceTree(join(ws, 'out'), 30, 'local'), {
+      inputs: { remote: '', key: 'local-only', 'restore-keys': '' },
+    });
+    const second = newJob();
+    mkdirSync(second.workspace, { recursive: true });
+    const main = await runAction('main', {
+      job: second,
+      inputs: inputs(second, { remote: '', key: 'local-only', 'restore-keys': '' }),
+      env: env(),
+    });
+    expect(main.exitCode, main.stdout).toBe(0);
+    expect(main.outputs['cache-hit']).toBe('true');
+    const expected = join(second.root, 'expected');
+    writeWorkspaceTree(expected, 30, 'local');
+    expect(readTree(join(second.workspace, 'out'))).toEqual(readTree(expected));
+    rmSync(join(second.workspace, 'out'), { recursive: true });
+    const post = await runAction('post', { after: main, env: env() });
+    expect(post.exitCode).toBe(0);
+  });
+});
