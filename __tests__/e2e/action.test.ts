@@ -224,7 +224,7 @@ describe('the bundled action, end to end', () => {
 
   it('restores the local cache from the Actions cache without a remote', async () => {
     const first = newJob();
-    const firstRun = await runJob(first, (ws) => writeWorkspaceTree(join(ws, 'out'), 30, 'local'), {
+    await runJob(first, (ws) => writeWorkspaceTree(join(ws, 'out'), 30, 'local'), {
       inputs: { remote: '', key: 'local-only', 'restore-keys': '' },
     });
     const second = newJob();
