@@ -70,6 +70,12 @@ export class Progress {
     else this.write(`${this.line()}\n`);
   }
 
+  /** Stops the display without a final line (the operation failed; its error says why). */
+  abandon(): void {
+    clearInterval(this.timer);
+    if (this.mode === 'tty') this.write('\r\x1b[2K');
+  }
+
   /** Stops the display and prints `summary` (default: the last line) unless off. */
   done(summary?: string): void {
     clearInterval(this.timer);

@@ -103,9 +103,11 @@ export const pushCommand: Command = {
               `${published ? ', published' : ''}`,
           );
         }
-      } finally {
-        progress.done();
+      } catch (err) {
+        progress.abandon();
+        throw err;
       }
+      progress.done();
       const json: PushJson = {
         remote: remote.spec.url,
         refs: pushed,
@@ -204,9 +206,11 @@ export const pullCommand: Command = {
             `${name} ${formatDigest(root)}: fetched ${moved.blobs} blobs (${formatBytes(moved.bytes)})`,
           );
         }
-      } finally {
-        progress.done();
+      } catch (err) {
+        progress.abandon();
+        throw err;
       }
+      progress.done();
       const json: PullJson = {
         remote: remote.spec.url,
         refs: pulled,

@@ -9,7 +9,7 @@ import type { CasdDaemon } from '../../casd/index.js';
 import { CasError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { type Command, type CommandContext, flagOption, stringOption, UsageError } from '../command.js';
-import { capturePaths, countTree } from '../capture.js';
+import { capturePaths, countTree, rootNames } from '../capture.js';
 import type { CaptureJson, CheckoutJson, DiffJson, RefsJson, RmJson } from '../json.js';
 import { withDaemon } from '../session.js';
 import { remoteSpec } from './remote.js';
@@ -59,6 +59,7 @@ export const captureCommand: Command = {
     const ref = stringOption(values, 'ref');
     if (values.ref !== undefined && !ref) throw new UsageError('--ref needs a name');
     if (ref) checkRefName(ref);
+    if (positionals.length > 1) rootNames(positionals);
     return withDaemon(config, logger, async (daemon) => {
       const store = await openStore(daemon, logger);
       const progress = out.progress('capturing');
@@ -80,7 +81,7 @@ export const captureCommand: Command = {
         out.document(json);
         out.line(formatDigest(root));
       } catch (err) {
-        progress.done('capture failed');
+        progress.abandon();
         throw err;
       }
       return 0;
@@ -121,7 +122,12 @@ export const checkoutCommand: Command = {
         }
       }
       const progress = out.progress('checking out');
-      const result = await checkout(store, root, dest, { link: flagOption(values, 'link') });
+      const result = await checkout(store, root, dest, { link: flagOption(values, 'link') }).catch(
+        (err: unknown) => {
+          progress.abandon();
+          throw err;
+        },
+      );
       progress.done(
         `checked out ${result.files} files (${result.linked} linked), ${result.directories} directories, ${result.symlinks} symlinks to ${dest}`,
       );
