@@ -243,4 +243,27 @@ describe('the bundled action, end to end', () => {
     const post = await runAction('post', { after: main, env: env() });
     expect(post.exitCode).toBe(0);
   });
+
+  it('persists the local cache through the GHES (v1) cache protocol too', async () => {
+    const v1 = (extra: Record<string, string> = {}) => ({ ...env(extra), ...cache.envV1 });
+    const first = newJob();
+    const main1 = await runAction('main', {
+      job: first,
+      inputs: inputs(first, { remote: '', key: 'ghes', 'restore-keys': '' }),
+      env: v1(),
+    });
+    expect(main1.exitCode, main1.stdout).toBe(0);
+    writeWorkspaceTree(join(first.workspace, 'out'), 15, 'ghes');
+    const post1 = await runAction('post', { after: main1, env: v1() });
+    expect(post1.exitCode, post1.stdout).toBe(0);
+    const second = newJob();
+    const main2 = await runAction('main', {
+      job: second,
+      inputs: inputs(second, { remote: '', key: 'ghes', 'restore-keys': '' }),
+      env: v1(),
+    });
+    expect(main2.outputs['cache-hit']).toBe('true');
+    expect(Object.keys(readTree(join(second.workspace, 'out')))).toHaveLength(15);
+    expect((await runAction('post', { after: main2, env: v1() })).exitCode).toBe(0);
+  });
 });
