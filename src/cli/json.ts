@@ -100,6 +100,9 @@ export interface RmJson {
 export interface PushedRefJson {
   name: string;
   digest: string;
+  /** Blobs of the tree, all asked about. */
+  blobsChecked: number;
+  /** Of those, the blobs the remote lacked. */
   blobsMissing: number;
   blobsUploaded: number;
   bytesUploaded: number;
@@ -199,6 +202,7 @@ export const SCHEMAS = {
         object: {
           name: 'string',
           digest: 'string',
+          blobsChecked: 'number',
           blobsMissing: 'number',
           blobsUploaded: 'number',
           bytesUploaded: 'number',

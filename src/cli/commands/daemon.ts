@@ -186,21 +186,27 @@ function statusCommand(name: 'status' | 'usage'): Command {
 
 export const statusCommands: Command[] = [statusCommand('status'), statusCommand('usage')];
 
-/** Resolves when SIGINT or SIGTERM arrives or the daemon exits; says which. */
-async function waitForEnd(daemon: CasdDaemon): Promise<'signal' | 'exited'> {
+/**
+ * Catches SIGINT and SIGTERM from now on (so that a signal right after the URL is printed
+ * still shuts down cleanly); `wait` resolves when one arrived or the daemon exited.
+ */
+function catchSignals(): { wait(daemon: CasdDaemon): Promise<'signal' | 'exited'>; release(): void } {
   let signalled = false;
   const onSignal = (): void => {
     signalled = true;
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    while (!signalled && daemon.exitStatus === undefined) await sleep(200);
-    return signalled ? 'signal' : 'exited';
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    async wait(daemon) {
+      while (!signalled && daemon.exitStatus === undefined) await sleep(100);
+      return signalled ? 'signal' : 'exited';
+    },
+    release() {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    },
+  };
 }
 
 export const serveCommand: Command = {
@@ -219,9 +225,16 @@ export const serveCommand: Command = {
   positionals: [0, 0],
   async run({ config, out, logger }) {
     await refuseSecondDaemon(config, logger);
-    const daemon = await CasdDaemon.start(
-      await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' }),
-    );
+    const signals = catchSignals();
+    let daemon: CasdDaemon;
+    try {
+      daemon = await CasdDaemon.start(
+        await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' }),
+      );
+    } catch (err) {
+      signals.release();
+      throw err;
+    }
     try {
       await saveRunning(daemon, { remote: config.remote?.url, serve: true });
       const url = daemon.grpcUrl as string;
@@ -235,7 +248,7 @@ export const serveCommand: Command = {
       out.document(json);
       out.line(url);
       logger.info(`serving ${config.cacheDir} on ${url} (and ${daemon.socket}); Ctrl-C stops`);
-      const why = await waitForEnd(daemon);
+      const why = await signals.wait(daemon);
       if (why === 'exited') {
         const status = daemon.exitStatus;
         throw new CasError(
@@ -249,6 +262,7 @@ export const serveCommand: Command = {
     } finally {
       await daemon.stop();
       await forgetRunning(config.cacheDir);
+      signals.release();
     }
   },
 };

@@ -97,7 +97,15 @@ export const pushCommand: Command = {
           progress.add(result.blobsUploaded, result.bytesUploaded);
           const isDigest = name === formatDigest(root);
           const published = isDigest ? false : await pushRef(remote, name, root);
-          pushed.push({ name, digest: formatDigest(root), ...result, published });
+          pushed.push({
+            name,
+            digest: formatDigest(root),
+            blobsChecked: result.blobsChecked,
+            blobsMissing: result.blobsMissing,
+            blobsUploaded: result.blobsUploaded,
+            bytesUploaded: result.bytesUploaded,
+            published,
+          });
           ctx.out.line(
             `${name} ${formatDigest(root)}: uploaded ${result.blobsUploaded} blobs (${formatBytes(result.bytesUploaded)})` +
               `${published ? ', published' : ''}`,

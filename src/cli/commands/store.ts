@@ -134,7 +134,10 @@ export const checkoutCommand: Command = {
       const json: CheckoutJson = {
         digest: formatDigest(root),
         dest: resolve(dest),
-        ...result,
+        files: result.files,
+        linked: result.linked,
+        directories: result.directories,
+        symlinks: result.symlinks,
         fetchedFromRemote: fetched,
       };
       out.document(json);
