@@ -1,0 +1,188 @@
+/**
+ * One benchmark scenario, run in its own process so that its peak memory (with casd, tar and
+ * zstd below it) can be measured alone. The orchestrator (bench/run.ts) passes a JSON job as
+ * the only argument; the result is printed as one `BENCH-RESULT {json}` line (the libraries
+ * print their own logs to stdout too).
+ *
+ * Timed: only the work a step does (capture + push, fetch + checkout, archive + upload);
+ * starting and stopping casd is not (the action starts it once per job, in main).
+ */
+import { join } from 'node:path';
+import type { Digest } from '../src/cas/digest.js';
+
+export interface Job {
+  op:
+    | 'casd-save'
+    | 'casd-save-capture-tree'
+    | 'casd-raw-save'
+    | 'casd-restore'
+    | 'casd-warm-restore'
+    | 'tar-save'
+    | 'tar-restore'
+    | 'tar-create'
+    | 'tar-extract';
+  casd: string;
+  cacheDir?: string;
+  /** The tree to save, or where to restore it. */
+  tree: string;
+  /** GITHUB_WORKSPACE for @actions/cache (the tree's parent). */
+  workspace?: string;
+  remoteUrl?: string;
+  root?: Digest;
+  key?: string;
+  env?: Record<string, string>;
+  /** tar-create / tar-extract: the folder holding the archive. */
+  archiveFolder?: string;
+}
+
+export interface JobResult {
+  ms: number;
+  phases: Record<string, number>;
+  root?: Digest;
+  counts?: Record<string, number>;
+}
+
+function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+async function withCasd<T>(job: Job, body: (ctx: CasdContext) => Promise<T>): Promise<T> {
+  const { CasdDaemon } = await import('../src/casd/index.js');
+  const { CasStore } = await import('../src/cas/store.js');
+  const { Remote } = await import('../src/cas/remote.js');
+  const daemon = await CasdDaemon.start({
+    binary: job.casd,
+    cacheDir: job.cacheDir as string,
+    logLevel: 'warning',
+    reservedBytes: 0,
+  });
+  const connection = daemon.connection();
+  const store = new CasStore({ cacheDir: job.cacheDir as string, connection });
+  await store.checkLayout();
+  const remote = job.remoteUrl
+    ? await Remote.register(connection, { url: job.remoteUrl }, { store })
+    : undefined;
+  try {
+    return await body({ store, remote });
+  } finally {
+    await remote?.close();
+    connection.close();
+    await daemon.stop();
+  }
+}
+
+interface CasdContext {
+  store: import('../src/cas/store.js').CasStore;
+  remote?: import('../src/cas/remote.js').Remote;
+}
+
+async function casdSave(job: Job): Promise<JobResult> {
+  const { captureIncremental } = await import('../src/cas/incremental-capture.js');
+  return withCasd(job, async ({ store, remote }) => {
+    const t0 = now();
+    let root: Digest;
+    let counts: Record<string, number> = {};
+    if (job.op === 'casd-save-capture-tree') {
+      root = await store.importDirectory(job.tree);
+    } else {
+      const captured = await captureIncremental(store, job.tree);
+      root = captured.root;
+      counts = {
+        filesHashed: captured.filesHashed,
+        filesReused: captured.filesReused,
+        full: Number(captured.full),
+      };
+    }
+    const t1 = now();
+    const pushed = await remote!.pushDirectory(root);
+    const t2 = now();
+    return {
+      ms: t2 - t0,
+      phases: { capture: t1 - t0, push: t2 - t1 },
+      root,
+      counts: { ...counts, blobsUploaded: pushed.blobsUploaded, bytesUploaded: pushed.bytesUploaded },
+    };
+  });
+}
+
+async function casdRawSave(job: Job): Promise<JobResult> {
+  const { captureTree } = await import('../src/cas/local-cas.js');
+  const { unary } = await import('../src/grpc/call.js');
+  return withCasd(job, async ({ store, remote }) => {
+    const t0 = now();
+    const [response] = await captureTree(store.connection, [job.tree]);
+    const root = response.rootDirectoryDigest as Digest;
+    const t1 = now();
+    const localCas = store.connection.localCas;
+    await unary(localCas.uploadTree.bind(localCas), {
+      instanceName: remote!.localInstance,
+      rootDigest: root,
+    });
+    const t2 = now();
+    return { ms: t2 - t0, phases: { capture: t1 - t0, push: t2 - t1 }, root };
+  });
+}
+
+async function casdRestore(job: Job): Promise<JobResult> {
+  const { checkout } = await import('../src/cas/checkout.js');
+  return withCasd(job, async ({ store, remote }) => {
+    const root = job.root as Digest;
+    const t0 = now();
+    if (job.op === 'casd-restore') {
+      if (!(await remote!.pullTree(root))) throw new Error('the remote lacks the tree');
+    } else if (!(await store.containsDirectory(root))) {
+      throw new Error('warm restore: the local cache lacks the tree');
+    }
+    const t1 = now();
+    const result = await checkout(store, root, job.tree);
+    const t2 = now();
+    return { ms: t2 - t0, phases: { fetch: t1 - t0, checkout: t2 - t1 }, counts: { ...result } };
+  });
+}
+
+async function tarJob(job: Job): Promise<JobResult> {
+  for (const [name, value] of Object.entries(job.env ?? {})) process.env[name] = value;
+  process.env.GITHUB_WORKSPACE = job.workspace;
+  process.chdir(job.workspace as string); // the library resolves the paths from the working directory
+  const tree = job.tree.slice((job.workspace as string).length + 1);
+  const cache = await import('@actions/cache');
+  const tar = await import('../node_modules/@actions/cache/lib/internal/tar.js');
+  const utils = await import('../node_modules/@actions/cache/lib/internal/cacheUtils.js');
+  const t0 = now();
+  if (job.op === 'tar-save') {
+    await cache.saveCache([tree], job.key as string);
+  } else if (job.op === 'tar-restore') {
+    const hit = await cache.restoreCache([tree], job.key as string);
+    if (hit !== job.key) throw new Error(`restore of ${job.key} missed`);
+  } else if (job.op === 'tar-create') {
+    await tar.createTar(job.archiveFolder as string, [tree], await utils.getCompressionMethod());
+  } else {
+    const method = await utils.getCompressionMethod();
+    await tar.extractTar(join(job.archiveFolder as string, utils.getCacheFileName(method)), method);
+  }
+  const ms = now() - t0;
+  return { ms, phases: {} };
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(process.argv[2]) as Job;
+  let result: JobResult;
+  switch (job.op) {
+    case 'casd-save':
+    case 'casd-save-capture-tree':
+      result = await casdSave(job);
+      break;
+    case 'casd-raw-save':
+      result = await casdRawSave(job);
+      break;
+    case 'casd-restore':
+    case 'casd-warm-restore':
+      result = await casdRestore(job);
+      break;
+    default:
+      result = await tarJob(job);
+  }
+  process.stdout.write(`\nBENCH-RESULT ${JSON.stringify(result)}\n`);
+}
+
+await main();
