@@ -16,6 +16,7 @@ import { type ActionConfig, parseInputs, SECRET_INPUTS } from './inputs.js';
 import { installCasd } from './install.js';
 import { isForkPullRequest } from './job-status.js';
 import { restorePaths, stageDirectory } from './key-tree.js';
+import { lockCacheDir, updateLock } from './cache-lock.js';
 import { actionsLogger } from './logger.js';
 import { restorePersisted } from './persist/index.js';
 import { emptyStats, timed } from './report.js';
@@ -40,6 +41,12 @@ export function readInput(name: Inputs): string {
 export function readConfig(): ActionConfig {
   for (const name of SECRET_INPUTS) readInput(name);
   return parseInputs(readInput);
+}
+
+/** Names this job in lock files: run, attempt, job and process. */
+function jobId(): string {
+  const env = process.env;
+  return `${env.GITHUB_RUN_ID ?? 'local'}-${env.GITHUB_RUN_ATTEMPT ?? '1'}-${env.GITHUB_JOB ?? 'job'}-${process.pid}`;
 }
 
 /** The Actions-cache key prefix of the persisted local cache: per OS and architecture. */
@@ -80,7 +87,7 @@ async function guarded<T>(
  * cache, start the daemon, restore refs and keys, export the socket and settings files.
  */
 export async function mainStep(): Promise<void> {
-  const config = readConfig();
+  let config = readConfig();
   const logger = actionsLogger;
   const stats = emptyStats();
   const state: MainState = {
@@ -92,6 +99,19 @@ export async function mainStep(): Promise<void> {
     warnings: [],
   };
   const save = (): void => saveMainState(state);
+
+  const job = jobId();
+  const lock = await lockCacheDir(config.cacheDir, job);
+  if (lock.shared) {
+    state.lock = { dir: config.cacheDir, job };
+  } else {
+    core.notice(
+      `${config.cacheDir} is in use by another job${lock.holder ? ` (${lock.holder})` : ''}; this job uses ${lock.dir}`,
+    );
+    config = { ...config, cacheDir: lock.dir };
+  }
+  state.cacheDir = config.cacheDir;
+  save();
 
   const installed = await timed(stats, 'install', () => installCasd({ ...config.install, logger }));
   state.casdVersion = installed.version;
@@ -126,6 +146,7 @@ export async function mainStep(): Promise<void> {
     startDaemon(config, await daemonStartOptions(config, installed.binary, secrets, allowed, logger), state),
   );
   state.daemon = daemon.toState();
+  if (state.lock) await updateLock(state.lock.dir, job, daemon.pid);
   save();
 
   core.setOutput(Outputs.Socket, daemon.socket);

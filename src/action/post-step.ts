@@ -16,6 +16,7 @@ import { actionsLogger } from './logger.js';
 import { pushAllowed, readConfig } from './main-step.js';
 import { savePersisted } from './persist/index.js';
 import { type RunReport, type RunStats, timed } from './report.js';
+import { unlockCacheDir } from './cache-lock.js';
 import { removeSecretFiles } from './secret-files.js';
 import { loadMainState, type MainState } from './state.js';
 import { renderSummary } from './summary.js';
@@ -206,7 +207,8 @@ export async function postStep(): Promise<void> {
     core.info('casd-action: the main step did not start the cache; nothing to save');
     return;
   }
-  const config = readConfig();
+  const inputs = readConfig();
+  const config = { ...inputs, cacheDir: state.cacheDir ?? inputs.cacheDir };
   const report: RunReport = {
     casdVersion: state.casdVersion,
     remote: config.remote ? formatEndpoint(config.remote.endpoint) : undefined,
@@ -258,6 +260,7 @@ export async function postStep(): Promise<void> {
     }
   }
   await removeSecretFiles(state.secretsDir);
+  if (state.lock) await unlockCacheDir(state.lock.dir, state.lock.job);
 
   await core.summary.addRaw(renderSummary(report)).write();
   if (config.failOnCacheError && report.warnings.length > 0) {

@@ -3,7 +3,8 @@ import { describeError, isCasError } from '../errors.js';
 
 /**
  * Runs a step body so that every failure ends as one clear `core.setFailed` line (never a
- * stack trace), with the stack kept for debug logs.
+ * stack trace), with the stack kept for debug logs. Then exits: a call abandoned at its
+ * deadline (a stalled remote) must not keep the step's process, and so the job, waiting.
  */
 export async function runStep(body: () => Promise<void>): Promise<void> {
   try {
@@ -12,4 +13,5 @@ export async function runStep(body: () => Promise<void>): Promise<void> {
     if (!isCasError(err, 'invalid-input') && err instanceof Error && err.stack) core.debug(err.stack);
     core.setFailed(describeError(err));
   }
+  process.exit();
 }

@@ -6,6 +6,10 @@ import type { RunStats } from './report.js';
 /** What the main step hands to the post step. Never holds a secret: post re-reads inputs. */
 export interface MainState {
   version: 1;
+  /** The cache directory in use: the input's, or a private one when another job holds it. */
+  cacheDir?: string;
+  /** The lock this job holds on the shared cache directory. */
+  lock?: { dir: string; job: string };
   daemon?: DaemonState;
   casdVersion?: string;
   secretsDir?: string;
