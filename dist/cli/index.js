@@ -33715,23 +33715,28 @@ function statusCommand(name) {
     };
 }
 const statusCommands = [statusCommand('status'), statusCommand('usage')];
-/** Resolves when SIGINT or SIGTERM arrives or the daemon exits; says which. */
-async function waitForEnd(daemon) {
+/**
+ * Catches SIGINT and SIGTERM from now on (so that a signal right after the URL is printed
+ * still shuts down cleanly); `wait` resolves when one arrived or the daemon exited.
+ */
+function catchSignals() {
     let signalled = false;
     const onSignal = () => {
         signalled = true;
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-        while (!signalled && daemon.exitStatus === undefined)
-            await sleep(200);
-        return signalled ? 'signal' : 'exited';
-    }
-    finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
-    }
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return {
+        async wait(daemon) {
+            while (!signalled && daemon.exitStatus === undefined)
+                await sleep(100);
+            return signalled ? 'signal' : 'exited';
+        },
+        release() {
+            process.removeListener('SIGINT', onSignal);
+            process.removeListener('SIGTERM', onSignal);
+        },
+    };
 }
 const serveCommand = {
     name: 'serve',
@@ -33749,7 +33754,15 @@ const serveCommand = {
     positionals: [0, 0],
     async run({ config, out, logger }) {
         await refuseSecondDaemon(config, logger);
-        const daemon = await CasdDaemon.start(await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' }));
+        const signals = catchSignals();
+        let daemon;
+        try {
+            daemon = await CasdDaemon.start(await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' }));
+        }
+        catch (err) {
+            signals.release();
+            throw err;
+        }
         try {
             await saveRunning(daemon, { remote: config.remote?.url, serve: true });
             const url = daemon.grpcUrl;
@@ -33763,7 +33776,7 @@ const serveCommand = {
             out.document(json);
             out.line(url);
             logger.info(`serving ${config.cacheDir} on ${url} (and ${daemon.socket}); Ctrl-C stops`);
-            const why = await waitForEnd(daemon);
+            const why = await signals.wait(daemon);
             if (why === 'exited') {
                 const status = daemon.exitStatus;
                 throw new errors/* CasError */.Ko('daemon-died', `buildbox-casd exited while serving (exit code ${status?.code ?? 'unknown'}); log: ${daemon.logPath}`, { logPath: daemon.logPath });
@@ -33774,6 +33787,7 @@ const serveCommand = {
         finally {
             await daemon.stop();
             await forgetRunning(config.cacheDir);
+            signals.release();
         }
     },
 };
@@ -36000,7 +36014,15 @@ const pushCommand = {
                     progress.add(result.blobsUploaded, result.bytesUploaded);
                     const isDigest = name === digest_formatDigest(root);
                     const published = isDigest ? false : await pushRef(remote, name, root);
-                    pushed.push({ name, digest: digest_formatDigest(root), ...result, published });
+                    pushed.push({
+                        name,
+                        digest: digest_formatDigest(root),
+                        blobsChecked: result.blobsChecked,
+                        blobsMissing: result.blobsMissing,
+                        blobsUploaded: result.blobsUploaded,
+                        bytesUploaded: result.bytesUploaded,
+                        published,
+                    });
                     ctx.out.line(`${name} ${digest_formatDigest(root)}: uploaded ${result.blobsUploaded} blobs (${formatBytes(result.bytesUploaded)})` +
                         `${published ? ', published' : ''}`);
                 }
@@ -36246,7 +36268,10 @@ const checkoutCommand = {
             const json = {
                 digest: digest_formatDigest(root),
                 dest: (0,external_node_path_namespaceObject.resolve)(dest),
-                ...result,
+                files: result.files,
+                linked: result.linked,
+                directories: result.directories,
+                symlinks: result.symlinks,
                 fetchedFromRemote: fetched,
             };
             out.document(json);
