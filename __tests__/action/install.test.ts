@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { installCasd, probeCasdVersion, releaseArch } from '../../src/action/install.js';
+import { installCasd, releaseArch } from '../../src/action/install.js';
+import { casdVersion } from '../../src/casd/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { casdBinary } from '../helpers/casd.js';
 import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
@@ -101,7 +102,7 @@ describe('installCasd', () => {
   });
 
   it('reads the version the binary prints', async () => {
-    expect(await probeCasdVersion(casdBinary())).toBe('1.4.30');
-    await expect(probeCasdVersion('/bin/false')).rejects.toThrow(/does not answer "--version \/"/);
+    expect(await casdVersion(casdBinary())).toBe('1.4.30');
+    await expect(casdVersion('/bin/false')).rejects.toThrow(/cannot get the version of \/bin\/false/);
   });
 });

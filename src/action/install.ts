@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as io from '@actions/io';
 import * as tc from '@actions/tool-cache';
+import { casdVersion } from '../casd/index.js';
 import { CasError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -27,21 +26,6 @@ export interface InstallResult {
   binary: string;
   version: string;
   source: 'casd-path' | 'path' | 'tool-cache' | 'download';
-}
-
-/** Runs `buildbox-casd --version /` and returns the version it prints (e.g. `1.4.30`). */
-export async function probeCasdVersion(binary: string): Promise<string> {
-  try {
-    // casd insists on a positional cache path even for --version, hence the `/`.
-    const { stdout, stderr } = await promisify(execFile)(binary, ['--version', '/'], { timeout: 15_000 });
-    const match = /buildbox-casd\s+(\S+)/.exec(`${stdout}\n${stderr}`);
-    if (!match) throw new Error(`unexpected output: ${(stdout || stderr).trim().slice(0, 200)}`);
-    return match[1];
-  } catch (err) {
-    throw new CasError('daemon-start', `${binary} does not answer "--version /": ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
 }
 
 /** The name buildbox releases use for this machine, or undefined where none is published. */
@@ -80,13 +64,13 @@ export async function installCasd(options: InstallOptions): Promise<InstallResul
   if (options.casdPath) {
     return {
       binary: options.casdPath,
-      version: await probeCasdVersion(options.casdPath),
+      version: await casdVersion(options.casdPath),
       source: 'casd-path',
     };
   }
   const onPath = await io.which(BINARY, false);
   if (onPath) {
-    const version = await probeCasdVersion(onPath).catch(() => undefined);
+    const version = await casdVersion(onPath).catch(() => undefined);
     if (version && (options.version === 'latest' || version === options.version)) {
       logger.info(`Using ${onPath} (buildbox-casd ${version}) found on PATH`);
       return { binary: onPath, version, source: 'path' };
@@ -110,7 +94,7 @@ export async function installCasd(options: InstallOptions): Promise<InstallResul
     if (cached) {
       const binary = join(cached, BINARY);
       logger.info(`Using buildbox-casd ${options.version} from the tool cache`);
-      return { binary, version: await probeCasdVersion(binary), source: 'tool-cache' };
+      return { binary, version: await casdVersion(binary), source: 'tool-cache' };
     }
   }
 
@@ -140,7 +124,7 @@ export async function installCasd(options: InstallOptions): Promise<InstallResul
   if (!binaryDir) {
     throw new CasError('io', `the archive from ${url} holds no ${BINARY}; check casd-url, or pass casd-path`);
   }
-  const version = await probeCasdVersion(join(binaryDir, BINARY));
+  const version = await casdVersion(join(binaryDir, BINARY));
   const cachedDir = await tc.cacheDir(
     binaryDir,
     TOOL_NAME,
