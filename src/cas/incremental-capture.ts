@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Dirent, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { type Dirent, existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CasError } from '../errors.js';
@@ -138,6 +138,20 @@ function byName(a: { name: string }, b: { name: string }): number {
 
 function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
+}
+
+// The digests among `digests` whose object file is absent from the local store. Why
+// synchronous: as for the scan, an existence check of a cached inode costs microseconds,
+// while 10,000 async `access` calls through libuv's thread pool cost ~170 ms (profiled).
+function locallyMissing(store: CasStore, digests: Digest[]): Set<string> {
+  const missing = new Set<string>();
+  const checked = new Set<string>();
+  for (const digest of digests) {
+    if (checked.has(digest.hash)) continue;
+    checked.add(digest.hash);
+    if (!existsSync(store.objectPath(digest))) missing.add(digest.hash);
+  }
+  return missing;
 }
 
 // Captures `files` through CaptureFiles (casd hashes and stores them), setting their digests.
@@ -325,10 +339,13 @@ export async function captureIncremental(
     const dirs = new Map<string, Digest>();
     const blobs = new Map<string, { digest: Digest; data: Uint8Array }>();
     const root = buildDirectories(scan.root, dirs, blobs);
-    const absent = await store.localMissingBlobs([...blobs.values()].map((b) => b.digest));
+    const absent = locallyMissing(
+      store,
+      [...blobs.values()].map((b) => b.digest),
+    );
     await storeDirectories(
       store,
-      absent.map((d) => blobs.get(d.hash) as { digest: Digest; data: Uint8Array }),
+      [...blobs.values()].filter((b) => absent.has(b.digest.hash)),
     );
     cache = { root: absRoot, scanStartNs, files: entriesOf(scan.files), dirs };
     result = { root, filesHashed: toHash.length, filesReused: kept.length, full: false };
