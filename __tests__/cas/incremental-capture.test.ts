@@ -17,6 +17,7 @@ import { checkout } from '../../src/cas/checkout.js';
 import { captureIncremental } from '../../src/cas/incremental-capture.js';
 import { CasStore } from '../../src/cas/store.js';
 import { CasError } from '../../src/errors.js';
+import { sleep } from '../../src/util/concurrency.js';
 import { startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
 
 /** A tree with what casd's capture has to get right: modes, symlinks, empty dirs, odd names. */
@@ -84,6 +85,7 @@ describe('captureIncremental against a real casd', () => {
 
   it('hashes only changed and new files, and matches importDirectory after adds, removals, chmod and new links', async () => {
     const src = writeSample(join(fx.scratch(), 'tree'));
+    await sleep(20); // past the files' ctimes, so that none is "racy"
     const first = await captureIncremental(fx.store, src, settings());
     writeFileSync(join(src, 'a.txt'), 'alpha, longer now');
     writeFileSync(join(src, 'src/lib/deep/three.c'), 'int three;');
@@ -106,6 +108,8 @@ describe('captureIncremental against a real casd', () => {
     // A whole second, so that putting it back is exact to the nanosecond.
     utimesSync(join(src, 'f.txt'), OLD, OLD);
     const before = statSync(join(src, 'f.txt'), { bigint: true });
+    // Let the clock pass the files' ctimes, so that neither is "racy" (re-hashed anyway).
+    await sleep(20);
     const first = await captureIncremental(fx.store, src, settings());
     writeFileSync(join(src, 'f.txt'), 'BBBB');
     utimesSync(join(src, 'f.txt'), OLD, OLD);
