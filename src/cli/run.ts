@@ -8,6 +8,8 @@ import { Output } from './output.js';
 import { progressMode } from './progress.js';
 
 const PROGRAM = 'casd-action';
+/** Keep in step with package.json (the bundle cannot read it at run time). */
+export const VERSION = '0.1.0';
 
 function pad(text: string, width: number): string {
   return text.length >= width ? `${text}  ` : text.padEnd(width);
@@ -89,7 +91,7 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = process.en
     return 0;
   }
   if (name === '--version') {
-    process.stdout.write(`${PROGRAM} ${env.npm_package_version ?? '0.1.0'}\n`);
+    process.stdout.write(`${PROGRAM} ${VERSION}\n`);
     return 0;
   }
   const command = findCommand(name);

@@ -173,7 +173,8 @@ export async function startOptions(
 
 /**
  * Runs `body` with a daemon on the configured cache directory: the one `start` left running
- * (never stopped here), else a fresh one that lives for the duration of `body`.
+ * (never stopped here), else a fresh one that lives for the duration of `body` and is
+ * stopped in order on SIGINT/SIGTERM (the process then exits 130/143).
  */
 export async function withDaemon<T>(
   config: CliConfig,
@@ -190,10 +191,31 @@ export async function withDaemon<T>(
       daemon.connection().close();
     }
   }
-  const daemon = await CasdDaemon.start(await startOptions(config, logger));
+  // Why: casd runs in its own process group, so Ctrl-C reaches only us; node's default
+  // action would exit without stopping it and leave it orphaned. Stop it in order instead.
+  let daemon: CasdDaemon | undefined;
+  let exitCode: number | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (exitCode !== undefined) return;
+    exitCode = signal === 'SIGINT' ? 130 : 143;
+    logger.warning(`${signal}: stopping buildbox-casd`);
+    if (daemon) void daemon.stop().finally(() => process.exit(exitCode));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    return await body(daemon);
+    daemon = await CasdDaemon.start(await startOptions(config, logger));
+    if (exitCode !== undefined) {
+      await daemon.stop();
+      process.exit(exitCode);
+    }
+    try {
+      return await body(daemon);
+    } finally {
+      await daemon.stop();
+    }
   } finally {
-    await daemon.stop();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
 }
