@@ -241,7 +241,9 @@ describe('casd-action local store commands (daemon left running by start)', () =
     const stopDir = join(tmp.dir, 'stop-cache');
     const s = await cliJson<StartJson>(['start', '--cache-dir', stopDir], SCHEMAS.start);
     const stopped = await cliJson<StopJson>(['stop', '--cache-dir', stopDir], SCHEMAS.stop);
-    expect(stopped).toMatchObject({ stopped: true, pid: s.pid, exitCode: null });
+    expect(stopped).toMatchObject({ stopped: true, pid: s.pid });
+    // Known only when the daemon records its exit status for later processes (else null).
+    expect([0, null]).toContain(stopped.exitCode);
     expect(processGone(s.pid)).toBe(true);
     expect(existsSync(s.socket.slice('unix:'.length))).toBe(false);
     const again = await cliJson<StopJson>(['stop', '--cache-dir', stopDir], SCHEMAS.stop);
