@@ -19,7 +19,7 @@ import { type RunReport, type RunStats, timed } from './report.js';
 import { unlockCacheDir } from './cache-lock.js';
 import { removeSecretFiles } from './secret-files.js';
 import { loadMainState, type MainState } from './state.js';
-import { renderSummary } from './summary.js';
+import { describeEarlyExit, renderSummary } from './summary.js';
 
 interface PostContext {
   config: ActionConfig;
@@ -233,9 +233,11 @@ export async function postStep(): Promise<void> {
       exitCode: exit.exitCode,
       signal: exit.signal,
       killed: exit.killed,
+      diedEarly: exit.diedEarly,
       logPath: exit.logPath,
     };
-    if (exit.killed || (exit.exitCode !== null && exit.exitCode !== 0)) {
+    if (exit.diedEarly) report.warnings.push(`${describeEarlyExit(exit)}; log: ${exit.logPath}`);
+    if (exit.killed || exit.diedEarly || exit.signal !== null || (exit.exitCode ?? 0) !== 0) {
       core.startGroup('buildbox-casd log (last lines)');
       core.info(tailLog(exit.logPath, 50));
       core.endGroup();

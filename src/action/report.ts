@@ -51,7 +51,14 @@ export interface RunReport {
   refsCommitted: boolean;
   refsNote: string;
   jobStatus?: JobStatusResult;
-  daemonExit?: { exitCode: number | null; signal: string | null; killed: boolean; logPath?: string };
+  daemonExit?: {
+    exitCode: number | null;
+    signal: string | null;
+    killed: boolean;
+    /** It had already died when post came to stop it. */
+    diedEarly?: boolean;
+    logPath?: string;
+  };
   warnings: string[];
 }
 

@@ -128,12 +128,15 @@ export function renderSummary(report: RunReport): string {
     const d = report.daemonExit;
     const how = d.killed
       ? 'killed after the shutdown timeout'
-      : d.signal
-        ? `ended by ${d.signal}`
-        : d.exitCode === null
-          ? 'stopped'
-          : `exited with code ${d.exitCode}`;
-    const bad = d.killed || d.signal !== null || (d.exitCode !== null && d.exitCode !== 0);
+      : d.diedEarly
+        ? describeEarlyExit(d).replace(/^buildbox-casd /, '')
+        : d.signal
+          ? `ended by ${d.signal}`
+          : d.exitCode === null
+            ? 'stopped'
+            : `exited with code ${d.exitCode}`;
+    const bad =
+      d.killed || d.diedEarly === true || d.signal !== null || (d.exitCode !== null && d.exitCode !== 0);
     parts.push(
       `<p><b>Daemon:</b> ${how}${d.logPath && bad ? `; log: <code>${escape(d.logPath)}</code>` : ''}</p>`,
     );
@@ -144,4 +147,14 @@ export function renderSummary(report: RunReport): string {
     );
   }
   return `${parts.join('\n')}\n`;
+}
+
+/**
+ * One sentence for a daemon that was found dead when post came to stop it, e.g.
+ * "buildbox-casd was killed by SIGKILL during the job".
+ */
+export function describeEarlyExit(exit: { exitCode: number | null; signal: string | null }): string {
+  if (exit.signal) return `buildbox-casd was killed by ${exit.signal} during the job`;
+  if (exit.exitCode === null) return 'buildbox-casd exited during the job (exit status unknown)';
+  return `buildbox-casd exited with code ${exit.exitCode} during the job`;
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { CasError } from '../errors.js';
 import { Connection } from '../grpc/connection.js';
@@ -11,6 +12,7 @@ import { buildCasdArgs, type DaemonOptions } from './args.js';
 import { createLogFile, logExcerpt } from './logs.js';
 import { type ProcessHandle, attachedHandle, childHandle } from './process.js';
 import { makeSocketDir, parseListen, removeSocketDir, resolveListen } from './socket.js';
+import { EXIT_STATUS_FILE, supervisedCommand, supervisedHandle } from './supervisor.js';
 import { casdVersion } from './version.js';
 
 /** How to start a daemon: its options (the socket is chosen here) plus start-up settings. */
@@ -20,13 +22,20 @@ export type StartOptions = Omit<DaemonOptions, 'socketPath'> & {
   readyTimeoutMs?: number;
   /** Also listen on this loopback TCP address, e.g. `127.0.0.1:0` (0 = pick a free port). */
   listen?: string;
-  /** Let casd outlive this process (the CLI's `start`): the child is unref'd. */
+  /**
+   * Let casd outlive this process (the CLI's `start`, the action's main step): the child is
+   * unref'd, and casd runs under a small sh supervisor that records its exit status, so that
+   * a later process that attaches can still tell how it ended (see supervisor.ts).
+   */
   detach?: boolean;
 };
 
 /** What it takes to control a daemon started by an earlier process; JSON-able. */
 export interface DaemonState {
+  /** The process to signal: casd, or its supervisor (which forwards signals) when detached. */
   pid: number;
+  /** Where the supervisor of a detached daemon records casd's exit status. */
+  statusPath?: string;
   /** `unix:/path` */
   socket: string;
   socketDir?: string;
@@ -42,6 +51,8 @@ export interface ShutdownResult {
   signal: NodeJS.Signals | null;
   /** It ignored SIGTERM and got SIGKILL. */
   killed: boolean;
+  /** It had already exited (crashed, killed by someone else) when stop() was called. */
+  diedEarly: boolean;
   durationMs: number;
   logPath: string;
 }
@@ -79,6 +90,7 @@ export class CasdDaemon {
   readonly cacheDir: string;
   readonly version?: string;
   private readonly socketDir?: string;
+  private readonly statusPath?: string;
   private readonly handle: ProcessHandle;
   private readonly logger: Logger;
   private cachedConnection?: Connection;
@@ -97,6 +109,7 @@ export class CasdDaemon {
     this.cacheDir = state.cacheDir;
     this.version = state.version;
     this.socketDir = state.socketDir;
+    this.statusPath = state.statusPath;
     this.handle = handle;
     this.logger = logger;
   }
@@ -131,11 +144,15 @@ export class CasdDaemon {
     });
     const log = createLogFile(options.cacheDir, new Date(startTime));
     logger.debug(`starting ${options.binary} ${args.join(' ')}; log: ${log.path}`);
+    const statusPath = options.detach ? join(socketDir, EXIT_STATUS_FILE) : undefined;
+    const command = statusPath
+      ? supervisedCommand(options.binary, args, statusPath)
+      : { command: options.binary, args };
     let child: ChildProcess;
     try {
-      // detached: casd leads its own process group, so a terminal's SIGINT to the front
-      // end's group never reaches it; the front end stops it in order instead.
-      child = spawn(options.binary, args, { stdio: ['ignore', log.fd, log.fd], detached: true });
+      // detached: casd (or its supervisor) leads its own process group, so a terminal's
+      // SIGINT to the front end's group never reaches it; the front end stops it in order.
+      child = spawn(command.command, command.args, { stdio: ['ignore', log.fd, log.fd], detached: true });
     } finally {
       closeSync(log.fd);
     }
@@ -151,13 +168,16 @@ export class CasdDaemon {
         { cause: spawned, logPath: log.path },
       );
     }
-    const handle = childHandle(child, !options.detach);
+    const handle = statusPath
+      ? supervisedHandle(childHandle(child, false), statusPath)
+      : childHandle(child, true);
     if (options.detach) child.unref();
     const daemon = new CasdDaemon(
       {
         pid: child.pid,
         socket: `unix:${socketPath}`,
         socketDir,
+        statusPath,
         logPath: log.path,
         cacheDir: options.cacheDir,
         grpcUrl: listen ? `grpc://${listen.host}:${listen.port}` : undefined,
@@ -183,14 +203,20 @@ export class CasdDaemon {
 
   /**
    * Takes control of a daemon started by an earlier process, from its `toState()`. Its exit
-   * code cannot be known: `stop()` reports null.
+   * status is known when it was started detached (its supervisor records it); otherwise
+   * `stop()` reports null for code and signal.
    * Throws CasError('invalid-input') for a malformed state.
    */
   static attach(state: DaemonState, logger: Logger = silentLogger): CasdDaemon {
     if (!Number.isSafeInteger(state.pid) || state.pid <= 0) {
       throw new CasError('invalid-input', `daemon state has pid ${state.pid}; expected a positive integer`);
     }
-    return new CasdDaemon(state, attachedHandle(state.pid), logger);
+    const handle = attachedHandle(state.pid);
+    return new CasdDaemon(
+      state,
+      state.statusPath ? supervisedHandle(handle, state.statusPath) : handle,
+      logger,
+    );
   }
 
   /** The JSON-able state `attach()` takes. */
@@ -199,6 +225,7 @@ export class CasdDaemon {
       pid: this.pid,
       socket: this.socket,
       socketDir: this.socketDir,
+      statusPath: this.statusPath,
       logPath: this.logPath,
       cacheDir: this.cacheDir,
       grpcUrl: this.grpcUrl,
@@ -279,19 +306,20 @@ export class CasdDaemon {
     const started = Date.now();
     this.cachedConnection?.close();
     this.cachedConnection = undefined;
-    const result = (killed: boolean): ShutdownResult => {
+    const result = (killed: boolean, diedEarly = false): ShutdownResult => {
       const exit = this.handle.exitStatus();
       return {
         exitCode: exit?.code ?? null,
         signal: exit?.signal ?? null,
         killed,
+        diedEarly,
         durationMs: Date.now() - started,
         logPath: this.logPath,
       };
     };
     try {
       if (!this.handle.alive()) {
-        const ended = result(false);
+        const ended = result(false, true);
         const how = describeExit(ended);
         if (how !== 'exit code 0') {
           logger.warning(`buildbox-casd died during the run (${how}); log: ${this.logPath}`);

@@ -26,3 +26,4 @@ export {
 export { makeSocketDir, maxSocketPathBytes, parseListen, type ListenAddress } from './socket.js';
 export { formatUsage, getUsage, UsageMonitor, type CacheUsage, type UsageMonitorOptions } from './usage.js';
 export { casdVersion, parseCasdVersion } from './version.js';
+export { decodeShellStatus, readExitStatus } from './supervisor.js';
