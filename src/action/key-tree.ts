@@ -8,6 +8,7 @@ import {
   type FileNode,
 } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { checkout } from '../cas/checkout.js';
+import { captureIncremental } from '../cas/incremental-capture.js';
 import type { Digest } from '../cas/digest.js';
 import type { CasStore } from '../cas/store.js';
 
@@ -39,7 +40,8 @@ export async function capturePaths(store: CasStore, paths: string[]): Promise<Ca
     }
     const name = String(index);
     if (stats.isDirectory()) {
-      directories.push({ name, digest: await store.importDirectory(absolute) });
+      // Only files whose stat changed since the last capture are hashed again.
+      directories.push({ name, digest: (await captureIncremental(store, absolute)).root });
     } else if (stats.isFile()) {
       const digest = await store.addObject({ path: absolute });
       files.push({ name, digest, isExecutable: (stats.mode & 0o111) !== 0, nodeProperties: undefined });
