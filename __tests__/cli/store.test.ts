@@ -250,6 +250,39 @@ describe('casd-action local store commands (daemon left running by start)', () =
     expect(again.stopped).toBe(false);
   });
 
+  it('start --env prints variables for the shell', async () => {
+    const envDir = ['--cache-dir', join(tmp.dir, 'env-cache')];
+    const result = await cliOk(['start', '--env', '--listen', '127.0.0.1:0', ...envDir]);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^CASD_SOCKET=unix:\/.+\.sock$/);
+    expect(lines[1]).toMatch(/^CASD_GRPC_URL=grpc:\/\/127\.0\.0\.1:\d+$/);
+    await cliOk(['stop', ...envDir]);
+  });
+
+  it('forgets a recorded daemon that is gone and runs its own', async () => {
+    const staleDir = join(tmp.dir, 'stale');
+    mkdirSync(staleDir, { recursive: true });
+    const stateFile = join(staleDir, 'casd-action-daemon.json');
+    writeFileSync(
+      stateFile,
+      JSON.stringify({
+        pid: 999999,
+        socket: 'unix:/nonexistent/casd.sock',
+        logPath: '/x',
+        cacheDir: staleDir,
+      }),
+    );
+    const status = await cliJson<StatusJson>(['status', '--cache-dir', staleDir], SCHEMAS.status);
+    expect(status.running).toBe(false);
+    expect(existsSync(stateFile)).toBe(false);
+  });
+
+  it('redraws one progress line on a terminal', async () => {
+    const result = await cliOk(['capture', join(tmp.dir, 'v1'), ...g], { CASD_ACTION_PROGRESS: 'tty' });
+    expect(result.stderr).toContain('\r\x1b[2K');
+    expect(result.stderr).toMatch(/captured 3 files, 2 directories, 0 symlinks as [0-9a-f]{64}\/\d+\n$/);
+  });
+
   it('takes the cache directory from CASD_ACTION_CACHE_DIR', async () => {
     const refs = await cliJson<RefsJson>(['refs', 'proj/*'], SCHEMAS.refs, { CASD_ACTION_CACHE_DIR: cache });
     expect(refs.refs).toHaveLength(2);

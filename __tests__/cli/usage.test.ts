@@ -17,6 +17,46 @@ describe('casd-action usage', () => {
     expect(result.stdout).toContain('global options');
   });
 
+  it("prints a command's help with `help COMMAND`", async () => {
+    const result = await runCli(['help', 'push']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^usage: casd-action push REF\.\.\. --remote URL/);
+  });
+
+  it('prints its version', async () => {
+    const result = await runCli(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^casd-action \d+\.\d+\.\d+\n$/);
+  });
+
+  it('exits 1 when a token would be sent to a plaintext remote', async () => {
+    const result = await runCli([
+      'start',
+      '--cache-dir',
+      '/tmp/never-started',
+      '--remote',
+      'grpc://127.0.0.1:1',
+      '--token-file',
+      '/etc/hostname',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('a token can only be sent over TLS; use grpcs://');
+  });
+
+  it('exits 1 naming a certificate file that does not exist', async () => {
+    const result = await runCli([
+      'start',
+      '--cache-dir',
+      '/tmp/never-started',
+      '--remote',
+      'grpcs://127.0.0.1:1',
+      '--server-cert',
+      '/nonexistent/ca.pem',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--server-cert file /nonexistent/ca.pem does not exist');
+  });
+
   it('exits 2 with one line when no command is given', async () => {
     expectUsageError(await runCli([]), 'no command given');
   });

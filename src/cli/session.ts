@@ -147,6 +147,9 @@ export async function startOptions(
   logger: Logger,
   options: { proxy?: boolean; listen?: string } = {},
 ): Promise<StartOptions> {
+  // Check the remote settings and find casd before creating anything on disk.
+  const remote = options.proxy ? remoteFlags(config.remote) : undefined;
+  const binary = locateCasd(config);
   await mkdir(config.cacheDir, { recursive: true });
   let quotaHighBytes: number | undefined;
   if (config.quota) {
@@ -158,7 +161,7 @@ export async function startOptions(
     quotaHighBytes = resolveSize(config.quota, total);
   }
   return {
-    binary: locateCasd(config),
+    binary,
     cacheDir: config.cacheDir,
     logLevel: config.logLevel,
     quotaHighBytes,
@@ -166,7 +169,7 @@ export async function startOptions(
     reservedBytes: config.reservedBytes,
     protectSessionBlobs: config.protectSessionBlobs,
     listen: options.listen,
-    remote: options.proxy ? remoteFlags(config.remote) : undefined,
+    remote,
     logger,
   };
 }
