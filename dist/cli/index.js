@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5761);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4082);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5761:
+/***/ 4082:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31656,7 +31656,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   ak: () => (/* binding */ runCli)
 });
 
-// UNUSED EXPORTS: commandHelp, usage
+// UNUSED EXPORTS: VERSION, commandHelp, usage
 
 ;// CONCATENATED MODULE: external "node:util"
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
@@ -32286,6 +32286,81 @@ async function resolveListen(address) {
     return { host: address.host, port };
 }
 //# sourceMappingURL=socket.js.map
+;// CONCATENATED MODULE: ./lib/casd/supervisor.js
+
+
+// A detached daemon outlives the process that started it, so nobody is left to wait() for it
+// and its exit status would be lost (a later process can only see that the pid is gone). A
+// tiny POSIX sh stays as its parent instead: it forwards TERM, INT and HUP to casd, waits, and
+// writes casd's status to a file before exiting with the same status. Why the loop: `wait`
+// returns early (status > 128) when a trapped signal arrives while casd still runs. Why the
+// temp file and rename: a reader never sees a half-written status.
+const SCRIPT = [
+    'status="$1"; shift',
+    '"$@" &',
+    'child=$!',
+    'trap \'kill -TERM "$child" 2>/dev/null\' TERM',
+    'trap \'kill -INT "$child" 2>/dev/null\' INT',
+    'trap \'kill -HUP "$child" 2>/dev/null\' HUP',
+    'while :; do',
+    '  wait "$child"',
+    '  rc=$?',
+    '  kill -0 "$child" 2>/dev/null || break',
+    'done',
+    'echo "$rc" > "$status.tmp" && mv "$status.tmp" "$status"',
+    'exit "$rc"',
+].join('\n');
+/** Name of the status file the supervisor writes, in the daemon's private socket directory. */
+const EXIT_STATUS_FILE = 'casd.exit';
+/**
+ * The command that runs `binary args...` under the supervisor, which records casd's exit
+ * status in `statusPath`. Returns the program and its arguments for spawn().
+ */
+function supervisedCommand(binary, args, statusPath) {
+    return { command: '/bin/sh', args: ['-c', SCRIPT, 'casd-supervisor', statusPath, binary, ...args] };
+}
+const SIGNAL_NAMES = new Map(Object.entries(external_node_os_namespaceObject.constants.signals).map(([name, number]) => [number, name]));
+/**
+ * Turns a shell status (0-255; 128+N for death by signal N) into an exit code or a signal.
+ * Why 128+N counts as a signal: that is how sh reports it; casd itself never exits above 128.
+ */
+function decodeShellStatus(status) {
+    const signal = status > 128 ? SIGNAL_NAMES.get(status - 128) : undefined;
+    return signal ? { code: null, signal } : { code: status, signal: null };
+}
+/** The status the supervisor recorded in `statusPath`, or undefined when there is none (yet). */
+function readExitStatus(statusPath) {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)(statusPath, 'utf8').trim();
+    }
+    catch {
+        return undefined;
+    }
+    return /^\d+$/.test(text) ? decodeShellStatus(Number(text)) : undefined;
+}
+/**
+ * Wraps the handle of a supervisor process so that, once it has exited, the status reported
+ * is casd's own (from the status file) rather than the supervisor's, or (when the supervisor
+ * itself was killed and wrote nothing) the supervisor's status decoded as a shell status.
+ */
+function supervisedHandle(inner, statusPath) {
+    return {
+        ...inner,
+        exitStatus() {
+            const ended = inner.exitStatus();
+            if (!ended)
+                return undefined;
+            const recorded = readExitStatus(statusPath);
+            if (recorded)
+                return recorded;
+            if (ended.signal === null && ended.code !== null)
+                return decodeShellStatus(ended.code);
+            return ended;
+        },
+    };
+}
+//# sourceMappingURL=supervisor.js.map
 ;// CONCATENATED MODULE: ./lib/casd/version.js
 
 
@@ -32335,6 +32410,8 @@ function casdVersion(binary, timeoutMs = 10_000) {
 
 
 
+
+
 const DEFAULT_READY_TIMEOUT_MS = 15_000;
 const READY_POLL_MS = 10;
 const DEFAULT_STOP = {
@@ -32357,6 +32434,7 @@ class CasdDaemon {
     cacheDir;
     version;
     socketDir;
+    statusPath;
     handle;
     logger;
     cachedConnection;
@@ -32374,6 +32452,7 @@ class CasdDaemon {
         this.cacheDir = state.cacheDir;
         this.version = state.version;
         this.socketDir = state.socketDir;
+        this.statusPath = state.statusPath;
         this.handle = handle;
         this.logger = logger;
     }
@@ -32409,11 +32488,15 @@ class CasdDaemon {
         });
         const log = createLogFile(options.cacheDir, new Date(startTime));
         logger.debug(`starting ${options.binary} ${args.join(' ')}; log: ${log.path}`);
+        const statusPath = options.detach ? (0,external_node_path_namespaceObject.join)(socketDir, EXIT_STATUS_FILE) : undefined;
+        const command = statusPath
+            ? supervisedCommand(options.binary, args, statusPath)
+            : { command: options.binary, args };
         let child;
         try {
-            // detached: casd leads its own process group, so a terminal's SIGINT to the front
-            // end's group never reaches it; the front end stops it in order instead.
-            child = (0,external_node_child_process_namespaceObject.spawn)(options.binary, args, { stdio: ['ignore', log.fd, log.fd], detached: true });
+            // detached: casd (or its supervisor) leads its own process group, so a terminal's
+            // SIGINT to the front end's group never reaches it; the front end stops it in order.
+            child = (0,external_node_child_process_namespaceObject.spawn)(command.command, command.args, { stdio: ['ignore', log.fd, log.fd], detached: true });
         }
         finally {
             (0,external_node_fs_.closeSync)(log.fd);
@@ -32426,13 +32509,16 @@ class CasdDaemon {
             removeSocketDir(socketDir);
             throw new errors/* CasError */.Ko('daemon-start', `cannot run buildbox-casd at ${options.binary}: ${spawned?.message ?? 'no process id'}`, { cause: spawned, logPath: log.path });
         }
-        const handle = childHandle(child, !options.detach);
+        const handle = statusPath
+            ? supervisedHandle(childHandle(child, false), statusPath)
+            : childHandle(child, true);
         if (options.detach)
             child.unref();
         const daemon = new CasdDaemon({
             pid: child.pid,
             socket: `unix:${socketPath}`,
             socketDir,
+            statusPath,
             logPath: log.path,
             cacheDir: options.cacheDir,
             grpcUrl: listen ? `grpc://${listen.host}:${listen.port}` : undefined,
@@ -32452,14 +32538,16 @@ class CasdDaemon {
     }
     /**
      * Takes control of a daemon started by an earlier process, from its `toState()`. Its exit
-     * code cannot be known: `stop()` reports null.
+     * status is known when it was started detached (its supervisor records it); otherwise
+     * `stop()` reports null for code and signal.
      * Throws CasError('invalid-input') for a malformed state.
      */
     static attach(state, logger = logger_silentLogger) {
         if (!Number.isSafeInteger(state.pid) || state.pid <= 0) {
             throw new errors/* CasError */.Ko('invalid-input', `daemon state has pid ${state.pid}; expected a positive integer`);
         }
-        return new CasdDaemon(state, attachedHandle(state.pid), logger);
+        const handle = attachedHandle(state.pid);
+        return new CasdDaemon(state, state.statusPath ? supervisedHandle(handle, state.statusPath) : handle, logger);
     }
     /** The JSON-able state `attach()` takes. */
     toState() {
@@ -32467,6 +32555,7 @@ class CasdDaemon {
             pid: this.pid,
             socket: this.socket,
             socketDir: this.socketDir,
+            statusPath: this.statusPath,
             logPath: this.logPath,
             cacheDir: this.cacheDir,
             grpcUrl: this.grpcUrl,
@@ -32530,19 +32619,20 @@ class CasdDaemon {
         const started = Date.now();
         this.cachedConnection?.close();
         this.cachedConnection = undefined;
-        const result = (killed) => {
+        const result = (killed, diedEarly = false) => {
             const exit = this.handle.exitStatus();
             return {
                 exitCode: exit?.code ?? null,
                 signal: exit?.signal ?? null,
                 killed,
+                diedEarly,
                 durationMs: Date.now() - started,
                 logPath: this.logPath,
             };
         };
         try {
             if (!this.handle.alive()) {
-                const ended = result(false);
+                const ended = result(false, true);
                 const how = describeExit(ended);
                 if (how !== 'exit code 0') {
                     logger.warning(`buildbox-casd died during the run (${how}); log: ${this.logPath}`);
@@ -32754,6 +32844,7 @@ class UsageMonitor {
 }
 //# sourceMappingURL=usage.js.map
 ;// CONCATENATED MODULE: ./lib/casd/index.js
+
 
 
 
@@ -33507,6 +33598,9 @@ function remoteFlags(remote) {
  * `listen` adds a TCP address (commands that run a daemon only for themselves need none).
  */
 async function startOptions(config, logger, options = {}) {
+    // Check the remote settings and find casd before creating anything on disk.
+    const remote = options.proxy ? remoteFlags(config.remote) : undefined;
+    const binary = locateCasd(config);
     await (0,promises_.mkdir)(config.cacheDir, { recursive: true });
     let quotaHighBytes;
     if (config.quota) {
@@ -33518,7 +33612,7 @@ async function startOptions(config, logger, options = {}) {
         quotaHighBytes = resolveSize(config.quota, total);
     }
     return {
-        binary: locateCasd(config),
+        binary,
         cacheDir: config.cacheDir,
         logLevel: config.logLevel,
         quotaHighBytes,
@@ -33526,13 +33620,14 @@ async function startOptions(config, logger, options = {}) {
         reservedBytes: config.reservedBytes,
         protectSessionBlobs: config.protectSessionBlobs,
         listen: options.listen,
-        remote: options.proxy ? remoteFlags(config.remote) : undefined,
+        remote,
         logger,
     };
 }
 /**
  * Runs `body` with a daemon on the configured cache directory: the one `start` left running
- * (never stopped here), else a fresh one that lives for the duration of `body`.
+ * (never stopped here), else a fresh one that lives for the duration of `body` and is
+ * stopped in order on SIGINT/SIGTERM (the process then exits 130/143).
  */
 async function withDaemon(config, logger, body) {
     const running = await findRunning(config.cacheDir, logger);
@@ -33546,12 +33641,36 @@ async function withDaemon(config, logger, body) {
             daemon.connection().close();
         }
     }
-    const daemon = await CasdDaemon.start(await startOptions(config, logger));
+    // Why: casd runs in its own process group, so Ctrl-C reaches only us; node's default
+    // action would exit without stopping it and leave it orphaned. Stop it in order instead.
+    let daemon;
+    let exitCode;
+    const onSignal = (signal) => {
+        if (exitCode !== undefined)
+            return;
+        exitCode = signal === 'SIGINT' ? 130 : 143;
+        logger.warning(`${signal}: stopping buildbox-casd`);
+        if (daemon)
+            void daemon.stop().finally(() => process.exit(exitCode));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
-        return await body(daemon);
+        daemon = await CasdDaemon.start(await startOptions(config, logger));
+        if (exitCode !== undefined) {
+            await daemon.stop();
+            process.exit(exitCode);
+        }
+        try {
+            return await body(daemon);
+        }
+        finally {
+            await daemon.stop();
+        }
     }
     finally {
-        await daemon.stop();
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
     }
 }
 //# sourceMappingURL=session.js.map
@@ -36586,6 +36705,8 @@ class Output {
 
 
 const PROGRAM = 'casd-action';
+/** Keep in step with package.json (the bundle cannot read it at run time). */
+const VERSION = '0.1.0';
 function pad(text, width) {
     return text.length >= width ? `${text}  ` : text.padEnd(width);
 }
@@ -36659,7 +36780,7 @@ async function runCli(args, env = process.env) {
         return 0;
     }
     if (name === '--version') {
-        process.stdout.write(`${PROGRAM} ${env.npm_package_version ?? '0.1.0'}\n`);
+        process.stdout.write(`${PROGRAM} ${VERSION}\n`);
         return 0;
     }
     const command = findCommand(name);
