@@ -5,7 +5,7 @@ import { RefStore } from '../cas/refs.js';
 import { pushRef } from '../cas/remote-refs.js';
 import { Remote, type RemoteSpec } from '../cas/remote.js';
 import { CasStore } from '../cas/store.js';
-import { describeError } from '../errors.js';
+import { describeError, isCasError } from '../errors.js';
 import { formatEndpoint } from '../grpc/endpoint.js';
 import { withDeadline } from '../util/deadline.js';
 import type { ActionConfig } from './inputs.js';
@@ -25,12 +25,22 @@ interface PostContext {
   config: ActionConfig;
   state: MainState;
   report: RunReport;
+  /** A phase hit its deadline: casd is likely stuck on the remote too. */
+  timedOut?: boolean;
 }
+
+/**
+ * How long a daemon that may be stuck on a hung remote gets after SIGTERM. Why: casd waits
+ * for its in-flight calls before exiting, and a stalled remote would add the full 15 s
+ * shutdown wait to the post step; its store is safe to kill (objects land by rename).
+ */
+const STUCK_DAEMON_TERM_MS = 2_000;
 
 async function guarded<T>(ctx: PostContext, what: string, body: () => Promise<T>): Promise<T | undefined> {
   try {
     return await body();
   } catch (err) {
+    if (isCasError(err, 'timeout')) ctx.timedOut = true;
     const message = `${what}: ${describeError(err)}`;
     ctx.report.warnings.push(message);
     core.warning(message);
@@ -228,7 +238,9 @@ export async function postStep(): Promise<void> {
   if (state.daemon) {
     const daemon = CasdDaemon.attach(state.daemon, actionsLogger);
     await guarded(ctx, 'saving', () => withDaemon(ctx, daemon));
-    const exit = await timed(stats, 'daemon stop', () => daemon.stop());
+    const exit = await timed(stats, 'daemon stop', () =>
+      daemon.stop(ctx.timedOut ? { termTimeoutMs: STUCK_DAEMON_TERM_MS } : {}),
+    );
     report.daemonExit = {
       exitCode: exit.exitCode,
       signal: exit.signal,
