@@ -1,14 +1,11 @@
-import { lstat, readlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Digest } from '../cas/digest.js';
 import type { CasStore } from '../cas/store.js';
 import { walkTree } from '../cas/tree.js';
+import { captureEntries } from '../cas/capture-entries.js';
+import { captureIncremental } from '../cas/incremental-capture.js';
 import { CasError } from '../errors.js';
-import type {
-  DirectoryNode,
-  FileNode,
-  SymlinkNode,
-} from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { UsageError } from './command.js';
 import type { Progress } from './progress.js';
 
@@ -18,10 +15,6 @@ export interface TreeCounts {
   directories: number;
   symlinks: number;
   bytes: number;
-}
-
-function byName<T extends { name: string }>(a: T, b: T): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /**
@@ -53,46 +46,22 @@ export function rootNames(paths: string[]): string[] {
  */
 export async function capturePaths(store: CasStore, paths: string[]): Promise<Digest> {
   const names = rootNames(paths);
-  const stats = await Promise.all(
-    paths.map(async (path) => {
-      const info = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-        throw new CasError(
-          'invalid-input',
-          `cannot capture ${path}: ${err.code === 'ENOENT' ? 'it does not exist' : err.code}`,
-          {
-            cause: err,
-          },
-        );
-      });
-      if (!info.isDirectory() && !info.isFile() && !info.isSymbolicLink()) {
-        throw new CasError('invalid-input', `cannot capture ${path}: not a file, directory or symlink`);
-      }
-      return info;
-    }),
-  );
-  if (paths.length === 1 && stats[0].isDirectory()) return store.importDirectory(paths[0]);
-  const files: FileNode[] = [];
-  const directories: DirectoryNode[] = [];
-  const symlinks: SymlinkNode[] = [];
-  for (const [i, path] of paths.entries()) {
-    const name = names[i];
-    const info = stats[i];
-    if (info.isDirectory()) {
-      directories.push({ name, digest: await store.importDirectory(path) });
-    } else if (info.isSymbolicLink()) {
-      symlinks.push({ name, target: await readlink(path), nodeProperties: undefined });
-    } else {
-      const digest = await store.addObject({ path });
-      files.push({ name, digest, isExecutable: (info.mode & 0o111) !== 0, nodeProperties: undefined });
+  for (const path of paths) {
+    const info = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+      const why = err.code === 'ENOENT' ? 'it does not exist' : err.code;
+      throw new CasError('invalid-input', `cannot capture ${path}: ${why}`, { cause: err });
+    });
+    if (!info.isDirectory() && !info.isFile() && !info.isSymbolicLink()) {
+      throw new CasError('invalid-input', `cannot capture ${path}: not a file, directory or symlink`);
     }
+    if (paths.length === 1 && info.isDirectory())
+      return (await captureIncremental(store, resolve(path))).root;
   }
-  // REAPI: entries sorted by name.
-  return store.putDirectory({
-    files: files.sort(byName),
-    directories: directories.sort(byName),
-    symlinks: symlinks.sort(byName),
-    nodeProperties: undefined,
-  });
+  const { root } = await captureEntries(
+    store,
+    paths.map((path, i) => ({ name: names[i], path })),
+  );
+  return root;
 }
 
 /** Counts files, directories, symlinks and file bytes under `root`, feeding `progress`. */
