@@ -4,7 +4,7 @@ import type { Remote } from '../cas/remote.js';
 import type { RefStore } from '../cas/refs.js';
 import type { CasStore } from '../cas/store.js';
 import { requiredBlobs } from '../cas/tree.js';
-import { CasError } from '../errors.js';
+import { CasError, isCasError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { keyRef, newestLocalKeyWithPrefix, restoreKeyRef } from './keys.js';
 import type { RunStats } from './report.js';
@@ -17,9 +17,11 @@ export interface RestoreContext {
   stats: RunStats;
 }
 
-/** Counts the tree's blobs and fetches those the local cache lacks from the remote. */
-async function completeTree(ctx: RestoreContext, root: Digest): Promise<boolean> {
-  if (ctx.remote) await ctx.remote.fetchDirectory(root);
+/** Lists the blobs of `root` that the local cache lacks, counting the tree's blobs. */
+async function localMissing(
+  ctx: RestoreContext,
+  root: Digest,
+): Promise<{ needed: number; missing: Digest[] }> {
   let needed = 0;
   const missing = await ctx.store.localMissingBlobs(
     (async function* () {
@@ -29,6 +31,24 @@ async function completeTree(ctx: RestoreContext, root: Digest): Promise<boolean>
       }
     })(),
   );
+  return { needed, missing };
+}
+
+/**
+ * Counts the tree's blobs and fetches those the local cache lacks from the remote. A tree
+ * complete in the local cache needs no remote at all; its Directories are fetched only when
+ * one is missing locally. Throws 'unsafe-tree' / 'corrupt-data' for a hostile or broken tree.
+ */
+async function completeTree(ctx: RestoreContext, root: Digest): Promise<boolean> {
+  let local: { needed: number; missing: Digest[] };
+  try {
+    local = await localMissing(ctx, root);
+  } catch (err) {
+    if (!ctx.remote || !isCasError(err, 'blob-not-found')) throw err;
+    await ctx.remote.fetchDirectory(root);
+    local = await localMissing(ctx, root);
+  }
+  const { needed, missing } = local;
   ctx.stats.blobsNeeded += needed;
   if (missing.length === 0) return true;
   if (!ctx.remote) return false;
@@ -55,7 +75,9 @@ export async function ensureRef(ctx: RestoreContext, name: string): Promise<Dige
     try {
       if (await completeTree(ctx, local)) return local;
     } catch (err) {
-      // A local ref whose blobs expired and that the remote cannot complete: try the remote's ref.
+      // A local ref whose blobs expired and that the remote cannot complete: try the remote's
+      // ref. A hostile tree (unsafe names) is never "incomplete": that error stands.
+      if (!isCasError(err, 'blob-not-found') && !isCasError(err, 'corrupt-data')) throw err;
       ctx.logger.debug(`local ref ${name} is incomplete: ${(err as Error).message}`);
     }
   }
