@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4082);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7719);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4082:
+/***/ 7719:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35858,15 +35858,504 @@ class CasStore {
     }
 }
 //# sourceMappingURL=store.js.map
+;// CONCATENATED MODULE: ./lib/cas/stat-cache.js
+
+
+
+/**
+ * A stat cache, like git's index: for each file of a captured tree, the stat fields that
+ * change whenever its content can have changed (size, mtime, ctime, inode, mode), and the
+ * digest its content had. A later capture hashes only files whose stat differs.
+ *
+ * Why ctime too: a tool can restore a file's mtime after rewriting it (utimes), but the
+ * kernel sets ctime to "now" on every content or metadata change and no call sets it back.
+ */
+/** Bumped whenever the layout or the meaning of a field changes; other versions are ignored. */
+const STAT_CACHE_VERSION = 1;
+const FORMAT = 'casd-action-stat-cache';
+const stat_cache_HASH_PATTERN = /^[0-9a-f]{64}$/;
+/** The stat fields of `stats` (from lstat with `bigint: true`) in cache form. */
+function fileStatOf(stats) {
+    return {
+        size: stats.size.toString(),
+        mtimeNs: stats.mtimeNs.toString(),
+        ctimeNs: stats.ctimeNs.toString(),
+        ino: stats.ino.toString(),
+        mode: stats.mode.toString(),
+    };
+}
+/** True when every compared field of the two stats is equal. */
+function sameStat(a, b) {
+    return (a.size === b.size &&
+        a.mtimeNs === b.mtimeNs &&
+        a.ctimeNs === b.ctimeNs &&
+        a.ino === b.ino &&
+        a.mode === b.mode);
+}
+/**
+ * True when `entry` may be stale although its stat matches: its mtime or ctime falls within
+ * `windowNs` before (or after) the start of the scan that recorded it, so the file may have
+ * changed again within the filesystem's timestamp granularity after it was hashed.
+ */
+function isRacy(entry, scanStartNs, windowNs) {
+    const limit = scanStartNs - windowNs;
+    return BigInt(entry.mtimeNs) >= limit || BigInt(entry.ctimeNs) >= limit;
+}
+/**
+ * Where the stat cache of `root` lives in `dir`: one file per root directory, named by a
+ * hash of the absolute path (and the casd instance, whose store the digests refer to).
+ */
+function statCachePath(dir, root, instanceName = '') {
+    const key = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(`${instanceName}\0${root}`).digest('hex').slice(0, 32);
+    return (0,external_node_path_namespaceObject.join)(dir, `${key}.json`);
+}
+function isDecimal(value) {
+    return typeof value === 'string' && /^\d+$/.test(value);
+}
+function parse(text, root) {
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch {
+        return { cache: undefined, reason: 'it is not valid JSON (corrupted)' };
+    }
+    if (data === null || typeof data !== 'object' || data.format !== FORMAT) {
+        return { cache: undefined, reason: 'it is not a stat cache file' };
+    }
+    if (data.version !== STAT_CACHE_VERSION) {
+        return { cache: undefined, reason: `its version ${String(data.version)} is not ${STAT_CACHE_VERSION}` };
+    }
+    if (data.root !== root) {
+        return { cache: undefined, reason: `it was written for ${String(data.root)}, not ${root}` };
+    }
+    if (!isDecimal(data.scanStartNs) || !Array.isArray(data.files) || !Array.isArray(data.dirs)) {
+        return { cache: undefined, reason: 'its header is incomplete (corrupted)' };
+    }
+    const files = new Map();
+    for (const row of data.files) {
+        if (!Array.isArray(row) ||
+            row.length !== 7 ||
+            typeof row[0] !== 'string' ||
+            !row.slice(1, 6).every(isDecimal) ||
+            !stat_cache_HASH_PATTERN.test(String(row[6]))) {
+            return {
+                cache: undefined,
+                reason: `file entry ${JSON.stringify(row).slice(0, 120)} is malformed (corrupted)`,
+            };
+        }
+        const [path, size, mtimeNs, ctimeNs, ino, mode, hash] = row;
+        files.set(path, { size, mtimeNs, ctimeNs, ino, mode, hash });
+    }
+    const dirs = new Map();
+    for (const row of data.dirs) {
+        if (!Array.isArray(row) ||
+            typeof row[0] !== 'string' ||
+            !stat_cache_HASH_PATTERN.test(String(row[1])) ||
+            !Number.isSafeInteger(row[2])) {
+            return {
+                cache: undefined,
+                reason: `directory entry ${JSON.stringify(row).slice(0, 120)} is malformed (corrupted)`,
+            };
+        }
+        dirs.set(row[0], { hash: row[1], sizeBytes: row[2] });
+    }
+    return { cache: { root, scanStartNs: BigInt(data.scanStartNs), files, dirs } };
+}
+/**
+ * Reads the stat cache at `file` for the directory `root`. Gives `{cache: undefined, reason}`
+ * when there is none or it cannot be trusted (another version, another root, corrupted); it
+ * never throws, since the caller then simply captures everything.
+ */
+async function loadStatCache(file, root) {
+    let text;
+    try {
+        text = await (0,promises_.readFile)(file, 'utf8');
+    }
+    catch (err) {
+        const code = err.code;
+        return {
+            cache: undefined,
+            reason: code === 'ENOENT' ? 'there is none yet' : `it cannot be read (${code})`,
+        };
+    }
+    return parse(text, root);
+}
+/**
+ * Writes `cache` to `file` atomically (a temporary file renamed over it), creating the
+ * directory. Throws the fs error when it cannot (callers treat that as a warning).
+ */
+async function saveStatCache(file, cache) {
+    const data = {
+        format: FORMAT,
+        version: STAT_CACHE_VERSION,
+        root: cache.root,
+        scanStartNs: cache.scanStartNs.toString(),
+        files: [...cache.files].map(([path, e]) => [path, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash]),
+        dirs: [...cache.dirs].map(([path, d]) => [path, d.hash, d.sizeBytes]),
+    };
+    const dir = (0,external_node_path_namespaceObject.join)(file, '..');
+    await (0,promises_.mkdir)(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}-${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}.tmp`;
+    try {
+        await (0,promises_.writeFile)(tmp, JSON.stringify(data));
+        await (0,promises_.rename)(tmp, file);
+    }
+    catch (err) {
+        await (0,promises_.rm)(tmp, { force: true });
+        throw err;
+    }
+}
+/** Removes the stat cache at `file` (when a capture could not record a trustworthy one). */
+async function removeStatCache(file) {
+    await (0,promises_.rm)(file, { force: true });
+}
+//# sourceMappingURL=stat-cache.js.map
+;// CONCATENATED MODULE: ./lib/cas/incremental-capture.js
+
+
+
+
+
+
+
+
+
+
+
+
+/** Files per CaptureFiles call, and calls in flight. */
+const incremental_capture_CAPTURE_BATCH = 128;
+const CAPTURE_CONCURRENCY = 4;
+/** casd marks a file executable when its owner may execute it (checked on casd 1.4.30). */
+const OWNER_EXECUTE = 0o100;
+function relative(parent, name) {
+    return parent === '' ? name : `${parent}/${name}`;
+}
+function incremental_capture_errnoOf(err) {
+    return err?.code;
+}
+// Why synchronous: for metadata already in the kernel's cache an lstat takes microseconds,
+// far less than a round trip through libuv's thread pool; git scans its index the same way.
+// Returns undefined when a name would not survive a round trip through a JS string (not
+// UTF-8): such trees go through CaptureTree, which sees the raw bytes.
+function scanTree(absRoot) {
+    const files = [];
+    const scanDir = (abs, name, path) => {
+        const dir = { name, path, files: [], dirs: [], symlinks: [] };
+        let entries;
+        try {
+            entries = (0,external_node_fs_.readdirSync)(abs, { withFileTypes: true });
+        }
+        catch (err) {
+            throw new errors/* CasError */.Ko('io', `cannot list directory ${abs} for capture: ${incremental_capture_errnoOf(err)}`, { cause: err });
+        }
+        for (const entry of entries) {
+            if (entry.name.includes('\uFFFD'))
+                return undefined;
+            const childAbs = (0,external_node_path_namespaceObject.join)(abs, entry.name);
+            const childPath = relative(path, entry.name);
+            try {
+                if (entry.isDirectory()) {
+                    const child = scanDir(childAbs, entry.name, childPath);
+                    if (!child)
+                        return undefined;
+                    dir.dirs.push(child);
+                }
+                else if (entry.isSymbolicLink()) {
+                    dir.symlinks.push({ name: entry.name, target: (0,external_node_fs_.readlinkSync)(childAbs) });
+                }
+                else if (entry.isFile()) {
+                    const stats = (0,external_node_fs_.lstatSync)(childAbs, { bigint: true });
+                    if (!stats.isFile())
+                        continue;
+                    const file = {
+                        name: entry.name,
+                        path: childPath,
+                        stat: fileStatOf(stats),
+                        executable: (Number(stats.mode) & OWNER_EXECUTE) !== 0,
+                    };
+                    dir.files.push(file);
+                    files.push(file);
+                }
+                // Sockets, FIFOs and devices are left out, as casd's CaptureTree leaves them out.
+            }
+            catch (err) {
+                if (err instanceof errors/* CasError */.Ko)
+                    throw err;
+                if (incremental_capture_errnoOf(err) === 'ENOENT')
+                    continue; // removed while we looked: gone from the tree
+                throw new errors/* CasError */.Ko('io', `cannot inspect ${childAbs} for capture: ${incremental_capture_errnoOf(err)}`, { cause: err });
+            }
+        }
+        return dir;
+    };
+    const root = scanDir(absRoot, '', '');
+    return root ? { root, files } : undefined;
+}
+// REAPI sorts entries by name; casd compares the UTF-8 bytes, which JS string order (UTF-16
+// code units) does not match above U+FFFF.
+function incremental_capture_byName(a, b) {
+    return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
+}
+// Wall-clock time in ns, to the microsecond (Date.now() alone would round down by up to 1 ms).
+function nowNs() {
+    return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+}
+// The digests among `digests` whose object file is absent from the local store. Why
+// synchronous: as for the scan, an existence check of a cached inode costs microseconds,
+// while 10,000 async `access` calls through libuv's thread pool cost ~170 ms (profiled).
+function locallyMissing(store, digests) {
+    const missing = new Set();
+    const checked = new Set();
+    for (const digest of digests) {
+        if (checked.has(digest.hash))
+            continue;
+        checked.add(digest.hash);
+        if (!(0,external_node_fs_.existsSync)(store.objectPath(digest)))
+            missing.add(digest.hash);
+    }
+    return missing;
+}
+// Captures `files` through CaptureFiles (casd hashes and stores them), setting their digests.
+async function captureScanned(store, absRoot, files) {
+    await forEachLimit(chunks(files, incremental_capture_CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
+        const paths = batch.map((f) => (0,external_node_path_namespaceObject.join)(absRoot, f.path));
+        const responses = await captureFiles(store.connection, paths, {
+            instanceName: store.instanceName,
+            skipUpload: store.skipUpload,
+        });
+        responses.forEach((response, i) => {
+            const error = statusToCasError(response.status, `capturing ${paths[i]}`);
+            if (error)
+                throw error;
+            if (!response.digest)
+                throw new errors/* CasError */.Ko('remote-error', `CaptureFiles gave no digest for ${paths[i]}`);
+            batch[i].digest = response.digest;
+        });
+    });
+}
+// Stores serialised Directory messages (through temporary files and CaptureFiles, so that
+// the store's instance and skipUpload setting apply as for any capture).
+async function storeDirectories(store, blobs) {
+    await forEachLimit(chunks(blobs, incremental_capture_CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
+        const tag = `${process.pid}-${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}`;
+        const paths = batch.map((_, i) => (0,external_node_path_namespaceObject.join)(store.tmpDir, `dir-${tag}-${i}`));
+        try {
+            await Promise.all(batch.map((blob, i) => (0,promises_.writeFile)(paths[i], blob.data)));
+            const responses = await captureFiles(store.connection, paths, {
+                instanceName: store.instanceName,
+                skipUpload: store.skipUpload,
+            });
+            responses.forEach((response, i) => {
+                const error = statusToCasError(response.status, 'storing a Directory message');
+                if (error)
+                    throw error;
+                if (response.digest?.hash !== batch[i].digest.hash) {
+                    throw new errors/* CasError */.Ko('corrupt-data', `casd stored Directory ${batch[i].digest.hash} under another digest`);
+                }
+            });
+        }
+        finally {
+            await Promise.all(paths.map((p) => (0,promises_.unlink)(p).catch(() => undefined)));
+        }
+    });
+}
+// Builds the Directory messages bottom up, as casd's CaptureTree would; records each digest.
+function buildDirectories(dir, dirs, blobs) {
+    const directory = {
+        files: [...dir.files].sort(incremental_capture_byName).map((f) => ({
+            name: f.name,
+            digest: f.digest,
+            isExecutable: f.executable,
+            nodeProperties: undefined,
+        })),
+        directories: [...dir.dirs]
+            .sort(incremental_capture_byName)
+            .map((d) => ({ name: d.name, digest: buildDirectories(d, dirs, blobs) })),
+        symlinks: [...dir.symlinks]
+            .sort(incremental_capture_byName)
+            .map((s) => ({ name: s.name, target: s.target, nodeProperties: undefined })),
+        nodeProperties: undefined,
+    };
+    const data = remote_execution/* Directory */.__.encode(directory).finish();
+    const digest = digestOfBuffer(data);
+    blobs.set(digest.hash, { digest, data });
+    dirs.set(dir.path, digest);
+    return digest;
+}
+// The entries worth recording: files whose digest matches the size we saw.
+function entriesOf(files) {
+    const entries = new Map();
+    for (const file of files) {
+        if (file.digest && String(file.digest.sizeBytes) === file.stat.size) {
+            entries.set(file.path, { ...file.stat, hash: file.digest.hash });
+        }
+    }
+    return entries;
+}
+// Full capture through CaptureTree, then the digests of the files we stat-ed before it,
+// read back from the captured tree. Stats taken before casd read the files are safe to
+// record: a file changed since differs from them next time.
+async function captureFull(store, absRoot, scan) {
+    const scanned = new Map(scan.files.map((f) => [f.path, f]));
+    const root = await store.importDirectory(absRoot);
+    const dirs = new Map();
+    for await (const { path, digest, directory } of walkDirectories(store, root)) {
+        dirs.set(path, digest);
+        for (const node of directory.files) {
+            const file = scanned.get(relative(path, node.name));
+            if (file && node.digest && node.isExecutable === file.executable)
+                file.digest = node.digest;
+        }
+    }
+    return { root, cache: { root: absRoot, scanStartNs: 0n, files: entriesOf(scan.files), dirs } };
+}
+/**
+ * Captures the directory at `path` into `store` like `store.importDirectory` (the same root
+ * digest, byte for byte), but hashes only files whose stat (size, mtime, ctime, inode,
+ * mode) changed since the last capture of the same directory, reusing the digests recorded
+ * in a stat cache (`<cacheDir>/cas/stat-cache/<hash of the path>.json`). Files hashed by the
+ * last capture within `racyWindowMs` of their last change are hashed again, and reused
+ * digests whose blobs left the local cache are captured again. The Directory messages are
+ * rebuilt here and the new ones stored.
+ *
+ * Without a usable stat cache (none yet, another version or root, corrupted) or when a name
+ * is not UTF-8, the tree goes through casd's CaptureTree (`full: true`) and the cache is
+ * rebuilt from it. Throws CasError like importDirectory (missing path, unreadable files,
+ * 'cache-too-full').
+ */
+async function captureIncremental(store, path, options = {}) {
+    const logger = options.logger ?? logger_silentLogger;
+    const absRoot = (0,external_node_path_namespaceObject.resolve)(path);
+    const cacheFile = statCachePath(options.statCacheDir ?? (0,external_node_path_namespaceObject.join)(store.cacheDir, 'cas', 'stat-cache'), absRoot, store.instanceName);
+    const windowNs = BigInt(Math.round((options.racyWindowMs ?? 1000) * 1e6));
+    const rootStats = await (0,promises_.lstat)(absRoot).catch(() => undefined);
+    if (!rootStats?.isDirectory()) {
+        // Missing, a file or a symlink: casd decides (and names the problem).
+        const root = await store.importDirectory(absRoot);
+        return { root, filesHashed: 0, filesReused: 0, full: true };
+    }
+    const scanStartNs = nowNs();
+    const loaded = await loadStatCache(cacheFile, absRoot);
+    const scan = scanTree(absRoot);
+    if (!scan) {
+        logger.debug(`capture of ${absRoot}: a name is not UTF-8; capturing everything with CaptureTree`);
+        await removeStatCache(cacheFile).catch(() => undefined);
+        const root = await store.importDirectory(absRoot);
+        return { root, filesHashed: 0, filesReused: 0, full: true };
+    }
+    let result;
+    let cache;
+    if (!loaded.cache) {
+        logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); capturing everything`);
+        const full = await captureFull(store, absRoot, scan);
+        cache = { ...full.cache, scanStartNs };
+        result = { root: full.root, filesHashed: scan.files.length, filesReused: 0, full: true };
+    }
+    else {
+        const previous = loaded.cache;
+        const reused = [];
+        const toHash = [];
+        for (const file of scan.files) {
+            const entry = previous.files.get(file.path);
+            if (entry && sameStat(entry, file.stat) && !isRacy(entry, previous.scanStartNs, windowNs)) {
+                file.digest = { hash: entry.hash, sizeBytes: Number(entry.size) };
+                reused.push(file);
+            }
+            else {
+                toHash.push(file);
+            }
+        }
+        // A digest is only worth reusing while its blob is still in the local cache (casd may
+        // have expired it); files whose blob is gone are captured again.
+        const gone = new Set((await store.localMissingBlobs(reused.map((f) => f.digest))).map((d) => d.hash));
+        const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has(f.digest.hash));
+        if (gone.size > 0)
+            toHash.push(...reused.filter((f) => gone.has(f.digest.hash)));
+        await captureScanned(store, absRoot, toHash);
+        const dirs = new Map();
+        const blobs = new Map();
+        const root = buildDirectories(scan.root, dirs, blobs);
+        const absent = locallyMissing(store, [...blobs.values()].map((b) => b.digest));
+        await storeDirectories(store, [...blobs.values()].filter((b) => absent.has(b.digest.hash)));
+        cache = { root: absRoot, scanStartNs, files: entriesOf(scan.files), dirs };
+        result = { root, filesHashed: toHash.length, filesReused: kept.length, full: false };
+    }
+    try {
+        await saveStatCache(cacheFile, cache);
+    }
+    catch (err) {
+        logger.warning(`cannot write the stat cache ${cacheFile} (${incremental_capture_errnoOf(err)}); the next capture hashes everything`);
+    }
+    logger.debug(`captured ${absRoot}: ${result.filesHashed} file(s) hashed, ${result.filesReused} reused` +
+        (result.full ? ' (full capture)' : ''));
+    return result;
+}
+//# sourceMappingURL=incremental-capture.js.map
+;// CONCATENATED MODULE: ./lib/cas/capture-entries.js
+
+
+
+function capture_entries_byName(a, b) {
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+/**
+ * Captures several paths (and in-memory files) as the entries of one root Directory:
+ * directories incrementally (only files whose stat changed are hashed), files with their
+ * executable bit (owner-executable, as casd decides it), symlinks with their target. Missing
+ * paths are skipped and reported. Names must be unique, single path components.
+ */
+async function captureEntries(store, entries) {
+    const files = [];
+    const directories = [];
+    const symlinks = [];
+    const missing = [];
+    for (const entry of entries) {
+        if ('buffer' in entry) {
+            const digest = await store.addObject({ buffer: entry.buffer });
+            files.push({ name: entry.name, digest, isExecutable: false, nodeProperties: undefined });
+            continue;
+        }
+        const path = (0,external_node_path_namespaceObject.resolve)(entry.path);
+        const info = await (0,promises_.lstat)(path).catch(() => undefined);
+        if (info?.isDirectory()) {
+            directories.push({ name: entry.name, digest: (await captureIncremental(store, path)).root });
+        }
+        else if (info?.isSymbolicLink()) {
+            symlinks.push({ name: entry.name, target: await (0,promises_.readlink)(path), nodeProperties: undefined });
+        }
+        else if (info?.isFile()) {
+            const digest = await store.addObject({ path });
+            files.push({
+                name: entry.name,
+                digest,
+                isExecutable: (info.mode & 0o100) !== 0,
+                nodeProperties: undefined,
+            });
+        }
+        else {
+            missing.push(entry.name);
+        }
+    }
+    // REAPI wants the entries of a Directory sorted by name.
+    const root = await store.putDirectory({
+        files: files.sort(capture_entries_byName),
+        directories: directories.sort(capture_entries_byName),
+        symlinks: symlinks.sort(capture_entries_byName),
+        nodeProperties: undefined,
+    });
+    return { root, missing };
+}
+//# sourceMappingURL=capture-entries.js.map
 ;// CONCATENATED MODULE: ./lib/cli/capture.js
 
 
 
 
 
-function capture_byName(a, b) {
-    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
+
+
 /**
  * The root entry names of `paths`: their basenames. Throws UsageError for two paths with the
  * same basename (they would collide in the root) or a path without one (`/`).
@@ -35893,43 +36382,19 @@ function rootNames(paths) {
  */
 async function capturePaths(store, paths) {
     const names = rootNames(paths);
-    const stats = await Promise.all(paths.map(async (path) => {
+    for (const path of paths) {
         const info = await (0,promises_.lstat)(path).catch((err) => {
-            throw new errors/* CasError */.Ko('invalid-input', `cannot capture ${path}: ${err.code === 'ENOENT' ? 'it does not exist' : err.code}`, {
-                cause: err,
-            });
+            const why = err.code === 'ENOENT' ? 'it does not exist' : err.code;
+            throw new errors/* CasError */.Ko('invalid-input', `cannot capture ${path}: ${why}`, { cause: err });
         });
         if (!info.isDirectory() && !info.isFile() && !info.isSymbolicLink()) {
             throw new errors/* CasError */.Ko('invalid-input', `cannot capture ${path}: not a file, directory or symlink`);
         }
-        return info;
-    }));
-    if (paths.length === 1 && stats[0].isDirectory())
-        return store.importDirectory(paths[0]);
-    const files = [];
-    const directories = [];
-    const symlinks = [];
-    for (const [i, path] of paths.entries()) {
-        const name = names[i];
-        const info = stats[i];
-        if (info.isDirectory()) {
-            directories.push({ name, digest: await store.importDirectory(path) });
-        }
-        else if (info.isSymbolicLink()) {
-            symlinks.push({ name, target: await (0,promises_.readlink)(path), nodeProperties: undefined });
-        }
-        else {
-            const digest = await store.addObject({ path });
-            files.push({ name, digest, isExecutable: (info.mode & 0o111) !== 0, nodeProperties: undefined });
-        }
+        if (paths.length === 1 && info.isDirectory())
+            return (await captureIncremental(store, (0,external_node_path_namespaceObject.resolve)(path))).root;
     }
-    // REAPI: entries sorted by name.
-    return store.putDirectory({
-        files: files.sort(capture_byName),
-        directories: directories.sort(capture_byName),
-        symlinks: symlinks.sort(capture_byName),
-        nodeProperties: undefined,
-    });
+    const { root } = await captureEntries(store, paths.map((path, i) => ({ name: names[i], path })));
+    return root;
 }
 /** Counts files, directories, symlinks and file bytes under `root`, feeding `progress`. */
 async function countTree(store, root, progress) {
