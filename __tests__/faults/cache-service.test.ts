@@ -57,6 +57,7 @@ describe('Actions cache service errors through the bundled action', () => {
       /^could not restore the cache index of casd-action-Linux-X64: /m,
     );
     expect(main.outputs.socket).toMatch(/^unix:/);
+    cache.faults.clear();
     const post = await runAction('post', { after: main, env: cache.env });
     expect(post.exitCode).toBe(0);
   });
