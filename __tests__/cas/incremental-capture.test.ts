@@ -129,6 +129,14 @@ describe('captureIncremental against a real casd', () => {
     expect(again).toMatchObject({ filesHashed: 2, filesReused: 0, full: false });
   });
 
+  it('by default reuses files older than the fine racy window (20 ms) on a filesystem with nanosecond timestamps', async () => {
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    await sleep(50); // past the files' ctimes by more than the window
+    const first = await captureIncremental(fx.store, src, { statCacheDir });
+    const again = await captureIncremental(fx.store, src, { statCacheDir });
+    expect(again).toMatchObject({ filesHashed: 0, filesReused: first.filesHashed, full: false });
+  });
+
   it('captures again files whose blobs left the local cache, and stores the Directories there', async () => {
     const src = writeSample(join(fx.scratch(), 'tree'));
     const expected = await captureIncremental(fx.store, src, settings());

@@ -9,6 +9,7 @@ import {
   fileStatOf,
   isRacy,
   loadStatCache,
+  racyWindowFor,
   sameStat,
   saveStatCache,
   statCachePath,
@@ -52,6 +53,31 @@ describe('stat cache file', () => {
     await saveStatCache(file, sample('/work/tree'));
     const loaded = await loadStatCache(file, '/work/tree');
     expect(loaded.cache).toEqual(sample('/work/tree'));
+  });
+
+  it('round-trips the racy window the entries were recorded under', async () => {
+    const file = join(scratch(), 'c.json');
+    await saveStatCache(file, { ...sample('/r'), racyWindowNs: 20_000_000n });
+    expect((await loadStatCache(file, '/r')).cache?.racyWindowNs).toBe(20_000_000n);
+  });
+
+  it('loads a cache written without a racy window (older writers) with none', async () => {
+    const file = join(scratch(), 'c.json');
+    await saveStatCache(file, sample('/r'));
+    expect(readFileSync(file, 'utf8')).not.toContain('racyWindowNs');
+    const loaded = await loadStatCache(file, '/r');
+    expect(loaded.cache).toBeDefined();
+    expect(loaded.cache?.racyWindowNs).toBeUndefined();
+  });
+
+  it('refuses a racy window that is not a decimal number as corrupted', async () => {
+    const file = join(scratch(), 'c.json');
+    await saveStatCache(file, { ...sample('/r'), racyWindowNs: 5n });
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"racyWindowNs":"5"', '"racyWindowNs":-5'));
+    expect(await loadStatCache(file, '/r')).toEqual({
+      cache: undefined,
+      reason: 'its header is incomplete (corrupted)',
+    });
   });
 
   it('reports that there is none yet when the file is missing', async () => {
@@ -143,5 +169,39 @@ describe('stat comparison', () => {
     expect(isRacy(at(scan - window), scan, window)).toBe(true);
     expect(isRacy(at(scan + 5n), scan, window)).toBe(true);
     expect(isRacy(at(1n, scan), scan, window)).toBe(true);
+  });
+});
+
+describe('racy window from the timestamps a filesystem gives', () => {
+  const stat = (mtimeNs: bigint, ctimeNs = mtimeNs) => ({
+    size: '1',
+    mtimeNs: String(mtimeNs),
+    ctimeNs: String(ctimeNs),
+    ino: '1',
+    mode: '1',
+  });
+  const second = 1_000_000_000n;
+
+  it('is 20 ms when any timestamp has sub-millisecond digits (ext4, xfs, btrfs, tmpfs)', () => {
+    expect(racyWindowFor([stat(1_700_000_000n * second), stat(1_700_000_001n * second + 123_456_789n)])).toBe(
+      20_000_000n,
+    );
+    expect(racyWindowFor([stat(5n * second, 5n * second + 7n)])).toBe(20_000_000n);
+  });
+
+  it('is 2 s when every timestamp is a whole second (ext3, HFS+, FAT)', () => {
+    expect(racyWindowFor([stat(1_700_000_000n * second), stat(1_700_000_002n * second)])).toBe(2n * second);
+  });
+
+  it('is twice the coarsest granularity every timestamp shares, at least 20 ms', () => {
+    expect(racyWindowFor([stat(1_700_000_000_100_000_000n), stat(1_700_000_000_300_000_000n)])).toBe(
+      200_000_000n,
+    );
+    expect(racyWindowFor([stat(1_700_000_000_010_000_000n)])).toBe(20_000_000n);
+    expect(racyWindowFor([stat(1_700_000_000_001_000_000n)])).toBe(20_000_000n);
+  });
+
+  it('is 2 s with no files (nothing depends on it)', () => {
+    expect(racyWindowFor([])).toBe(2n * second);
   });
 });

@@ -10,7 +10,10 @@ import {
 import { checkout } from '../cas/checkout.js';
 import { captureIncremental } from '../cas/incremental-capture.js';
 import type { Digest } from '../cas/digest.js';
+import { type SeedStatCacheResult, seedStatCache, wallClockNs } from '../cas/stat-seed.js';
 import type { CasStore } from '../cas/store.js';
+import type { VisitedDirectory } from '../cas/tree.js';
+import { type Logger, silentLogger } from '../logger.js';
 
 /**
  * An actions/cache-style entry is one tree: entry `i` holds the i-th path (a directory or a
@@ -83,28 +86,91 @@ async function mergeInto(from: string, to: string): Promise<void> {
   }
 }
 
-/** Materialises tree `digest` at `dest`, over whatever is there already. */
-export async function stageDirectory(store: CasStore, digest: Digest, dest: string): Promise<void> {
+export interface StageOptions {
+  /**
+   * Hard-link files from casd's object store instead of copying them (executables are still
+   * copied). Only for trees nothing will modify in place: linked files are casd's read-only
+   * objects (mode 0444), and a tool that rewrites one in place (as root, or after a chmod)
+   * corrupts the local cache. Default false: ordinary writable copies (0644/0755).
+   */
+  link?: boolean;
+  /**
+   * Record the restored files in the stat cache of `dest` (seedStatCache), so that the post
+   * step's capture of an unchanged `dest` hashes nothing. Default true.
+   */
+  seedStatCache?: boolean;
+  /** Where stat caches live (default `<cacheDir>/cas/stat-cache`, as captureIncremental). */
+  statCacheDir?: string;
+  logger?: Logger;
+}
+
+export interface StageResult {
+  /** What the stat cache was seeded with; undefined when not asked or when it failed. */
+  seeded?: SeedStatCacheResult;
+}
+
+/**
+ * Materialises tree `digest` at `dest`, over whatever is there already: into `dest` when it
+ * is empty or absent, else beside it and merged in (files replaced, directories merged).
+ * Then seeds the stat cache of `dest` (see StageOptions). A seeding failure is logged as a
+ * warning and leaves the restore intact (the next capture then hashes everything).
+ * Throws CasError like checkout (missing blobs, unsafe tree, bad destination).
+ */
+export async function stageDirectory(
+  store: CasStore,
+  digest: Digest,
+  dest: string,
+  options: StageOptions = {},
+): Promise<StageResult> {
+  const logger = options.logger ?? silentLogger;
+  const seed = options.seedStatCache ?? true;
+  const visited: VisitedDirectory[] = [];
+  const checkoutOptions = {
+    link: options.link,
+    onDirectory: seed ? (v: VisitedDirectory) => visited.push(v) : undefined,
+  };
   const existing = await readdir(dest).catch(() => undefined);
   if (existing === undefined || existing.length === 0) {
-    await checkout(store, digest, dest);
-    return;
+    await checkout(store, digest, dest, checkoutOptions);
+  } else {
+    // checkout refuses non-empty destinations; stage beside it (same filesystem) and merge.
+    const staging = `${dest}.casd-${randomBytes(4).toString('hex')}`;
+    try {
+      await checkout(store, digest, staging, checkoutOptions);
+      await mergeInto(staging, dest);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
   }
-  // checkout refuses non-empty destinations; stage beside it (same filesystem) and merge.
-  const staging = `${dest}.casd-${randomBytes(4).toString('hex')}`;
+  if (!seed) return {};
   try {
-    await checkout(store, digest, staging);
-    await mergeInto(staging, dest);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
+    const seeded = await seedStatCache(store, digest, dest, {
+      tree: visited,
+      writtenNs: wallClockNs(),
+      statCacheDir: options.statCacheDir,
+      logger,
+    });
+    return { seeded };
+  } catch (err) {
+    logger.warning(
+      `cannot record the restored files of ${dest} in the stat cache (${(err as Error).message}); the next capture hashes them all`,
+    );
+    return {};
   }
 }
 
 /**
- * Restores a tree made by capturePaths to `paths`. Returns false, writing nothing, when the
- * tree was saved for other paths. Throws CasError when blobs are missing or the tree is unsafe.
+ * Restores a tree made by capturePaths to `paths` (directories through stageDirectory, with
+ * `options`: copies by default, the stat cache seeded). Returns false, writing nothing, when
+ * the tree was saved for other paths. Throws CasError when blobs are missing or the tree is
+ * unsafe.
  */
-export async function restorePaths(store: CasStore, root: Digest, paths: string[]): Promise<boolean> {
+export async function restorePaths(
+  store: CasStore,
+  root: Digest,
+  paths: string[],
+  options: StageOptions = {},
+): Promise<boolean> {
   const directory: Directory = await store.readDirectory(root);
   const manifestNode = directory.files.find((f) => f.name === MANIFEST);
   if (!manifestNode?.digest) throw new CasError('corrupt-data', 'the cached tree has no paths.json');
@@ -115,7 +181,7 @@ export async function restorePaths(store: CasStore, root: Digest, paths: string[
     const dir = directory.directories.find((d) => d.name === name);
     const file = directory.files.find((f) => f.name === name);
     if (dir?.digest) {
-      await stageDirectory(store, dir.digest, path);
+      await stageDirectory(store, dir.digest, path, options);
     } else if (file?.digest) {
       await mkdir(dirname(path), { recursive: true });
       await rm(path, { force: true });

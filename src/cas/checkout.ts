@@ -1,13 +1,16 @@
-import { constants as fsConstants } from 'node:fs';
+import { existsSync, constants as fsConstants, mkdirSync } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, readdir, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CasError } from '../errors.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { type Digest, formatDigest } from './digest.js';
 import type { CasStore } from './store.js';
-import { requiredBlobs, walkDirectories } from './tree.js';
+import { DigestSet, type VisitedDirectory, walkDirectories } from './tree.js';
 
 export { stageTree, type StagedTree } from './local-cas.js';
+
+/** Files written at once by default (see bench/copy-variants.ts for the measurements). */
+export const DEFAULT_CONCURRENCY = 32;
 
 export interface CheckoutOptions {
   /**
@@ -18,8 +21,13 @@ export interface CheckoutOptions {
    * (another filesystem, too many links) falls back to a copy.
    */
   link?: boolean;
-  /** Files written at once (default 16). */
+  /** Files written at once (default DEFAULT_CONCURRENCY). */
   concurrency?: number;
+  /**
+   * Called with each Directory of the tree (and its path) as it is checked out, parents
+   * first: lets a caller record the tree (seedStatCache) without reading it again.
+   */
+  onDirectory?: (visited: VisitedDirectory) => void;
 }
 
 /** Statistics of one checkout. */
@@ -64,25 +72,42 @@ async function prepareDestination(dest: string): Promise<void> {
   if (!info) await mkdir(dest, { recursive: true });
 }
 
+/** File entries whose Directories the first pass keeps for the second (beyond: read again). */
+const KEEP_FILE_ENTRIES = 1_000_000;
+
 /**
- * First pass: reads (and so validates) every Directory and counts the blobs that are not in
- * the store, so that nothing is written for a tree that is hostile or incomplete.
+ * First pass: reads (and so validates) every Directory and checks that every file blob is
+ * in the store, so that nothing is written for a tree that is hostile or incomplete. Gives
+ * the Directories read, in walk order (parents first), while they hold at most
+ * KEEP_FILE_ENTRIES files; undefined beyond (the second pass then walks again).
  */
-async function verifyTree(store: CasStore, root: Digest, concurrency: number): Promise<void> {
+async function verifyTree(store: CasStore, root: Digest): Promise<VisitedDirectory[] | undefined> {
   let missing = 0;
   let example: Digest | undefined;
-  await forEachLimit(requiredBlobs(store, root), concurrency, async (digest) => {
-    if (!(await store.containsFile(digest))) {
-      missing++;
-      example ??= digest;
+  let kept: VisitedDirectory[] | undefined = [];
+  let entries = 0;
+  const checked = new DigestSet();
+  for await (const visited of walkDirectories(store, root)) {
+    for (const file of visited.directory.files) {
+      const digest = file.digest as Digest;
+      // Why synchronous: an existence check of a cached inode costs microseconds; 10,000
+      // async calls through libuv's thread pool cost ~170 ms (profiled).
+      if (checked.add(digest) && !existsSync(store.objectPath(digest))) {
+        missing++;
+        example ??= digest;
+      }
     }
-  });
+    entries += visited.directory.files.length + visited.directory.symlinks.length + 1;
+    if (entries > KEEP_FILE_ENTRIES) kept = undefined;
+    kept?.push(visited);
+  }
   if (missing > 0) {
     throw new CasError(
       'blob-not-found',
       `cannot check out tree ${formatDigest(root)}: ${missing} file blob(s) are missing from the local cache (e.g. ${formatDigest(example as Digest)}); fetch them first`,
     );
   }
+  return kept;
 }
 
 type Job =
@@ -105,9 +130,9 @@ export async function checkout(
   dest: string,
   options: CheckoutOptions = {},
 ): Promise<CheckoutResult> {
-  const concurrency = options.concurrency ?? 16;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const base = resolve(dest);
-  await verifyTree(store, root, concurrency);
+  const verified = await verifyTree(store, root);
   await prepareDestination(base);
 
   const result: CheckoutResult = { files: 0, linked: 0, directories: 0, symlinks: 0 };
@@ -115,10 +140,14 @@ export async function checkout(
   // validated and is unique within its Directory, and mkdir/link/copy/symlink all refuse to
   // replace an existing entry, so nothing can be written through a link.
   const jobs = async function* (): AsyncGenerator<Job> {
-    for await (const { path, directory } of walkDirectories(store, root)) {
+    for await (const visited of verified ?? walkDirectories(store, root)) {
+      options.onDirectory?.(visited);
+      const { path, directory } = visited;
       const here = path === '' ? base : join(base, ...path.split('/'));
       for (const dir of directory.directories) {
-        await mkdir(join(here, dir.name), { mode: 0o755 });
+        // Why synchronous: a mkdir costs tens of microseconds; a thread-pool round trip
+        // each, awaited in walk order, would hold up the file copies behind it.
+        mkdirDirectory(join(here, dir.name), root);
         result.directories++;
       }
       for (const file of directory.files) {
@@ -147,12 +176,7 @@ export async function checkout(
         result.linked++;
         return;
       }
-      await copyFile(
-        store.objectPath(job.digest),
-        job.path,
-        fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE,
-      );
-      await chmod(job.path, job.executable ? 0o755 : 0o644);
+      await copyObject(store.objectPath(job.digest), job.path, job.digest.sizeBytes, job.executable);
     } catch (err) {
       if (err instanceof CasError) throw err;
       const reason = errnoOf(err) === 'ENOENT' ? 'blob-not-found' : 'io';
@@ -166,6 +190,26 @@ export async function checkout(
     }
   });
   return result;
+}
+
+function mkdirDirectory(path: string, root: Digest): void {
+  try {
+    mkdirSync(path, { mode: 0o755 });
+  } catch (err) {
+    throw new CasError('io', `checkout of ${formatDigest(root)}: cannot create ${path}: ${errnoOf(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Copies the object `from` to the new file `to` (refusing to replace anything) with mode
+ * 0755 or 0644. copyFile gives the copy the object's mode (0444), so a chmod follows.
+ */
+async function copyObject(from: string, to: string, size: number, executable: boolean): Promise<void> {
+  void size;
+  await copyFile(from, to, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
+  await chmod(to, executable ? 0o755 : 0o644);
 }
 
 /** Hard-links `from` to `to`; false when linking is impossible there (so copy instead). */

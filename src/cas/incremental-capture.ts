@@ -15,10 +15,12 @@ import {
   fileStatOf,
   isRacy,
   loadStatCache,
+  racyWindowFor,
   removeStatCache,
   sameStat,
   saveStatCache,
   statCachePath,
+  wallClockNs,
 } from './stat-cache.js';
 import type { CasStore } from './store.js';
 import { walkDirectories } from './tree.js';
@@ -29,7 +31,10 @@ export interface IncrementalCaptureOptions {
   logger?: Logger;
   /**
    * Files whose mtime or ctime is within this many milliseconds of the start of the scan
-   * that recorded them are hashed again (default 1000, as coarse filesystems need).
+   * that recorded them are hashed again. By default each stat cache records the window its
+   * entries were taken under, chosen from the timestamps seen (racyWindowFor: 20 ms on
+   * filesystems with fine timestamps, 2 s on whole-second ones), and a cache without one is
+   * read with 1 s. Giving a value overrides both (tests use 0).
    */
   racyWindowMs?: number;
 }
@@ -45,6 +50,8 @@ export interface IncrementalCaptureResult {
   full: boolean;
 }
 
+/** The racy window of stat caches that did not record theirs. */
+const LEGACY_RACY_WINDOW_NS = 1_000_000_000n;
 /** Files per CaptureFiles call, and calls in flight. */
 const CAPTURE_BATCH = 128;
 const CAPTURE_CONCURRENCY = 4;
@@ -70,6 +77,10 @@ interface ScannedDir {
 interface Scan {
   root: ScannedDir;
   files: ScannedFile[];
+}
+
+function* stats(scan: Scan): Generator<FileStat> {
+  for (const file of scan.files) yield file.stat;
 }
 
 function relative(parent: string, name: string): string {
@@ -134,11 +145,6 @@ function scanTree(absRoot: string): Scan | undefined {
 // code units) does not match above U+FFFF.
 function byName(a: { name: string }, b: { name: string }): number {
   return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
-}
-
-// Wall-clock time in ns, to the microsecond (Date.now() alone would round down by up to 1 ms).
-function nowNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
 
 // The digests among `digests` whose object file is absent from the local store. Why
@@ -289,7 +295,8 @@ export async function captureIncremental(
     absRoot,
     store.instanceName,
   );
-  const windowNs = BigInt(Math.round((options.racyWindowMs ?? 1000) * 1e6));
+  const givenWindowNs =
+    options.racyWindowMs === undefined ? undefined : BigInt(Math.round(options.racyWindowMs * 1e6));
 
   const rootStats = await lstat(absRoot).catch(() => undefined);
   if (!rootStats?.isDirectory()) {
@@ -298,7 +305,7 @@ export async function captureIncremental(
     return { root, filesHashed: 0, filesReused: 0, full: true };
   }
 
-  const scanStartNs = nowNs();
+  const scanStartNs = wallClockNs();
   const loaded = await loadStatCache(cacheFile, absRoot);
   const scan = scanTree(absRoot);
   if (!scan) {
@@ -313,10 +320,11 @@ export async function captureIncremental(
   if (!loaded.cache) {
     logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); capturing everything`);
     const full = await captureFull(store, absRoot, scan);
-    cache = { ...full.cache, scanStartNs };
+    cache = { ...full.cache, scanStartNs, racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)) };
     result = { root: full.root, filesHashed: scan.files.length, filesReused: 0, full: true };
   } else {
     const previous = loaded.cache;
+    const windowNs = givenWindowNs ?? previous.racyWindowNs ?? LEGACY_RACY_WINDOW_NS;
     const reused: ScannedFile[] = [];
     const toHash: ScannedFile[] = [];
     for (const file of scan.files) {
@@ -330,8 +338,9 @@ export async function captureIncremental(
     }
     // A digest is only worth reusing while its blob is still in the local cache (casd may
     // have expired it); files whose blob is gone are captured again.
-    const gone = new Set(
-      (await store.localMissingBlobs(reused.map((f) => f.digest as Digest))).map((d) => d.hash),
+    const gone = locallyMissing(
+      store,
+      reused.map((f) => f.digest as Digest),
     );
     const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has((f.digest as Digest).hash));
     if (gone.size > 0) toHash.push(...reused.filter((f) => gone.has((f.digest as Digest).hash)));
@@ -348,7 +357,13 @@ export async function captureIncremental(
       store,
       [...blobs.values()].filter((b) => absent.has(b.digest.hash)),
     );
-    cache = { root: absRoot, scanStartNs, files: entriesOf(scan.files), dirs };
+    cache = {
+      root: absRoot,
+      scanStartNs,
+      racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)),
+      files: entriesOf(scan.files),
+      dirs,
+    };
     result = { root, filesHashed: toHash.length, filesReused: kept.length, full: false };
   }
   try {

@@ -41,6 +41,11 @@ export interface StatCache {
    * was hashed ("racy", as git calls it) and is hashed again next time.
    */
   scanStartNs: bigint;
+  /**
+   * The racy window the entries were recorded under (see racyWindowFor); absent in caches
+   * written before it was recorded, which get the reader's default (1 s).
+   */
+  racyWindowNs?: bigint;
   /** `/`-separated path relative to the root -> entry. */
   files: Map<string, StatEntry>;
   /** `/`-separated path relative to the root ("" for the root) -> its Directory digest. */
@@ -57,6 +62,8 @@ interface StatCacheFile {
   version: number;
   root: string;
   scanStartNs: string;
+  /** Optional: older files of the same version lack it (readers then assume 1 s). */
+  racyWindowNs?: string;
   /** [path, size, mtimeNs, ctimeNs, ino, mode, hash] */
   files: FileRow[];
   /** [path, hash, size] */
@@ -95,6 +102,46 @@ export function isRacy(entry: FileStat, scanStartNs: bigint, windowNs: bigint): 
   return BigInt(entry.mtimeNs) >= limit || BigInt(entry.ctimeNs) >= limit;
 }
 
+/** Wall-clock time in ns, to the microsecond (Date.now() alone would round down by up to 1 ms). */
+export function wallClockNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+}
+
+/** The smallest racy window used: above the coarse clock tick of any kernel (HZ >= 100: 10 ms). */
+export const FINE_RACY_WINDOW_NS = 20_000_000n;
+
+/**
+ * The racy window to record entries under, from the timestamps the filesystem gives.
+ *
+ * Why this is safe: a file's ctime is set from the kernel's clock on every change of content
+ * or metadata, and nothing can set it back. On ext4, xfs, btrfs and tmpfs timestamps have
+ * nanosecond fields but come from a coarse clock that lags the real time by at most one tick
+ * (1-10 ms; finer with multigrain timestamps). So a change made after a scan started at T
+ * gets a ctime > T - tick. An entry whose ctime is older than T - window (window >= tick) can
+ * therefore not be confused with a later change: the later change moves ctime past it, even
+ * when size and mtime are put back. Entries newer than that are "racy" and hashed again.
+ *
+ * Filesystems that keep coarser timestamps (whole seconds: ext3, HFS+, ext4 with 128-byte
+ * inodes; two seconds: FAT) show it: every timestamp is a multiple of the granularity. The
+ * window is twice the largest of 1 s, 100 ms, 10 ms, 1 ms that divides every mtime and ctime
+ * seen, and at least FINE_RACY_WINDOW_NS (20 ms). One timestamp that is not a multiple of
+ * 1 ms is proof of a fine clock. With no files at all the window is 2 s (nothing depends on
+ * it). Assumes the filesystem's clock is this machine's (a network filesystem whose server
+ * clock lags ours by more than the window is not covered, nor is the clock stepped back).
+ */
+export function racyWindowFor(stats: Iterable<FileStat>): bigint {
+  let alignment = 1_000_000_000n;
+  outer: for (const stat of stats) {
+    for (const text of [stat.mtimeNs, stat.ctimeNs]) {
+      const time = BigInt(text);
+      while (alignment >= 1_000_000n && time % alignment !== 0n) alignment /= 10n;
+      if (alignment < 1_000_000n) break outer;
+    }
+  }
+  const window = alignment >= 1_000_000n ? 2n * alignment : 0n;
+  return window > FINE_RACY_WINDOW_NS ? window : FINE_RACY_WINDOW_NS;
+}
+
 /**
  * Where the stat cache of `root` lives in `dir`: one file per root directory, named by a
  * hash of the absolute path (and the casd instance, whose store the digests refer to).
@@ -124,7 +171,12 @@ function parse(text: string, root: string): StatCacheLoad {
   if (data.root !== root) {
     return { cache: undefined, reason: `it was written for ${String(data.root)}, not ${root}` };
   }
-  if (!isDecimal(data.scanStartNs) || !Array.isArray(data.files) || !Array.isArray(data.dirs)) {
+  if (
+    !isDecimal(data.scanStartNs) ||
+    (data.racyWindowNs !== undefined && !isDecimal(data.racyWindowNs)) ||
+    !Array.isArray(data.files) ||
+    !Array.isArray(data.dirs)
+  ) {
     return { cache: undefined, reason: 'its header is incomplete (corrupted)' };
   }
   const files = new Map<string, StatEntry>();
@@ -159,7 +211,8 @@ function parse(text: string, root: string): StatCacheLoad {
     }
     dirs.set(row[0], { hash: row[1], sizeBytes: row[2] });
   }
-  return { cache: { root, scanStartNs: BigInt(data.scanStartNs), files, dirs } };
+  const racyWindowNs = data.racyWindowNs === undefined ? undefined : BigInt(data.racyWindowNs);
+  return { cache: { root, scanStartNs: BigInt(data.scanStartNs), racyWindowNs, files, dirs } };
 }
 
 /**
@@ -191,6 +244,7 @@ export async function saveStatCache(file: string, cache: StatCache): Promise<voi
     version: STAT_CACHE_VERSION,
     root: cache.root,
     scanStartNs: cache.scanStartNs.toString(),
+    racyWindowNs: cache.racyWindowNs?.toString(),
     files: [...cache.files].map(([path, e]) => [path, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash]),
     dirs: [...cache.dirs].map(([path, d]) => [path, d.hash, d.sizeBytes]),
   };
