@@ -58,6 +58,10 @@ export interface StallableProxy extends TcpFault {
   stall(): void;
   /** Forwards again (new connections only; stalled ones stay silent). */
   resume(): void;
+  /** New connections go to this backend port from now on (a remote restarted elsewhere). */
+  setBackend(port: number): void;
+  /** Calls `action` once, as soon as `bytes` more bytes went from clients to the backend. */
+  afterUpstreamBytes(bytes: number, action: () => void): void;
 }
 
 /** A TCP proxy to `127.0.0.1:backendPort` that can be made to stall at any moment. */
@@ -65,6 +69,16 @@ export async function startStallableProxy(backendPort: number): Promise<Stallabl
   const sockets = new Set<Socket>();
   let accepted = 0;
   let stalled = false;
+  let backend = backendPort;
+  let trigger: { remaining: number; action: () => void } | undefined;
+  const counted = (bytes: number): void => {
+    if (!trigger) return;
+    trigger.remaining -= bytes;
+    if (trigger.remaining > 0) return;
+    const { action } = trigger;
+    trigger = undefined;
+    action();
+  };
   const track = (socket: Socket): void => {
     sockets.add(socket);
     socket.on('error', () => undefined);
@@ -74,11 +88,13 @@ export async function startStallableProxy(backendPort: number): Promise<Stallabl
     accepted++;
     track(client);
     if (stalled) return void client.pause();
-    const upstream = createConnection({ host: '127.0.0.1', port: backendPort });
+    const upstream = createConnection({ host: '127.0.0.1', port: backend });
     track(upstream);
     // Why not pipe(): a stall must drop bytes already in flight, not buffer them for later.
     client.on('data', (chunk) => {
-      if (!stalled) upstream.write(chunk);
+      if (stalled) return;
+      upstream.write(chunk);
+      counted(chunk.byteLength);
     });
     upstream.on('data', (chunk) => {
       if (!stalled) client.write(chunk);
@@ -93,6 +109,8 @@ export async function startStallableProxy(backendPort: number): Promise<Stallabl
     connections: () => accepted,
     stall: () => void (stalled = true),
     resume: () => void (stalled = false),
+    setBackend: (port) => void (backend = port),
+    afterUpstreamBytes: (bytes, action) => void (trigger = { remaining: bytes, action }),
     stop: closer(server, sockets),
   };
 }
