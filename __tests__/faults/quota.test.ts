@@ -23,7 +23,9 @@ describe('quota exhausted during capture', () => {
     const post = await runAction('post', { after: main });
     expect(post.exitCode, post.stdout + post.stderr).toBe(0);
     const warning = messages(post, 'warning').find((m) => m.startsWith('capturing path:'));
-    expect(warning, post.stdout).toMatch(/^capturing path: importing directory \S+ failed: RESOURCE_EXHAUSTED: /);
+    expect(warning, post.stdout).toMatch(
+      /^capturing path: importing directory \S+ failed: RESOURCE_EXHAUSTED: /,
+    );
     expect(warning).toContain('(the local cache is full: raise the quota or free space)');
     expect(post.summary).toContain('not committed');
 

@@ -31,7 +31,8 @@ function leaks(run: ActionRun, secret: string): string[] {
   check(`${run.entry} stdout`, run.stdout);
   check(`${run.entry} stderr`, run.stderr);
   check(`${run.entry} summary`, run.summary);
-  for (const [name, path] of Object.entries(run.files)) check(`${run.entry} ${name} file`, readFileSync(path, 'utf8'));
+  for (const [name, path] of Object.entries(run.files))
+    check(`${run.entry} ${name} file`, readFileSync(path, 'utf8'));
   check(`${run.entry} state`, JSON.stringify(run.state));
   check(`${run.entry} exported env`, JSON.stringify(run.exportedEnv));
   check(`${run.entry} outputs`, JSON.stringify(run.outputs));

@@ -66,8 +66,9 @@ describe('a remote that stalls', () => {
       const post = await runAction('post', { after: main, killAfterMs: 120_000 });
       const elapsed = Date.now() - started;
       expect(post.exitCode, post.stdout + post.stderr).toBe(0);
-      expect(messages(post, 'warning')).toContain(
-        `pushing blobs: pushing blobs did not finish within ${SAVE_TIMEOUT_S} s; going on without it`,
+      // The stall shows at whichever call comes first (registering or pushing).
+      expect(messages(post, 'warning').join('\n')).toMatch(
+        new RegExp(`did not finish within ${SAVE_TIMEOUT_S} s; going on without it`),
       );
       expect(post.summary).toContain('did not finish within');
       // Saved locally (the next job on this runner finds it), not published on the remote.

@@ -1,8 +1,10 @@
+import { rm } from 'node:fs/promises';
 import * as core from '@actions/core';
 import { CasdDaemon, getUsage, tailLog } from '../casd/index.js';
-import { type Digest, formatDigest } from '../cas/digest.js';
+import { type Digest, formatDigest, sameDigest } from '../cas/digest.js';
+import type { Connection } from '../grpc/connection.js';
 import { RefStore } from '../cas/refs.js';
-import { pushRef } from '../cas/remote-refs.js';
+import { pushRef, resolveRemoteRef } from '../cas/remote-refs.js';
 import { Remote, type RemoteSpec } from '../cas/remote.js';
 import { CasStore } from '../cas/store.js';
 import { describeError, isCasError } from '../errors.js';
@@ -100,9 +102,121 @@ async function readPreviousStats(
   }
 }
 
+/** Captures `path` into one tree; undefined (with the reason in the summary) when nothing was. */
+async function captureKey(ctx: PostContext, store: CasStore): Promise<Digest | undefined> {
+  const { config, report } = ctx;
+  const captured = await guarded(ctx, 'capturing path', () =>
+    timed(report.stats, 'capture', () => capturePaths(store, config.paths)),
+  );
+  if (!captured) {
+    report.refsNote = `capturing path failed, so nothing was saved under key ${config.key}`;
+    return undefined;
+  }
+  if (captured.captured.length === 0) {
+    const message = `none of the paths exist (${config.paths.join(', ')}); nothing saved under key ${config.key}`;
+    report.warnings.push(message);
+    report.refsNote = message;
+    return undefined;
+  }
+  for (const path of captured.missing) core.info(`Path ${path} does not exist; not saved`);
+  return captured.root;
+}
+
+/** Registers the remote for pushing, or says why there is none. */
+async function connectRemote(
+  ctx: PostContext,
+  connection: Connection,
+  store: CasStore,
+): Promise<Remote | undefined> {
+  const { config, state } = ctx;
+  if (!config.remote) return undefined;
+  if (state.remoteUnavailable) {
+    core.info('The remote was unavailable at start: nothing pushed');
+    return undefined;
+  }
+  if (!(await pushAllowed(config))) {
+    core.info('Pushing is off (read-only, push: false, or a pull request from a fork)');
+    return undefined;
+  }
+  return guarded(ctx, 'connecting to the remote', () =>
+    withDeadline('connecting to the remote', config.saveTimeoutMs, () =>
+      Remote.register(connection, remoteSpec(config, false), {
+        store,
+        logger: actionsLogger,
+        tempDir: process.env.RUNNER_TEMP,
+      }),
+    ),
+  );
+}
+
+/** Whether the remote already publishes `root` under the key (a local hit can hide a miss there). */
+async function remoteHoldsKey(ctx: PostContext, remote: Remote, root: Digest): Promise<boolean> {
+  const published = await guarded(ctx, 'looking up the key on the remote', () =>
+    withDeadline('looking up the key on the remote', ctx.config.saveTimeoutMs, () =>
+      resolveRemoteRef(remote, keyRef(ctx.config.key!)),
+    ),
+  );
+  return published !== undefined && sameDigest(published, root);
+}
+
+/** Pushes the tree's blobs the remote lacks; true when all of them are there now. */
+async function pushBlobs(ctx: PostContext, remote: Remote, root: Digest): Promise<boolean> {
+  const { stats } = ctx.report;
+  const pushed = await guarded(ctx, 'pushing blobs', () =>
+    timed(stats, 'push blobs', () =>
+      withDeadline('pushing blobs', ctx.config.saveTimeoutMs, () => remote.pushDirectory(root)),
+    ),
+  );
+  if (!pushed) return false;
+  stats.blobsChecked += pushed.blobsChecked;
+  stats.blobsMissing += pushed.blobsMissing;
+  stats.blobsUploaded += pushed.blobsUploaded;
+  stats.bytesUploaded += pushed.bytesUploaded;
+  return true;
+}
+
+/**
+ * Saves the key: blobs to the remote first (even for a failed job), then the refs (the key and
+ * a pointer per restore-key prefix) locally and on the remote when the job succeeded or
+ * save-refs is always, then the stats record for the next run's trend.
+ */
+async function saveKey(
+  ctx: PostContext,
+  refs: RefStore,
+  remote: Remote | undefined,
+  root: Digest,
+): Promise<void> {
+  const { config, report } = ctx;
+  const jobStatus =
+    config.saveRefs === 'on-success' ? await readJobStatus(process.env, config.githubToken) : undefined;
+  report.jobStatus = jobStatus;
+  const decision = refDecision(config, jobStatus);
+  const blobsPushed = remote ? await pushBlobs(ctx, remote, root) : false;
+  report.refsNote = decision.note;
+  if (!decision.commit) return;
+
+  const names = [keyRef(config.key!), ...config.restoreKeys.map(restoreKeyRef)];
+  for (const name of names) await refs.set(name, root);
+  report.refsCommitted = true;
+  // Only a ref whose every blob is on the remote is published there.
+  if (remote && blobsPushed) {
+    await guarded(ctx, 'publishing refs', () =>
+      timed(report.stats, 'push refs', () =>
+        withDeadline('publishing refs', config.saveTimeoutMs, async () => {
+          for (const name of names) {
+            if (await pushRef(remote, name, root)) report.refsPushed.push(name);
+          }
+        }),
+      ),
+    );
+  }
+  const where = report.refsPushed.length ? ' locally and on the remote' : ' locally';
+  report.refsNote = `${decision.note}; saved ${config.key}${where}`;
+}
+
 /** Capture, push blobs, publish refs, record stats: everything that needs the live daemon. */
 async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
-  const { config, report } = ctx;
+  const { config, report, state } = ctx;
   const stats = report.stats;
   const connection = daemon.connection();
   // skipUpload: a proxying daemon would upload during capture; pushing is our measured step.
@@ -115,84 +229,25 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
   const refs = new RefStore(config.cacheDir);
   await store.checkLayout();
 
-  let keyRoot: Digest | undefined;
-  if (config.key && config.paths.length > 0) {
-    const captured = await guarded(ctx, 'capturing path', () =>
-      timed(stats, 'capture', () => capturePaths(store, config.paths)),
-    );
-    if (captured && captured.captured.length === 0) {
-      ctx.report.warnings.push(
-        `none of the paths exist (${config.paths.join(', ')}); nothing saved under key ${config.key}`,
-      );
-    } else if (captured) {
-      keyRoot = captured.root;
-      for (const path of captured.missing) core.info(`Path ${path} does not exist; not saved`);
+  const keyRoot = config.key && config.paths.length > 0 ? await captureKey(ctx, store) : undefined;
+  report.previous = config.key ? await readPreviousStats(store, refs, config.key) : undefined;
+  const remote = keyRoot ? await connectRemote(ctx, connection, store) : undefined;
+  try {
+    let unchanged =
+      keyRoot !== undefined && state.cacheHit && state.restoredKeyRoot === formatDigest(keyRoot);
+    if (unchanged && remote && !(await remoteHoldsKey(ctx, remote, keyRoot!))) {
+      core.info(`Key ${config.key} was an exact hit locally but the remote lacks it: pushing it`);
+      unchanged = false;
     }
-  }
-  const unchanged =
-    keyRoot !== undefined && ctx.state.cacheHit && ctx.state.restoredKeyRoot === formatDigest(keyRoot);
-  if (unchanged) core.info(`Cache hit on key ${config.key} and nothing changed: not saving`);
-  const previous = config.key ? await readPreviousStats(store, refs, config.key) : undefined;
-  report.previous = previous;
-
-  const jobStatus =
-    config.saveRefs === 'on-success' && keyRoot && !unchanged
-      ? await readJobStatus(process.env, config.githubToken)
-      : undefined;
-  report.jobStatus = jobStatus;
-  const decision = refDecision(config, jobStatus);
-
-  const push = config.remote !== undefined && !ctx.state.remoteUnavailable && (await pushAllowed(config));
-  let remote: Remote | undefined;
-  let blobsPushed = false;
-  if (push && keyRoot && !unchanged) {
-    await guarded(ctx, 'pushing blobs', () =>
-      timed(stats, 'push blobs', () =>
-        withDeadline('pushing blobs', config.saveTimeoutMs, async () => {
-          remote = await Remote.register(connection, remoteSpec(config, false), {
-            store,
-            logger: actionsLogger,
-            tempDir: process.env.RUNNER_TEMP,
-          });
-          const result = await remote.pushDirectory(keyRoot!);
-          stats.blobsChecked += result.blobsChecked;
-          stats.blobsMissing += result.blobsMissing;
-          stats.blobsUploaded += result.blobsUploaded;
-          stats.bytesUploaded += result.bytesUploaded;
-          blobsPushed = true;
-        }),
-      ),
-    );
-  } else if (config.remote && ctx.state.remoteUnavailable) {
-    core.info('The remote was unavailable at start: nothing pushed');
-  } else if (config.remote && !push) {
-    core.info('Pushing is off (read-only, push: false, or a pull request from a fork)');
-  }
-
-  report.refsCommitted = false;
-  report.refsNote = decision.note;
-  if (keyRoot && !unchanged && decision.commit) {
-    const names = [keyRef(config.key!), ...config.restoreKeys.map(restoreKeyRef)];
-    for (const name of names) await refs.set(name, keyRoot);
-    report.refsCommitted = true;
-    if (remote && blobsPushed) {
-      await guarded(ctx, 'publishing refs', () =>
-        timed(stats, 'push refs', () =>
-          withDeadline('publishing refs', config.saveTimeoutMs, async () => {
-            for (const name of names) {
-              if (await pushRef(remote!, name, keyRoot!)) report.refsPushed.push(name);
-            }
-          }),
-        ),
-      );
+    if (unchanged) {
+      core.info(`Cache hit on key ${config.key} and nothing changed: not saving`);
+      report.refsNote = 'exact hit and nothing changed';
+    } else if (keyRoot) {
+      await saveKey(ctx, refs, remote, keyRoot);
     }
-    report.refsNote = `${decision.note}; saved ${config.key}${report.refsPushed.length ? ' locally and on the remote' : ' locally'}`;
-  } else if (unchanged) {
-    report.refsNote = 'exact hit and nothing changed';
-  } else if (!keyRoot) {
-    report.refsNote = 'no key to save';
+  } finally {
+    await remote?.close();
   }
-  await remote?.close();
 
   const usage = await getUsage(connection).catch(() => undefined);
   if (usage) {
@@ -204,6 +259,27 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
       const digest = await store.addObject({ buffer: Buffer.from(JSON.stringify(stats)) });
       await refs.set(statsRef(config.key!), digest);
     });
+  }
+}
+
+/** Stops the daemon; reports how it ended and shows its log when it ended badly. */
+async function stopDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
+  const { report } = ctx;
+  const exit = await timed(report.stats, 'daemon stop', () =>
+    daemon.stop(ctx.timedOut ? { termTimeoutMs: STUCK_DAEMON_TERM_MS } : {}),
+  );
+  report.daemonExit = {
+    exitCode: exit.exitCode,
+    signal: exit.signal,
+    killed: exit.killed,
+    diedEarly: exit.diedEarly,
+    logPath: exit.logPath,
+  };
+  if (exit.diedEarly) report.warnings.push(`${describeEarlyExit(exit)}; log: ${exit.logPath}`);
+  if (exit.killed || exit.diedEarly || exit.signal !== null || (exit.exitCode ?? 0) !== 0) {
+    core.startGroup('buildbox-casd log (last lines)');
+    core.info(tailLog(exit.logPath, 50));
+    core.endGroup();
   }
 }
 
@@ -238,22 +314,7 @@ export async function postStep(): Promise<void> {
   if (state.daemon) {
     const daemon = CasdDaemon.attach(state.daemon, actionsLogger);
     await guarded(ctx, 'saving', () => withDaemon(ctx, daemon));
-    const exit = await timed(stats, 'daemon stop', () =>
-      daemon.stop(ctx.timedOut ? { termTimeoutMs: STUCK_DAEMON_TERM_MS } : {}),
-    );
-    report.daemonExit = {
-      exitCode: exit.exitCode,
-      signal: exit.signal,
-      killed: exit.killed,
-      diedEarly: exit.diedEarly,
-      logPath: exit.logPath,
-    };
-    if (exit.diedEarly) report.warnings.push(`${describeEarlyExit(exit)}; log: ${exit.logPath}`);
-    if (exit.killed || exit.diedEarly || exit.signal !== null || (exit.exitCode ?? 0) !== 0) {
-      core.startGroup('buildbox-casd log (last lines)');
-      core.info(tailLog(exit.logPath, 50));
-      core.endGroup();
-    }
+    await stopDaemon(ctx, daemon);
   }
 
   if (config.saveLocalCache && state.persistPrefix) {
@@ -275,6 +336,8 @@ export async function postStep(): Promise<void> {
   }
   await removeSecretFiles(state.secretsDir);
   if (state.lock) await unlockCacheDir(state.lock.dir, state.lock.job);
+  // A private directory (another job held the shared one) has nothing to offer a later job.
+  if (config.cacheDir !== inputs.cacheDir) await rm(config.cacheDir, { recursive: true, force: true });
 
   await core.summary.addRaw(renderSummary(report)).write();
   if (config.failOnCacheError && report.warnings.length > 0) {
