@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../casd/index.js';
 
 /** What the lock file of a cache directory says about its holder. */
 interface LockInfo {
@@ -8,15 +9,6 @@ interface LockInfo {
 }
 
 const LOCK_FILE = '.casd-action.lock';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Takes the cache directory for this job. Two jobs on one self-hosted runner must not run two
@@ -43,7 +35,7 @@ export async function lockCacheDir(
       const holder = await readFile(path, 'utf8')
         .then((text) => JSON.parse(text) as LockInfo)
         .catch(() => undefined);
-      if (holder && alive(holder.pid)) {
+      if (holder && processAlive(holder.pid)) {
         return {
           dir: `${cacheDir}-${job.replace(/[^A-Za-z0-9._-]/g, '_')}`,
           shared: false,

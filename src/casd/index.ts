@@ -27,3 +27,4 @@ export { makeSocketDir, maxSocketPathBytes, parseListen, type ListenAddress } fr
 export { formatUsage, getUsage, UsageMonitor, type CacheUsage, type UsageMonitorOptions } from './usage.js';
 export { casdVersion, parseCasdVersion } from './version.js';
 export { decodeShellStatus, readExitStatus } from './supervisor.js';
+export { processAlive } from './process.js';

@@ -91,6 +91,11 @@ function isZombie(pid: number): boolean {
   }
 }
 
+/** True while process `pid` exists and has not exited (a zombie counts as exited). */
+export function processAlive(pid: number): boolean {
+  return send(pid, 0) && !isZombie(pid);
+}
+
 /**
  * Wraps a process known only by pid (started by an earlier process of ours). Liveness comes
  * from signal 0; its exit code cannot be known, so it is reported as null.
@@ -98,7 +103,7 @@ function isZombie(pid: number): boolean {
 export function attachedHandle(pid: number): ProcessHandle {
   let dead = false;
   const alive = (): boolean => {
-    if (!dead && (!send(pid, 0) || isZombie(pid))) dead = true;
+    if (!dead && !processAlive(pid)) dead = true;
     return !dead;
   };
   return {

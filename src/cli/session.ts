@@ -5,6 +5,7 @@ import {
   CasdDaemon,
   type CasdRemoteFlags,
   type DaemonState,
+  processAlive,
   type ServiceFlags,
   type StartOptions,
 } from '../casd/index.js';
@@ -30,15 +31,6 @@ export interface SavedDaemon extends DaemonState {
 /** Path of the state file for `cacheDir`. */
 export function stateFilePath(cacheDir: string): string {
   return join(cacheDir, STATE_FILE);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function answers(socket: string): Promise<boolean> {
@@ -74,7 +66,7 @@ export async function findRunning(cacheDir: string, logger: Logger): Promise<Sav
   if (
     Number.isSafeInteger(saved.pid) &&
     saved.pid > 0 &&
-    alive(saved.pid) &&
+    processAlive(saved.pid) &&
     socketPath !== '' &&
     existsSync(socketPath) &&
     (await answers(saved.socket))
