@@ -14,6 +14,7 @@ import { startActionsCacheEmulator } from '../__tests__/helpers/actions-cache/in
 import { CasdDaemon } from '../src/casd/index.js';
 import { CountingProxy, Progress, mb, sampleTreeRss } from './measure.js';
 import type { Job, JobResult } from './scenario.js';
+import { measureMainReady } from './main-ready.js';
 import { changeFiles, generateTree } from './tree.js';
 
 interface Measured extends JobResult {
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
   const ws = join(work, 'ws');
   const tree = join(ws, 'tree');
   mkdirSync(ws, { recursive: true });
-  const progress = new Progress(19);
+  const progress = new Progress(23);
 
   progress.begin(`generating ${files} files`);
   const generated = generateTree(tree, files, 1);
@@ -167,12 +168,28 @@ async function main(): Promise<void> {
     await withTreeAway(() =>
       run('tar extraction', { op: 'tar-extract', tree, workspace: ws, archiveFolder: archiveDir }),
     );
+    const restoredW = emptied('restored-w');
     await run('casd warm restore', {
       op: 'casd-warm-restore',
       cacheDir: localA,
-      tree: emptied('restored-w'),
+      tree: restoredW,
       root: cold.root,
     });
+    // The post step of the same job: nothing changed since the restore.
+    await run('casd no-op post step after a restore', {
+      op: 'casd-post',
+      cacheDir: localA,
+      tree: restoredW,
+      root: cold.root,
+      remoteUrl: url(remote),
+    });
+    await run('casd warm restore, link: true (opt-in)', {
+      op: 'casd-warm-restore-link',
+      cacheDir: localA,
+      tree: emptied('restored-l'),
+      root: cold.root,
+    });
+    rmSync(join(work, 'restored-l'), { recursive: true, force: true });
 
     progress.begin('changing 1% of the files');
     const changed = changeFiles(generated, 0.01, 2);
@@ -201,7 +218,16 @@ async function main(): Promise<void> {
       remoteUrl: url(remote),
     });
     await run('tar save after adding 10%', { op: 'tar-save', tree, workspace: ws, key: 'k3' });
-    await run('casd no-op save', { op: 'casd-save', cacheDir: localA, tree, remoteUrl: url(remote) });
+    await run('casd no-op save after a capture', {
+      op: 'casd-save',
+      cacheDir: localA,
+      tree,
+      remoteUrl: url(remote),
+    });
+
+    progress.begin('main step readiness (dist/main with casd installed)');
+    const mainReady = await measureMainReady(casd);
+    progress.end();
 
     progress.begin('sha256sum over the tree');
     const sha = (parallel: number): number => {
@@ -243,6 +269,7 @@ async function main(): Promise<void> {
       added: { files: added.files.length, bytes: added.bytes },
       sha256sum: { oneProcessMs: sha1, twoProcessesMs: sha2, treeBytes: generated.bytes + added.bytes },
       micro,
+      mainReady,
       results: Object.fromEntries(results),
     };
     mkdirSync(join(here, 'results'), { recursive: true });
