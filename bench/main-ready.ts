@@ -9,7 +9,7 @@
  * post step (not timed) stops the daemon. Medians of `runs`.
  */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { createRunnerJob, runAction } from '../__tests__/helpers/runner.js';
 
 const VERSION = '1.4.30';
@@ -44,7 +44,12 @@ async function once(casd: string, viaToolCache: boolean): Promise<number> {
       inputs['casd-path'] = casd;
     }
     const start = process.hrtime.bigint();
-    const main = await runAction('main', { job, inputs });
+    // The tool-cache case must not find casd on PATH first (the bench puts its directory there).
+    const path = (process.env.PATH ?? '')
+      .split(delimiter)
+      .filter((dir) => dir !== dirname(casd))
+      .join(delimiter);
+    const main = await runAction('main', { job, inputs, env: viaToolCache ? { PATH: path } : {} });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     const post = await runAction('post', { after: main });
     if (main.exitCode !== 0 || post.exitCode !== 0) {

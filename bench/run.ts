@@ -135,6 +135,10 @@ async function main(): Promise<void> {
   };
 
   try {
+    progress.begin('main step readiness (dist/main with casd installed)');
+    const mainReady = await measureMainReady(casd);
+    progress.end();
+
     // Raw casd (CaptureTree + UploadTree) and the library path, both from cold.
     const rawRemote = await freshRemote('remote-raw');
     await run('raw casd: CaptureTree + UploadTree', {
@@ -224,10 +228,6 @@ async function main(): Promise<void> {
       tree,
       remoteUrl: url(remote),
     });
-
-    progress.begin('main step readiness (dist/main with casd installed)');
-    const mainReady = await measureMainReady(casd);
-    progress.end();
 
     progress.begin('sha256sum over the tree');
     const sha = (parallel: number): number => {
