@@ -76,6 +76,30 @@ describe('checkout against a real casd', () => {
     expect(result).toEqual({ files: 3, linked: 0, directories: 6, symlinks: 2 });
   });
 
+  it('reports every Directory with its path, each before the ones inside it', async () => {
+    const dest = join(fx.scratch(), 'out');
+    const seen: string[] = [];
+    await checkout(fx.store, root, dest, {
+      onDirectory: ({ path, digest }) => {
+        expect(digest.sizeBytes).toBeGreaterThanOrEqual(0);
+        seen.push(path);
+      },
+    });
+    expect([...seen].sort()).toEqual([
+      '',
+      'bin',
+      'deep',
+      'deep/empty',
+      'deep/er',
+      'deep/er/est',
+      'empty-dir',
+    ]);
+    for (const path of seen.filter((p) => p !== '')) {
+      const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+      expect(seen.indexOf(parent)).toBeLessThan(seen.indexOf(path));
+    }
+  });
+
   it('copies files so that changing them leaves the store intact', async () => {
     const dest = join(fx.scratch(), 'out');
     await checkout(fx.store, root, dest);
