@@ -9,7 +9,10 @@ import { DigestSet, type VisitedDirectory, walkDirectories } from './tree.js';
 
 export { stageTree, type StagedTree } from './local-cas.js';
 
-/** Files written at once by default (see bench/copy-variants.ts for the measurements). */
+/**
+ * Files written at once by default. 8, 32 and 128 measured the same (bench/copy-variants.ts):
+ * libuv's pool has 4 threads and the work is kernel time; 32 keeps the pool fed.
+ */
 export const DEFAULT_CONCURRENCY = 32;
 
 export interface CheckoutOptions {
@@ -73,7 +76,7 @@ async function prepareDestination(dest: string): Promise<void> {
 }
 
 /** File entries whose Directories the first pass keeps for the second (beyond: read again). */
-const KEEP_FILE_ENTRIES = 1_000_000;
+const KEEP_FILE_ENTRIES = 250_000;
 
 /**
  * First pass: reads (and so validates) every Directory and checks that every file blob is
@@ -176,7 +179,7 @@ export async function checkout(
         result.linked++;
         return;
       }
-      await copyObject(store.objectPath(job.digest), job.path, job.digest.sizeBytes, job.executable);
+      await copyObject(store.objectPath(job.digest), job.path, job.executable);
     } catch (err) {
       if (err instanceof CasError) throw err;
       const reason = errnoOf(err) === 'ENOENT' ? 'blob-not-found' : 'io';
@@ -204,10 +207,12 @@ function mkdirDirectory(path: string, root: Digest): void {
 
 /**
  * Copies the object `from` to the new file `to` (refusing to replace anything) with mode
- * 0755 or 0644. copyFile gives the copy the object's mode (0444), so a chmod follows.
+ * 0755 or 0644. copyFile gives the copy the object's mode (0444), so a chmod follows. Why
+ * not fewer calls: skipping the chmod, readFile + writeFile with the mode for small files,
+ * or synchronous copies on the main thread all measured the same (bench/copy-variants.ts):
+ * the cost is the kernel creating the inode, not the calls around it.
  */
-async function copyObject(from: string, to: string, size: number, executable: boolean): Promise<void> {
-  void size;
+async function copyObject(from: string, to: string, executable: boolean): Promise<void> {
   await copyFile(from, to, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
   await chmod(to, executable ? 0o755 : 0o644);
 }
