@@ -70,6 +70,7 @@ export const BAD_INPUTS: [Inputs, Partial<Record<Inputs, string>>, string[]][] =
     { [Inputs.Path]: 'out', [Inputs.Key]: 'k', [Inputs.RestoreKeys]: 'a,b' },
     ['restore-keys', 'commas'],
   ],
+  [Inputs.RestoreLinks, { [Inputs.RestoreLinks]: 'hard' }, ['restore-links', 'true or false']],
   [Inputs.SaveLocalCache, { [Inputs.SaveLocalCache]: 'please' }, ['save-local-cache', 'true or false']],
   [Inputs.SaveRefs, { [Inputs.SaveRefs]: 'never' }, ['save-refs', 'on-success, always']],
   [Inputs.RestoreTimeout, { [Inputs.RestoreTimeout]: 'soon' }, ['restore-timeout', '10m']],

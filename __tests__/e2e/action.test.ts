@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
+import { rmSync, writeFileSync, appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/grpc/connection.js';
@@ -125,6 +125,22 @@ describe('the bundled action, end to end', () => {
     const post = await runAction('post', { after: main, env: env() });
     expect(post.exitCode).toBe(0);
     expect(post.summary).toContain('exact hit and nothing changed');
+  });
+
+  it('restore-links stages restored files as read-only hard links into the local cache', async () => {
+    const job = newJob();
+    const main = await runAction('main', {
+      job,
+      inputs: inputs(job, { 'save-local-cache': 'false', 'restore-links': 'true' }),
+      env: env(),
+    });
+    expect(main.outputs['cache-hit']).toBe('true');
+    const file = join(job.workspace, 'out', 'd1', 'sub1', 'f1.txt');
+    expect(statSync(file).nlink).toBeGreaterThan(1);
+    expect(statSync(file).mode & 0o222).toBe(0);
+    expect((await runAction('post', { after: main, env: env() })).summary).toContain(
+      'exact hit and nothing changed',
+    );
   });
 
   it('after changing 1% of files, uploads only the changed blobs', async () => {

@@ -32179,6 +32179,10 @@ function isZombie(pid) {
         return false;
     }
 }
+/** True while process `pid` exists and has not exited (a zombie counts as exited). */
+function processAlive(pid) {
+    return send(pid, 0) && !isZombie(pid);
+}
 /**
  * Wraps a process known only by pid (started by an earlier process of ours). Liveness comes
  * from signal 0; its exit code cannot be known, so it is reported as null.
@@ -32186,7 +32190,7 @@ function isZombie(pid) {
 function attachedHandle(pid) {
     let dead = false;
     const alive = () => {
-        if (!dead && (!send(pid, 0) || isZombie(pid)))
+        if (!dead && !processAlive(pid))
             dead = true;
         return !dead;
     };
@@ -32851,6 +32855,7 @@ class UsageMonitor {
 
 
 
+
 //# sourceMappingURL=index.js.map
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
@@ -33495,15 +33500,6 @@ const STATE_FILE = 'casd-action-daemon.json';
 function stateFilePath(cacheDir) {
     return (0,external_node_path_namespaceObject.join)(cacheDir, STATE_FILE);
 }
-function alive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (err) {
-        return err.code === 'EPERM';
-    }
-}
 async function answers(socket) {
     const { Connection } = await Promise.resolve(/* import() */).then(__nccwpck_require__.bind(__nccwpck_require__, 3308));
     const connection = new Connection(socket);
@@ -33539,7 +33535,7 @@ async function findRunning(cacheDir, logger) {
     const socketPath = typeof saved.socket === 'string' ? saved.socket.replace(/^unix:/, '') : '';
     if (Number.isSafeInteger(saved.pid) &&
         saved.pid > 0 &&
-        alive(saved.pid) &&
+        processAlive(saved.pid) &&
         socketPath !== '' &&
         (0,external_node_fs_.existsSync)(socketPath) &&
         (await answers(saved.socket))) {
@@ -34245,6 +34241,11 @@ function emptyStageRequest() {
 
 
 
+/**
+ * Files written at once by default. 8, 32 and 128 measured the same (bench/copy-variants.ts):
+ * libuv's pool has 4 threads and the work is kernel time; 32 keeps the pool fed.
+ */
+const DEFAULT_CONCURRENCY = 32;
 function checkout_errnoOf(err) {
     return err?.code;
 }
@@ -34273,22 +34274,39 @@ async function prepareDestination(dest) {
     if (!info)
         await (0,promises_.mkdir)(dest, { recursive: true });
 }
+/** File entries whose Directories the first pass keeps for the second (beyond: read again). */
+const KEEP_FILE_ENTRIES = 250_000;
 /**
- * First pass: reads (and so validates) every Directory and counts the blobs that are not in
- * the store, so that nothing is written for a tree that is hostile or incomplete.
+ * First pass: reads (and so validates) every Directory and checks that every file blob is
+ * in the store, so that nothing is written for a tree that is hostile or incomplete. Gives
+ * the Directories read, in walk order (parents first), while they hold at most
+ * KEEP_FILE_ENTRIES files; undefined beyond (the second pass then walks again).
  */
-async function verifyTree(store, root, concurrency) {
+async function verifyTree(store, root) {
     let missing = 0;
     let example;
-    await forEachLimit(requiredBlobs(store, root), concurrency, async (digest) => {
-        if (!(await store.containsFile(digest))) {
-            missing++;
-            example ??= digest;
+    let kept = [];
+    let entries = 0;
+    const checked = new DigestSet();
+    for await (const visited of walkDirectories(store, root)) {
+        for (const file of visited.directory.files) {
+            const digest = file.digest;
+            // Why synchronous: an existence check of a cached inode costs microseconds; 10,000
+            // async calls through libuv's thread pool cost ~170 ms (profiled).
+            if (checked.add(digest) && !(0,external_node_fs_.existsSync)(store.objectPath(digest))) {
+                missing++;
+                example ??= digest;
+            }
         }
-    });
+        entries += visited.directory.files.length + visited.directory.symlinks.length + 1;
+        if (entries > KEEP_FILE_ENTRIES)
+            kept = undefined;
+        kept?.push(visited);
+    }
     if (missing > 0) {
         throw new errors/* CasError */.Ko('blob-not-found', `cannot check out tree ${digest_formatDigest(root)}: ${missing} file blob(s) are missing from the local cache (e.g. ${digest_formatDigest(example)}); fetch them first`);
     }
+    return kept;
 }
 /**
  * Materialises the tree `root` at `dest`, which must be empty or not exist (and not a
@@ -34301,19 +34319,23 @@ async function verifyTree(store, root, concurrency) {
  * missing blobs, 'invalid-input' for a bad destination.
  */
 async function checkout(store, root, dest, options = {}) {
-    const concurrency = options.concurrency ?? 16;
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     const base = (0,external_node_path_namespaceObject.resolve)(dest);
-    await verifyTree(store, root, concurrency);
+    const verified = await verifyTree(store, root);
     await prepareDestination(base);
     const result = { files: 0, linked: 0, directories: 0, symlinks: 0 };
     // Directories are created in walk order, each before anything inside it; every name was
     // validated and is unique within its Directory, and mkdir/link/copy/symlink all refuse to
     // replace an existing entry, so nothing can be written through a link.
     const jobs = async function* () {
-        for await (const { path, directory } of walkDirectories(store, root)) {
+        for await (const visited of verified ?? walkDirectories(store, root)) {
+            options.onDirectory?.(visited);
+            const { path, directory } = visited;
             const here = path === '' ? base : (0,external_node_path_namespaceObject.join)(base, ...path.split('/'));
             for (const dir of directory.directories) {
-                await (0,promises_.mkdir)((0,external_node_path_namespaceObject.join)(here, dir.name), { mode: 0o755 });
+                // Why synchronous: a mkdir costs tens of microseconds; a thread-pool round trip
+                // each, awaited in walk order, would hold up the file copies behind it.
+                mkdirDirectory((0,external_node_path_namespaceObject.join)(here, dir.name), root);
                 result.directories++;
             }
             for (const file of directory.files) {
@@ -34341,8 +34363,7 @@ async function checkout(store, root, dest, options = {}) {
                 result.linked++;
                 return;
             }
-            await (0,promises_.copyFile)(store.objectPath(job.digest), job.path, external_node_fs_.constants.COPYFILE_EXCL | external_node_fs_.constants.COPYFILE_FICLONE);
-            await (0,promises_.chmod)(job.path, job.executable ? 0o755 : 0o644);
+            await copyObject(store.objectPath(job.digest), job.path, job.executable);
         }
         catch (err) {
             if (err instanceof errors/* CasError */.Ko)
@@ -34354,6 +34375,27 @@ async function checkout(store, root, dest, options = {}) {
         }
     });
     return result;
+}
+function mkdirDirectory(path, root) {
+    try {
+        (0,external_node_fs_.mkdirSync)(path, { mode: 0o755 });
+    }
+    catch (err) {
+        throw new errors/* CasError */.Ko('io', `checkout of ${digest_formatDigest(root)}: cannot create ${path}: ${checkout_errnoOf(err)}`, {
+            cause: err,
+        });
+    }
+}
+/**
+ * Copies the object `from` to the new file `to` (refusing to replace anything) with mode
+ * 0755 or 0644. copyFile gives the copy the object's mode (0444), so a chmod follows. Why
+ * not fewer calls: skipping the chmod, readFile + writeFile with the mode for small files,
+ * or synchronous copies on the main thread all measured the same (bench/copy-variants.ts):
+ * the cost is the kernel creating the inode, not the calls around it.
+ */
+async function copyObject(from, to, executable) {
+    await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_EXCL | external_node_fs_.constants.COPYFILE_FICLONE);
+    await (0,promises_.chmod)(to, executable ? 0o755 : 0o644);
 }
 /** Hard-links `from` to `to`; false when linking is impossible there (so copy instead). */
 async function tryLink(from, to) {
@@ -35901,6 +35943,45 @@ function isRacy(entry, scanStartNs, windowNs) {
     const limit = scanStartNs - windowNs;
     return BigInt(entry.mtimeNs) >= limit || BigInt(entry.ctimeNs) >= limit;
 }
+/** Wall-clock time in ns, to the microsecond (Date.now() alone would round down by up to 1 ms). */
+function wallClockNs() {
+    return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+}
+/** The smallest racy window used: above the coarse clock tick of any kernel (HZ >= 100: 10 ms). */
+const FINE_RACY_WINDOW_NS = 20000000n;
+/**
+ * The racy window to record entries under, from the timestamps the filesystem gives.
+ *
+ * Why this is safe: a file's ctime is set from the kernel's clock on every change of content
+ * or metadata, and nothing can set it back. On ext4, xfs, btrfs and tmpfs timestamps have
+ * nanosecond fields but come from a coarse clock that lags the real time by at most one tick
+ * (1-10 ms; finer with multigrain timestamps). So a change made after a scan started at T
+ * gets a ctime > T - tick. An entry whose ctime is older than T - window (window >= tick) can
+ * therefore not be confused with a later change: the later change moves ctime past it, even
+ * when size and mtime are put back. Entries newer than that are "racy" and hashed again.
+ *
+ * Filesystems that keep coarser timestamps (whole seconds: ext3, HFS+, ext4 with 128-byte
+ * inodes; two seconds: FAT) show it: every timestamp is a multiple of the granularity. The
+ * window is twice the largest of 1 s, 100 ms, 10 ms, 1 ms that divides every mtime and ctime
+ * seen, and at least FINE_RACY_WINDOW_NS (20 ms). One timestamp that is not a multiple of
+ * 1 ms is proof of a fine clock. With no files at all the window is 2 s (nothing depends on
+ * it). Assumes the filesystem's clock is this machine's (a network filesystem whose server
+ * clock lags ours by more than the window is not covered, nor is the clock stepped back).
+ */
+function racyWindowFor(stats) {
+    let alignment = 1000000000n;
+    outer: for (const stat of stats) {
+        for (const text of [stat.mtimeNs, stat.ctimeNs]) {
+            const time = BigInt(text);
+            while (alignment >= 1000000n && time % alignment !== 0n)
+                alignment /= 10n;
+            if (alignment < 1000000n)
+                break outer;
+        }
+    }
+    const window = alignment >= 1000000n ? 2n * alignment : 0n;
+    return window > FINE_RACY_WINDOW_NS ? window : FINE_RACY_WINDOW_NS;
+}
 /**
  * Where the stat cache of `root` lives in `dir`: one file per root directory, named by a
  * hash of the absolute path (and the casd instance, whose store the digests refer to).
@@ -35929,7 +36010,10 @@ function parse(text, root) {
     if (data.root !== root) {
         return { cache: undefined, reason: `it was written for ${String(data.root)}, not ${root}` };
     }
-    if (!isDecimal(data.scanStartNs) || !Array.isArray(data.files) || !Array.isArray(data.dirs)) {
+    if (!isDecimal(data.scanStartNs) ||
+        (data.racyWindowNs !== undefined && !isDecimal(data.racyWindowNs)) ||
+        !Array.isArray(data.files) ||
+        !Array.isArray(data.dirs)) {
         return { cache: undefined, reason: 'its header is incomplete (corrupted)' };
     }
     const files = new Map();
@@ -35960,7 +36044,8 @@ function parse(text, root) {
         }
         dirs.set(row[0], { hash: row[1], sizeBytes: row[2] });
     }
-    return { cache: { root, scanStartNs: BigInt(data.scanStartNs), files, dirs } };
+    const racyWindowNs = data.racyWindowNs === undefined ? undefined : BigInt(data.racyWindowNs);
+    return { cache: { root, scanStartNs: BigInt(data.scanStartNs), racyWindowNs, files, dirs } };
 }
 /**
  * Reads the stat cache at `file` for the directory `root`. Gives `{cache: undefined, reason}`
@@ -35991,6 +36076,7 @@ async function saveStatCache(file, cache) {
         version: STAT_CACHE_VERSION,
         root: cache.root,
         scanStartNs: cache.scanStartNs.toString(),
+        racyWindowNs: cache.racyWindowNs?.toString(),
         files: [...cache.files].map(([path, e]) => [path, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash]),
         dirs: [...cache.dirs].map(([path, d]) => [path, d.hash, d.sizeBytes]),
     };
@@ -36024,11 +36110,17 @@ async function removeStatCache(file) {
 
 
 
+/** The racy window of stat caches that did not record theirs. */
+const LEGACY_RACY_WINDOW_NS = 1000000000n;
 /** Files per CaptureFiles call, and calls in flight. */
 const incremental_capture_CAPTURE_BATCH = 128;
 const CAPTURE_CONCURRENCY = 4;
 /** casd marks a file executable when its owner may execute it (checked on casd 1.4.30). */
 const OWNER_EXECUTE = 0o100;
+function* stats(scan) {
+    for (const file of scan.files)
+        yield file.stat;
+}
 function relative(parent, name) {
     return parent === '' ? name : `${parent}/${name}`;
 }
@@ -36097,10 +36189,6 @@ function scanTree(absRoot) {
 // code units) does not match above U+FFFF.
 function incremental_capture_byName(a, b) {
     return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
-}
-// Wall-clock time in ns, to the microsecond (Date.now() alone would round down by up to 1 ms).
-function nowNs() {
-    return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
 // The digests among `digests` whose object file is absent from the local store. Why
 // synchronous: as for the scan, an existence check of a cached inode costs microseconds,
@@ -36229,14 +36317,14 @@ async function captureIncremental(store, path, options = {}) {
     const logger = options.logger ?? logger_silentLogger;
     const absRoot = (0,external_node_path_namespaceObject.resolve)(path);
     const cacheFile = statCachePath(options.statCacheDir ?? (0,external_node_path_namespaceObject.join)(store.cacheDir, 'cas', 'stat-cache'), absRoot, store.instanceName);
-    const windowNs = BigInt(Math.round((options.racyWindowMs ?? 1000) * 1e6));
+    const givenWindowNs = options.racyWindowMs === undefined ? undefined : BigInt(Math.round(options.racyWindowMs * 1e6));
     const rootStats = await (0,promises_.lstat)(absRoot).catch(() => undefined);
     if (!rootStats?.isDirectory()) {
         // Missing, a file or a symlink: casd decides (and names the problem).
         const root = await store.importDirectory(absRoot);
         return { root, filesHashed: 0, filesReused: 0, full: true };
     }
-    const scanStartNs = nowNs();
+    const scanStartNs = wallClockNs();
     const loaded = await loadStatCache(cacheFile, absRoot);
     const scan = scanTree(absRoot);
     if (!scan) {
@@ -36250,11 +36338,12 @@ async function captureIncremental(store, path, options = {}) {
     if (!loaded.cache) {
         logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); capturing everything`);
         const full = await captureFull(store, absRoot, scan);
-        cache = { ...full.cache, scanStartNs };
+        cache = { ...full.cache, scanStartNs, racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)) };
         result = { root: full.root, filesHashed: scan.files.length, filesReused: 0, full: true };
     }
     else {
         const previous = loaded.cache;
+        const windowNs = givenWindowNs ?? previous.racyWindowNs ?? LEGACY_RACY_WINDOW_NS;
         const reused = [];
         const toHash = [];
         for (const file of scan.files) {
@@ -36269,7 +36358,7 @@ async function captureIncremental(store, path, options = {}) {
         }
         // A digest is only worth reusing while its blob is still in the local cache (casd may
         // have expired it); files whose blob is gone are captured again.
-        const gone = new Set((await store.localMissingBlobs(reused.map((f) => f.digest))).map((d) => d.hash));
+        const gone = locallyMissing(store, reused.map((f) => f.digest));
         const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has(f.digest.hash));
         if (gone.size > 0)
             toHash.push(...reused.filter((f) => gone.has(f.digest.hash)));
@@ -36279,7 +36368,13 @@ async function captureIncremental(store, path, options = {}) {
         const root = buildDirectories(scan.root, dirs, blobs);
         const absent = locallyMissing(store, [...blobs.values()].map((b) => b.digest));
         await storeDirectories(store, [...blobs.values()].filter((b) => absent.has(b.digest.hash)));
-        cache = { root: absRoot, scanStartNs, files: entriesOf(scan.files), dirs };
+        cache = {
+            root: absRoot,
+            scanStartNs,
+            racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)),
+            files: entriesOf(scan.files),
+            dirs,
+        };
         result = { root, filesHashed: toHash.length, filesReused: kept.length, full: false };
     }
     try {

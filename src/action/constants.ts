@@ -26,6 +26,7 @@ export enum Inputs {
   Path = 'path',
   Key = 'key',
   RestoreKeys = 'restore-keys',
+  RestoreLinks = 'restore-links',
   SaveLocalCache = 'save-local-cache',
   SaveRefs = 'save-refs',
   RestoreTimeout = 'restore-timeout',

@@ -44,6 +44,7 @@ export interface ActionConfig {
   paths: string[];
   key?: string;
   restoreKeys: string[];
+  restoreLinks: boolean;
   saveLocalCache: boolean;
   saveRefs: 'on-success' | 'always';
   restoreTimeoutMs: number;
@@ -323,6 +324,7 @@ export function parseInputs(read: InputReader): ActionConfig {
     }
   }
 
+  const restoreLinks = parseBoolean(problems, Inputs.RestoreLinks, get(Inputs.RestoreLinks) || 'false');
   const saveLocalCache = parseBoolean(problems, Inputs.SaveLocalCache, get(Inputs.SaveLocalCache) || 'true');
   const saveRefs = oneOf(problems, Inputs.SaveRefs, get(Inputs.SaveRefs) || 'on-success', [
     'on-success',
@@ -366,6 +368,7 @@ export function parseInputs(read: InputReader): ActionConfig {
     paths,
     key,
     restoreKeys,
+    restoreLinks,
     saveLocalCache,
     saveRefs,
     restoreTimeoutMs,

@@ -268,6 +268,7 @@ async function restoreRefs(config: ActionConfig, daemon: CasdDaemon, state: Main
         )
       : undefined;
   const ctx: RestoreContext = { store, refs, remote, logger: actionsLogger, stats: state.stats };
+  const stageOptions = { link: config.restoreLinks, logger: actionsLogger };
   try {
     for (const ref of config.refs) {
       const root = await ensureRef(ctx, ref.name);
@@ -276,13 +277,13 @@ async function restoreRefs(config: ActionConfig, daemon: CasdDaemon, state: Main
         core.info(`Ref ${ref.name} was not found locally${remote ? ' or on the remote' : ''}`);
         continue;
       }
-      if (ref.path) await stageDirectory(store, root, ref.path);
+      if (ref.path) await stageDirectory(store, root, ref.path, stageOptions);
       state.refsRestored.push(ref.name);
       core.info(`Restored ref ${ref.name} (${formatDigest(root)})${ref.path ? ` to ${ref.path}` : ''}`);
     }
     if (config.key) {
       const match = await findKey(ctx, config.key, config.restoreKeys);
-      if (match && (await restorePaths(store, match.root, config.paths))) {
+      if (match && (await restorePaths(store, match.root, config.paths, stageOptions))) {
         state.matchedKey = match.key;
         state.cacheHit = match.exact;
         state.restoredKeyRoot = formatDigest(match.root);
