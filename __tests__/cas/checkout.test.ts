@@ -100,6 +100,20 @@ describe('checkout against a real casd', () => {
     }
   });
 
+  it('reports each file written with its size, for progress lines', async () => {
+    const sizes: number[] = [];
+    const result = await checkout(fx.store, root, join(fx.scratch(), 'out'), {
+      onFile: (bytes) => sizes.push(bytes),
+    });
+    expect(sizes).toHaveLength(result.files);
+    expect(sizes.sort((a, b) => a - b)).toEqual(
+      Object.values(snapshot(src))
+        .filter((entry) => entry.startsWith('file '))
+        .map((entry) => Buffer.byteLength(entry.slice('file 644 '.length)))
+        .sort((a, b) => a - b),
+    );
+  });
+
   it('copies files so that changing them leaves the store intact', async () => {
     const dest = join(fx.scratch(), 'out');
     await checkout(fx.store, root, dest);

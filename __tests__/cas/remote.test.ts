@@ -76,7 +76,15 @@ describe('Remote: local casd -> remote casd over TCP', () => {
     }
     secondRoot = await store.importDirectory(join(work, 'src'));
     const before = await countObjects(remoteCasd.cacheDir);
-    const result = await remote.pushDirectory(secondRoot);
+    let reportedBlobs = 0;
+    let reportedBytes = 0;
+    const result = await remote.pushDirectory(secondRoot, {
+      onUploaded: (blobs, bytes) => {
+        reportedBlobs += blobs;
+        reportedBytes += bytes;
+      },
+    });
+    expect([reportedBlobs, reportedBytes]).toEqual([result.blobsUploaded, result.bytesUploaded]);
     // 100 new file blobs, the 100 directories holding them, and the new root.
     expect(result.blobsUploaded).toBe(100 + DIRS + 1);
     expect((await countObjects(remoteCasd.cacheDir)) - before).toBe(result.blobsUploaded);

@@ -34361,9 +34361,11 @@ async function checkout(store, root, dest, options = {}) {
             result.files++;
             if (options.link && !job.executable && (await tryLink(store.objectPath(job.digest), job.path))) {
                 result.linked++;
-                return;
             }
-            await copyObject(store.objectPath(job.digest), job.path, job.executable);
+            else {
+                await copyObject(store.objectPath(job.digest), job.path, job.executable);
+            }
+            options.onFile?.(job.digest.sizeBytes);
         }
         catch (err) {
             if (err instanceof errors/* CasError */.Ko)
@@ -35468,7 +35470,7 @@ class Remote {
             }
         };
         const needed = await this.remoteMissingBlobs(counted(this.treeBlobs(root, options.excludeSubdirs)));
-        const { missing } = await this.upload(needed);
+        const { missing } = await this.upload(needed, options.onUploaded);
         if (missing.length > 0) {
             throw new errors/* CasError */.Ko('blob-not-found', `cannot push tree ${digest_formatDigest(root)}: blob ${digest_formatDigest(missing[0])} is not in the local cache ` +
                 `(${missing.length} missing)`);
@@ -35510,7 +35512,7 @@ class Remote {
         }
     }
     // Uploads blobs known to be missing remotely: casd first, direct writes for what it failed.
-    async upload(digests) {
+    async upload(digests, onUploaded) {
         const missing = [];
         const retry = [];
         const localCas = this.localConnection.localCas;
@@ -35528,6 +35530,12 @@ class Remote {
                     else if ((entry.status?.code ?? 0) !== 0)
                         retry.push(entry.digest);
                 }
+                // Whatever casd did not report as failed is on the remote now.
+                const failed = new Set(response.responses
+                    .filter((entry) => (entry.status?.code ?? 0) !== 0)
+                    .map((entry) => entry.digest?.hash));
+                const sent = group.filter((digest) => !failed.has(digest.hash));
+                onUploaded?.(sent.length, sent.reduce((sum, digest) => sum + digest.sizeBytes, 0));
             }
             catch (err) {
                 this.logger.debug(`casd UploadMissingBlobs failed (${String(err)}); writing to the remote directly`);
@@ -36689,8 +36697,9 @@ const pushCommand = {
                 for (const name of ctx.positionals) {
                     const root = await resolveTarget(refs, name);
                     progress.phase(`pushing ${name}`);
-                    const result = await remote.pushDirectory(root);
-                    progress.add(result.blobsUploaded, result.bytesUploaded);
+                    const result = await remote.pushDirectory(root, {
+                        onUploaded: (blobs, bytes) => progress.add(blobs, bytes),
+                    });
                     const isDigest = name === digest_formatDigest(root);
                     const published = isDigest ? false : await pushRef(remote, name, root);
                     pushed.push({
@@ -36939,7 +36948,10 @@ const checkoutCommand = {
                 }
             }
             const progress = out.progress('checking out');
-            const result = await checkout(store, root, dest, { link: flagOption(values, 'link') }).catch((err) => {
+            const result = await checkout(store, root, dest, {
+                link: flagOption(values, 'link'),
+                onFile: (bytes) => progress.add(1, bytes),
+            }).catch((err) => {
                 progress.abandon();
                 throw err;
             });

@@ -31,6 +31,8 @@ export interface CheckoutOptions {
    * first: lets a caller record the tree (seedStatCache) without reading it again.
    */
   onDirectory?: (visited: VisitedDirectory) => void;
+  /** Called after each file is written, with its size: for progress lines. */
+  onFile?: (sizeBytes: number) => void;
 }
 
 /** Statistics of one checkout. */
@@ -177,9 +179,10 @@ export async function checkout(
       result.files++;
       if (options.link && !job.executable && (await tryLink(store.objectPath(job.digest), job.path))) {
         result.linked++;
-        return;
+      } else {
+        await copyObject(store.objectPath(job.digest), job.path, job.executable);
       }
-      await copyObject(store.objectPath(job.digest), job.path, job.executable);
+      options.onFile?.(job.digest.sizeBytes);
     } catch (err) {
       if (err instanceof CasError) throw err;
       const reason = errnoOf(err) === 'ENOENT' ? 'blob-not-found' : 'io';

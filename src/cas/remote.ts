@@ -336,7 +336,10 @@ export class Remote {
    * to the root) leaves subtrees out. Returns the counts; throws 'blob-not-found' when the
    * local cache lacks part of the tree.
    */
-  async pushDirectory(root: Digest, options: { excludeSubdirs?: string[] } = {}): Promise<PushResult> {
+  async pushDirectory(
+    root: Digest,
+    options: { excludeSubdirs?: string[]; onUploaded?: (blobs: number, bytes: number) => void } = {},
+  ): Promise<PushResult> {
     this.assertWritable('push a directory');
     let blobsChecked = 0;
     const counted = async function* (blobs: AsyncIterable<Digest>): AsyncGenerator<Digest> {
@@ -346,7 +349,7 @@ export class Remote {
       }
     };
     const needed = await this.remoteMissingBlobs(counted(this.treeBlobs(root, options.excludeSubdirs)));
-    const { missing } = await this.upload(needed);
+    const { missing } = await this.upload(needed, options.onUploaded);
     if (missing.length > 0) {
       throw new CasError(
         'blob-not-found',
@@ -391,7 +394,10 @@ export class Remote {
   }
 
   // Uploads blobs known to be missing remotely: casd first, direct writes for what it failed.
-  private async upload(digests: Digest[]): Promise<{ missing: Digest[] }> {
+  private async upload(
+    digests: Digest[],
+    onUploaded?: (blobs: number, bytes: number) => void,
+  ): Promise<{ missing: Digest[] }> {
     const missing: Digest[] = [];
     const retry: Digest[] = [];
     const localCas = this.localConnection.localCas;
@@ -406,6 +412,17 @@ export class Remote {
           if (entry.status?.code === status.NOT_FOUND) missing.push(entry.digest);
           else if ((entry.status?.code ?? 0) !== 0) retry.push(entry.digest);
         }
+        // Whatever casd did not report as failed is on the remote now.
+        const failed = new Set(
+          response.responses
+            .filter((entry) => (entry.status?.code ?? 0) !== 0)
+            .map((entry) => entry.digest?.hash),
+        );
+        const sent = group.filter((digest) => !failed.has(digest.hash));
+        onUploaded?.(
+          sent.length,
+          sent.reduce((sum, digest) => sum + digest.sizeBytes, 0),
+        );
       } catch (err) {
         this.logger.debug(`casd UploadMissingBlobs failed (${String(err)}); writing to the remote directly`);
         retry.push(...group);

@@ -93,8 +93,9 @@ export const pushCommand: Command = {
         for (const name of ctx.positionals) {
           const root = await resolveTarget(refs, name);
           progress.phase(`pushing ${name}`);
-          const result = await remote.pushDirectory(root);
-          progress.add(result.blobsUploaded, result.bytesUploaded);
+          const result = await remote.pushDirectory(root, {
+            onUploaded: (blobs, bytes) => progress.add(blobs, bytes),
+          });
           const isDigest = name === formatDigest(root);
           const published = isDigest ? false : await pushRef(remote, name, root);
           pushed.push({

@@ -122,12 +122,13 @@ export const checkoutCommand: Command = {
         }
       }
       const progress = out.progress('checking out');
-      const result = await checkout(store, root, dest, { link: flagOption(values, 'link') }).catch(
-        (err: unknown) => {
-          progress.abandon();
-          throw err;
-        },
-      );
+      const result = await checkout(store, root, dest, {
+        link: flagOption(values, 'link'),
+        onFile: (bytes) => progress.add(1, bytes),
+      }).catch((err: unknown) => {
+        progress.abandon();
+        throw err;
+      });
       progress.done(
         `checked out ${result.files} files (${result.linked} linked), ${result.directories} directories, ${result.symlinks} symlinks to ${dest}`,
       );
