@@ -5,9 +5,8 @@ import { type Digest, formatDigest, sameDigest } from '../cas/digest.js';
 import type { Connection } from '../grpc/connection.js';
 import { RefStore } from '../cas/refs.js';
 import { pushRef, resolveRemoteRef } from '../cas/remote-refs.js';
-import { Remote, type RemoteSpec } from '../cas/remote.js';
+import { Remote } from '../cas/remote.js';
 import { CasStore } from '../cas/store.js';
-import { describeError, isCasError } from '../errors.js';
 import { formatEndpoint } from '../grpc/endpoint.js';
 import { withDeadline } from '../util/deadline.js';
 import type { ActionConfig } from './inputs.js';
@@ -15,7 +14,8 @@ import { type JobStatusResult, readJobStatus } from './job-status.js';
 import { capturePaths } from './key-tree.js';
 import { keyRef, restoreKeyRef, statsRef } from './keys.js';
 import { actionsLogger } from './logger.js';
-import { pushAllowed, readConfig } from './main-step.js';
+import { pushAllowed, readConfig, remoteSpec } from './config.js';
+import { guarded } from './guard.js';
 import { savePersisted } from './persist/index.js';
 import { type RunReport, type RunStats, timed } from './report.js';
 import { unlockCacheDir } from './cache-lock.js';
@@ -27,8 +27,6 @@ interface PostContext {
   config: ActionConfig;
   state: MainState;
   report: RunReport;
-  /** A phase hit its deadline: casd is likely stuck on the remote too. */
-  timedOut?: boolean;
 }
 
 /**
@@ -37,33 +35,6 @@ interface PostContext {
  * shutdown wait to the post step; its store is safe to kill (objects land by rename).
  */
 const STUCK_DAEMON_TERM_MS = 2_000;
-
-async function guarded<T>(ctx: PostContext, what: string, body: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await body();
-  } catch (err) {
-    if (isCasError(err, 'timeout')) ctx.timedOut = true;
-    const message = `${what}: ${describeError(err)}`;
-    ctx.report.warnings.push(message);
-    core.warning(message);
-    return undefined;
-  }
-}
-
-function remoteSpec(config: ActionConfig, readOnly: boolean): RemoteSpec {
-  const remote = config.remote!;
-  return {
-    url: remote.endpoint.text,
-    instanceName: remote.instanceName,
-    serverCert: remote.serverCert,
-    clientCert: remote.clientCert,
-    clientKey: remote.clientKey,
-    token: remote.token,
-    tokenFile: remote.tokenFile,
-    assetUrl: remote.assetEndpoint?.text,
-    readOnly,
-  };
-}
 
 /** Whether refs may be published, and the sentence the summary says about it. */
 function refDecision(
@@ -105,7 +76,7 @@ async function readPreviousStats(
 /** Captures `path` into one tree; undefined (with the reason in the summary) when nothing was. */
 async function captureKey(ctx: PostContext, store: CasStore): Promise<Digest | undefined> {
   const { config, report } = ctx;
-  const captured = await guarded(ctx, 'capturing path', () =>
+  const captured = await guarded(ctx.report, 'capturing path', () =>
     timed(report.stats, 'capture', () => capturePaths(store, config.paths)),
   );
   if (!captured) {
@@ -138,7 +109,7 @@ async function connectRemote(
     core.info('Pushing is off (read-only, push: false, or a pull request from a fork)');
     return undefined;
   }
-  return guarded(ctx, 'connecting to the remote', () =>
+  return guarded(ctx.report, 'connecting to the remote', () =>
     withDeadline('connecting to the remote', config.saveTimeoutMs, () =>
       Remote.register(connection, remoteSpec(config, false), {
         store,
@@ -151,7 +122,7 @@ async function connectRemote(
 
 /** Whether the remote already publishes `root` under the key (a local hit can hide a miss there). */
 async function remoteHoldsKey(ctx: PostContext, remote: Remote, root: Digest): Promise<boolean> {
-  const published = await guarded(ctx, 'looking up the key on the remote', () =>
+  const published = await guarded(ctx.report, 'looking up the key on the remote', () =>
     withDeadline('looking up the key on the remote', ctx.config.saveTimeoutMs, () =>
       resolveRemoteRef(remote, keyRef(ctx.config.key!)),
     ),
@@ -162,7 +133,7 @@ async function remoteHoldsKey(ctx: PostContext, remote: Remote, root: Digest): P
 /** Pushes the tree's blobs the remote lacks; true when all of them are there now. */
 async function pushBlobs(ctx: PostContext, remote: Remote, root: Digest): Promise<boolean> {
   const { stats } = ctx.report;
-  const pushed = await guarded(ctx, 'pushing blobs', () =>
+  const pushed = await guarded(ctx.report, 'pushing blobs', () =>
     timed(stats, 'push blobs', () =>
       withDeadline('pushing blobs', ctx.config.saveTimeoutMs, () => remote.pushDirectory(root)),
     ),
@@ -200,7 +171,7 @@ async function saveKey(
   report.refsCommitted = true;
   // Only a ref whose every blob is on the remote is published there.
   if (remote && blobsPushed) {
-    await guarded(ctx, 'publishing refs', () =>
+    await guarded(ctx.report, 'publishing refs', () =>
       timed(report.stats, 'push refs', () =>
         withDeadline('publishing refs', config.saveTimeoutMs, async () => {
           for (const name of names) {
@@ -255,7 +226,7 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
     stats.quotaBytes = usage.quotaBytes;
   }
   if (config.key && keyRoot && report.refsCommitted) {
-    await guarded(ctx, 'recording stats', async () => {
+    await guarded(ctx.report, 'recording stats', async () => {
       const digest = await store.addObject({ buffer: Buffer.from(JSON.stringify(stats)) });
       await refs.set(statsRef(config.key!), digest);
     });
@@ -266,7 +237,7 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
 async function stopDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
   const { report } = ctx;
   const exit = await timed(report.stats, 'daemon stop', () =>
-    daemon.stop(ctx.timedOut ? { termTimeoutMs: STUCK_DAEMON_TERM_MS } : {}),
+    daemon.stop(ctx.report.timedOut ? { termTimeoutMs: STUCK_DAEMON_TERM_MS } : {}),
   );
   report.daemonExit = {
     exitCode: exit.exitCode,
@@ -313,12 +284,12 @@ export async function postStep(): Promise<void> {
 
   if (state.daemon) {
     const daemon = CasdDaemon.attach(state.daemon, actionsLogger);
-    await guarded(ctx, 'saving', () => withDaemon(ctx, daemon));
+    await guarded(ctx.report, 'saving', () => withDaemon(ctx, daemon));
     await stopDaemon(ctx, daemon);
   }
 
   if (config.saveLocalCache && state.persistPrefix) {
-    const saved = await guarded(ctx, 'saving the local cache to the Actions cache', () =>
+    const saved = await guarded(ctx.report, 'saving the local cache to the Actions cache', () =>
       timed(stats, 'save local cache', () =>
         savePersisted({
           cacheDir: config.cacheDir,

@@ -60,6 +60,8 @@ export interface RunReport {
     logPath?: string;
   };
   warnings: string[];
+  /** A phase hit its deadline: the daemon may be stuck on the remote. */
+  timedOut?: boolean;
 }
 
 /**

@@ -1,8 +1,15 @@
+import * as core from '@actions/core';
+import { RefStore } from '../cas/refs.js';
+import type { Connection } from '../grpc/connection.js';
+import { remoteSpec } from './config.js';
+import type { ActionConfig } from './inputs.js';
+import { restorePaths, stageDirectory } from './key-tree.js';
+import { actionsLogger } from './logger.js';
+import type { MainState } from './state.js';
 import { type Digest, formatDigest } from '../cas/digest.js';
 import { resolveRemoteRef } from '../cas/remote-refs.js';
-import type { Remote } from '../cas/remote.js';
-import type { RefStore } from '../cas/refs.js';
-import type { CasStore } from '../cas/store.js';
+import { Remote } from '../cas/remote.js';
+import { CasStore } from '../cas/store.js';
 import { requiredBlobs } from '../cas/tree.js';
 import { CasError, isCasError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -116,4 +123,58 @@ export async function findKey(
     if (pointer) return { key: prefix, root: pointer, exact: false };
   }
   return undefined;
+}
+
+/**
+ * Restores what the inputs ask for: each of `refs` (staged at its path when given), then the
+ * key or the first matching restore key into `path`. Fills the state's outputs.
+ */
+export async function restoreRequested(
+  config: ActionConfig,
+  connection: Connection,
+  state: MainState,
+): Promise<void> {
+  const store = new CasStore({ cacheDir: config.cacheDir, connection, logger: actionsLogger });
+  await store.checkLayout();
+  const refs = new RefStore(config.cacheDir);
+  const remote =
+    config.remote && !state.remoteUnavailable
+      ? await Remote.register(connection, remoteSpec(config, true), {
+          store,
+          logger: actionsLogger,
+          tempDir: process.env.RUNNER_TEMP,
+        })
+      : undefined;
+  const ctx: RestoreContext = { store, refs, remote, logger: actionsLogger, stats: state.stats };
+  const stageOptions = { link: config.restoreLinks, logger: actionsLogger };
+  try {
+    for (const ref of config.refs) {
+      const root = await ensureRef(ctx, ref.name);
+      if (!root) {
+        state.refsMissing.push(ref.name);
+        core.info(`Ref ${ref.name} was not found locally${remote ? ' or on the remote' : ''}`);
+        continue;
+      }
+      if (ref.path) await stageDirectory(store, root, ref.path, stageOptions);
+      state.refsRestored.push(ref.name);
+      core.info(`Restored ref ${ref.name} (${formatDigest(root)})${ref.path ? ` to ${ref.path}` : ''}`);
+    }
+    if (config.key) {
+      const match = await findKey(ctx, config.key, config.restoreKeys);
+      if (match && (await restorePaths(store, match.root, config.paths, stageOptions))) {
+        state.matchedKey = match.key;
+        state.cacheHit = match.exact;
+        state.restoredKeyRoot = formatDigest(match.root);
+        core.info(
+          `Restored ${config.paths.join(', ')} from key ${match.key}${match.exact ? '' : ' (partial match)'}`,
+        );
+      } else {
+        core.info(
+          `No cache entry for key ${config.key}${config.restoreKeys.length ? ' or its restore keys' : ''}`,
+        );
+      }
+    }
+  } finally {
+    await remote?.close();
+  }
 }

@@ -1,11 +1,19 @@
 import { statfs } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
-import type { CasdRemoteFlags, ServiceFlags, StartOptions } from '../casd/index.js';
+import * as core from '@actions/core';
+import { CasdDaemon, type CasdRemoteFlags, type ServiceFlags, type StartOptions } from '../casd/index.js';
+import { CasError, describeError } from '../errors.js';
+import { unary } from '../grpc/call.js';
+import { Connection } from '../grpc/connection.js';
 import { casdRemoteUrl, type Endpoint } from '../grpc/endpoint.js';
 import type { Logger } from '../logger.js';
 import { resolveSize } from '../util/size.js';
 import type { ActionConfig } from './inputs.js';
 import type { SecretFiles } from './secret-files.js';
+import type { MainState } from './state.js';
+
+/** How long the main step waits for the remote to answer before going on without it. */
+const REMOTE_PROBE_MS = 5_000;
 
 /** Size of the filesystem holding `dir`, for quotas given as a percentage. */
 export async function filesystemBytes(dir: string): Promise<number> {
@@ -68,4 +76,59 @@ export async function daemonStartOptions(
     remote: remoteFlags(config, secrets, pushAllowed),
     logger,
   };
+}
+
+/** Asks the remote for its capabilities, briefly: a remote that is down must not stall the job. */
+async function remoteAnswers(config: ActionConfig): Promise<string | undefined> {
+  const remote = config.remote!;
+  const connection = new Connection(remote.endpoint, {
+    serverCert: remote.serverCert,
+    clientCert: remote.clientCert,
+    clientKey: remote.clientKey,
+    token: remote.token,
+    tokenFile: remote.tokenFile,
+  });
+  try {
+    await unary(
+      connection.capabilities.getCapabilities.bind(connection.capabilities),
+      { instanceName: remote.instanceName },
+      { timeoutMs: REMOTE_PROBE_MS },
+    );
+    return undefined;
+  } catch (err) {
+    return describeError(err);
+  } finally {
+    connection.close();
+  }
+}
+
+/**
+ * Starts the daemon detached (it serves the rest of the job; post stops it). casd exits at
+ * start when its remote does not answer, so a remote that is down means a local-only daemon
+ * and a warning, never a failed job (unless fail-on-cache-error).
+ */
+export async function startDaemon(
+  config: ActionConfig,
+  options: StartOptions,
+  state: MainState,
+): Promise<CasdDaemon> {
+  const localOnly = async (why: string): Promise<CasdDaemon> => {
+    if (config.failOnCacheError)
+      throw new CasError('remote-unavailable', `remote ${config.remote!.endpoint.text}: ${why}`);
+    const message = `remote ${config.remote!.endpoint.text} is unavailable (${why}); using the local cache only`;
+    state.warnings.push(message);
+    state.remoteUnavailable = true;
+    core.warning(message);
+    return CasdDaemon.start({ ...options, remote: undefined, detach: true });
+  };
+  if (options.remote) {
+    const problem = await remoteAnswers(config);
+    if (problem) return localOnly(problem);
+  }
+  try {
+    return await CasdDaemon.start({ ...options, detach: true });
+  } catch (err) {
+    if (!options.remote) throw err;
+    return localOnly(describeError(err).split('\n')[0]);
+  }
 }
