@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildCasdArgs, type DaemonOptions } from '../../src/casd/index.js';
+import { buildCasdArgs, type DaemonOptions, proxyFlags } from '../../src/casd/index.js';
+import { parseEndpoint } from '../../src/grpc/endpoint.js';
 import { CasError } from '../../src/errors.js';
 
 const base: DaemonOptions = { binary: '/bin/casd', cacheDir: '/c', socketPath: '/s/casd.sock' };
@@ -162,5 +163,24 @@ describe('buildCasdArgs', () => {
     expect(errorOf(() => args({ logLevel: 'loud' as unknown as DaemonOptions['logLevel'] })).message).toBe(
       'log level "loud" is not one of error, warning, info, debug, trace',
     );
+  });
+});
+
+describe('proxyFlags', () => {
+  it('proxies all three services to one remote unless Remote Asset or Action Cache live elsewhere', () => {
+    const flags = proxyFlags(
+      { cas: parseEndpoint('grpcs://cas.example'), ac: parseEndpoint('grpc://ac.example:9092') },
+      { instance: 'main', tokenPath: '/run/token' },
+      true,
+    );
+    expect(flags.cas).toMatchObject({
+      url: 'https://cas.example:443',
+      instance: 'main',
+      accessTokenPath: '/run/token',
+    });
+    expect(flags.ra?.url).toBe('https://cas.example:443');
+    expect(flags.ac?.url).toBe('http://ac.example:9092');
+    expect(flags.cas?.retryLimit).toBeGreaterThan(0);
+    expect(flags.readOnly).toBe(true);
   });
 });

@@ -31703,10 +31703,38 @@ function flagOption(values, name) {
 //# sourceMappingURL=command.js.map
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: ./lib/grpc/endpoint.js
+var grpc_endpoint = __nccwpck_require__(1735);
 ;// CONCATENATED MODULE: ./lib/casd/args.js
+
 
 /** casd's log levels, quietest first. */
 const CASD_LOG_LEVELS = ['error', 'warning', 'info', 'debug', 'trace'];
+/**
+ * casd's flags for one proxied service. A remote that stops answering must not hang the
+ * build behind the daemon: casd retries a few times, then gives the client an error.
+ */
+function serviceFlags(endpoint, files = {}) {
+    return {
+        url: (0,grpc_endpoint/* casdRemoteUrl */.lw)(endpoint),
+        instance: files.instance || undefined,
+        serverCertPath: files.serverCertPath,
+        clientCertPath: files.clientCertPath,
+        clientKeyPath: files.clientKeyPath,
+        accessTokenPath: files.tokenPath,
+        retryLimit: 3,
+        requestTimeoutSeconds: 120,
+    };
+}
+/** casd's flags proxying the CAS, Remote Asset and Action Cache (each may live elsewhere). */
+function proxyFlags(endpoints, files, readOnly) {
+    return {
+        cas: serviceFlags(endpoints.cas, files),
+        ra: serviceFlags(endpoints.ra ?? endpoints.cas, files),
+        ac: serviceFlags(endpoints.ac ?? endpoints.cas, files),
+        readOnly,
+    };
+}
 function invalid(message) {
     return new errors/* CasError */.Ko('invalid-input', message);
 }
@@ -31882,8 +31910,6 @@ function call_grpcToCasError(err, doing, logPath) {
     });
 }
 //# sourceMappingURL=call.js.map
-// EXTERNAL MODULE: ./lib/grpc/endpoint.js
-var grpc_endpoint = __nccwpck_require__(1735);
 ;// CONCATENATED MODULE: ./lib/util/concurrency.js
 /**
  * Runs `worker` over `items` with at most `limit` calls in flight and returns the results in
@@ -33493,7 +33519,6 @@ function locateCasd(config, env = process.env) {
 
 
 
-
 /** Name of the file, inside the cache directory, that records the daemon `start` left running. */
 const STATE_FILE = 'casd-action-daemon.json';
 /** Path of the state file for `cacheDir`. */
@@ -33558,16 +33583,6 @@ async function saveRunning(daemon, extra) {
 async function forgetRunning(cacheDir) {
     await (0,promises_.rm)(stateFilePath(cacheDir), { force: true });
 }
-function serviceFlags(remote) {
-    return {
-        url: (0,grpc_endpoint/* casdRemoteUrl */.lw)(remote.endpoint),
-        instance: remote.instanceName || undefined,
-        serverCertPath: remote.serverCertPath,
-        clientCertPath: remote.clientCertPath,
-        clientKeyPath: remote.clientKeyPath,
-        accessTokenPath: remote.tokenFile,
-    };
-}
 /** casd's flags to proxy CAS, Remote Asset and Action Cache to the configured remote. */
 function remoteFlags(remote) {
     if (!remote)
@@ -33585,8 +33600,13 @@ function remoteFlags(remote) {
         // Why: casd refuses access tokens on plaintext channels; say so in our words first.
         throw new errors/* CasError */.Ko('invalid-input', `remote ${remote.url}: a token can only be sent over TLS; use grpcs://`);
     }
-    const flags = serviceFlags(remote);
-    return { cas: flags, ra: flags, ac: flags, readOnly: remote.readOnly };
+    return proxyFlags({ cas: remote.endpoint }, {
+        instance: remote.instanceName,
+        serverCertPath: remote.serverCertPath,
+        clientCertPath: remote.clientCertPath,
+        clientKeyPath: remote.clientKeyPath,
+        tokenPath: remote.tokenFile,
+    }, remote.readOnly ?? false);
 }
 /**
  * casd's start options from the CLI settings. With `proxy`, casd proxies its CAS, Remote

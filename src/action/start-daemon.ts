@@ -1,11 +1,9 @@
-import { statfs } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import * as core from '@actions/core';
-import { CasdDaemon, type CasdRemoteFlags, type ServiceFlags, type StartOptions } from '../casd/index.js';
+import { CasdDaemon, type CasdRemoteFlags, proxyFlags, type StartOptions } from '../casd/index.js';
 import { CasError, describeError } from '../errors.js';
 import { unary } from '../grpc/call.js';
 import { Connection } from '../grpc/connection.js';
-import { casdRemoteUrl, type Endpoint } from '../grpc/endpoint.js';
 import type { Logger } from '../logger.js';
 import { resolveSize } from '../util/size.js';
 import type { ActionConfig } from './inputs.js';
@@ -22,20 +20,6 @@ export async function filesystemBytes(dir: string): Promise<number> {
   return stats.blocks * stats.bsize;
 }
 
-function serviceFlags(endpoint: Endpoint, instance: string, secrets: SecretFiles | undefined): ServiceFlags {
-  return {
-    url: casdRemoteUrl(endpoint),
-    instance: instance || undefined,
-    serverCertPath: secrets?.serverCertPath,
-    clientCertPath: secrets?.clientCertPath,
-    clientKeyPath: secrets?.clientKeyPath,
-    accessTokenPath: secrets?.tokenPath,
-    // A remote that stops answering must not hang the build: casd retries, then gives up.
-    retryLimit: 3,
-    requestTimeoutSeconds: 120,
-  };
-}
-
 /** casd's remote flags: the CAS, Remote Asset and Action Cache all proxied through `""`. */
 export function remoteFlags(
   config: ActionConfig,
@@ -44,12 +28,11 @@ export function remoteFlags(
 ): CasdRemoteFlags | undefined {
   const remote = config.remote;
   if (!remote) return undefined;
-  return {
-    cas: serviceFlags(remote.endpoint, remote.instanceName, secrets),
-    ra: serviceFlags(remote.assetEndpoint ?? remote.endpoint, remote.instanceName, secrets),
-    ac: serviceFlags(remote.actionCacheEndpoint ?? remote.endpoint, remote.instanceName, secrets),
-    readOnly: !pushAllowed,
-  };
+  return proxyFlags(
+    { cas: remote.endpoint, ra: remote.assetEndpoint, ac: remote.actionCacheEndpoint },
+    { ...secrets, instance: remote.instanceName },
+    !pushAllowed,
+  );
 }
 
 /** The daemon's start options from the action's config. */

@@ -1,4 +1,5 @@
 import { CasError } from '../errors.js';
+import { casdRemoteUrl, type Endpoint } from '../grpc/endpoint.js';
 
 /** casd's log levels, quietest first. */
 export const CASD_LOG_LEVELS = ['error', 'warning', 'info', 'debug', 'trace'] as const;
@@ -34,6 +35,46 @@ export interface CasdRemoteFlags {
 }
 
 /** Everything that decides casd's command line. */
+/** Where a remote is and how to authenticate to it, with credentials as files (casd reads paths). */
+export interface RemoteFiles {
+  instance?: string;
+  serverCertPath?: string;
+  clientCertPath?: string;
+  clientKeyPath?: string;
+  tokenPath?: string;
+}
+
+/**
+ * casd's flags for one proxied service. A remote that stops answering must not hang the
+ * build behind the daemon: casd retries a few times, then gives the client an error.
+ */
+export function serviceFlags(endpoint: Endpoint, files: RemoteFiles = {}): ServiceFlags {
+  return {
+    url: casdRemoteUrl(endpoint),
+    instance: files.instance || undefined,
+    serverCertPath: files.serverCertPath,
+    clientCertPath: files.clientCertPath,
+    clientKeyPath: files.clientKeyPath,
+    accessTokenPath: files.tokenPath,
+    retryLimit: 3,
+    requestTimeoutSeconds: 120,
+  };
+}
+
+/** casd's flags proxying the CAS, Remote Asset and Action Cache (each may live elsewhere). */
+export function proxyFlags(
+  endpoints: { cas: Endpoint; ra?: Endpoint; ac?: Endpoint },
+  files: RemoteFiles,
+  readOnly: boolean,
+): CasdRemoteFlags {
+  return {
+    cas: serviceFlags(endpoints.cas, files),
+    ra: serviceFlags(endpoints.ra ?? endpoints.cas, files),
+    ac: serviceFlags(endpoints.ac ?? endpoints.cas, files),
+    readOnly,
+  };
+}
+
 export interface DaemonOptions {
   /** Path of the buildbox-casd executable. */
   binary: string;

@@ -4,6 +4,9 @@ export {
   type CasdLogLevel,
   type CasdRemoteFlags,
   type DaemonOptions,
+  proxyFlags,
+  type RemoteFiles,
+  serviceFlags,
   type ServiceFlags,
 } from './args.js';
 export {

@@ -6,12 +6,11 @@ import {
   type CasdRemoteFlags,
   type DaemonState,
   processAlive,
-  type ServiceFlags,
+  proxyFlags,
   type StartOptions,
 } from '../casd/index.js';
 import { CasError } from '../errors.js';
 import { unary } from '../grpc/call.js';
-import { casdRemoteUrl } from '../grpc/endpoint.js';
 import type { Logger } from '../logger.js';
 import { resolveSize } from '../util/size.js';
 import { type CliConfig, locateCasd, type RemoteSettings } from './config.js';
@@ -96,17 +95,6 @@ export async function forgetRunning(cacheDir: string): Promise<void> {
   await rm(stateFilePath(cacheDir), { force: true });
 }
 
-function serviceFlags(remote: RemoteSettings): ServiceFlags {
-  return {
-    url: casdRemoteUrl(remote.endpoint),
-    instance: remote.instanceName || undefined,
-    serverCertPath: remote.serverCertPath,
-    clientCertPath: remote.clientCertPath,
-    clientKeyPath: remote.clientKeyPath,
-    accessTokenPath: remote.tokenFile,
-  };
-}
-
 /** casd's flags to proxy CAS, Remote Asset and Action Cache to the configured remote. */
 export function remoteFlags(remote: RemoteSettings | undefined): CasdRemoteFlags | undefined {
   if (!remote) return undefined;
@@ -125,8 +113,17 @@ export function remoteFlags(remote: RemoteSettings | undefined): CasdRemoteFlags
       `remote ${remote.url}: a token can only be sent over TLS; use grpcs://`,
     );
   }
-  const flags = serviceFlags(remote);
-  return { cas: flags, ra: flags, ac: flags, readOnly: remote.readOnly };
+  return proxyFlags(
+    { cas: remote.endpoint },
+    {
+      instance: remote.instanceName,
+      serverCertPath: remote.serverCertPath,
+      clientCertPath: remote.clientCertPath,
+      clientKeyPath: remote.clientKeyPath,
+      tokenPath: remote.tokenFile,
+    },
+    remote.readOnly ?? false,
+  );
 }
 
 /**
