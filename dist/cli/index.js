@@ -35342,31 +35342,8 @@ class Remote {
      * read directly from the remote and written to casd instead.
      */
     async fetchBlobs(digests) {
-        const missing = [];
-        const retry = [];
-        const localCas = this.localConnection.localCas;
         const wanted = [...digests].filter((d) => d.hash !== EMPTY_DIGEST.hash);
-        await forEachLimit(chunks(wanted, LOCAL_CAS_GROUP), 4, async (group) => {
-            try {
-                const response = await unary(localCas.fetchMissingBlobs.bind(localCas), {
-                    instanceName: this.localInstance,
-                    blobDigests: group,
-                });
-                // Why: casd lists only the blobs that failed.
-                for (const entry of response.responses) {
-                    if (!entry.digest)
-                        continue;
-                    if (entry.status?.code === src/* status */.h5.NOT_FOUND)
-                        missing.push(entry.digest);
-                    else if ((entry.status?.code ?? 0) !== 0)
-                        retry.push(entry.digest);
-                }
-            }
-            catch (err) {
-                this.logger.debug(`casd FetchMissingBlobs failed (${String(err)}); reading from the remote directly`);
-                retry.push(...group);
-            }
-        });
+        const { missing, retry } = await this.throughCasd('fetch', wanted);
         if (retry.length > 0) {
             const copied = await copyBlobs(this.direct, this.local, retry, { tempDir: this.options.tempDir });
             missing.push(...copied.missing);
@@ -35533,35 +35510,7 @@ class Remote {
     }
     // Uploads blobs known to be missing remotely: casd first, direct writes for what it failed.
     async upload(digests, onUploaded) {
-        const missing = [];
-        const retry = [];
-        const localCas = this.localConnection.localCas;
-        await forEachLimit(chunks(digests, LOCAL_CAS_GROUP), 4, async (group) => {
-            try {
-                const response = await unary(localCas.uploadMissingBlobs.bind(localCas), {
-                    instanceName: this.localInstance,
-                    blobDigests: group,
-                });
-                for (const entry of response.responses) {
-                    if (!entry.digest)
-                        continue;
-                    if (entry.status?.code === src/* status */.h5.NOT_FOUND)
-                        missing.push(entry.digest);
-                    else if ((entry.status?.code ?? 0) !== 0)
-                        retry.push(entry.digest);
-                }
-                // Whatever casd did not report as failed is on the remote now.
-                const failed = new Set(response.responses
-                    .filter((entry) => (entry.status?.code ?? 0) !== 0)
-                    .map((entry) => entry.digest?.hash));
-                const sent = group.filter((digest) => !failed.has(digest.hash));
-                onUploaded?.(sent.length, sent.reduce((sum, digest) => sum + digest.sizeBytes, 0));
-            }
-            catch (err) {
-                this.logger.debug(`casd UploadMissingBlobs failed (${String(err)}); writing to the remote directly`);
-                retry.push(...group);
-            }
-        });
+        const { missing, retry } = await this.throughCasd('upload', digests, (sent) => onUploaded?.(sent.length, sent.reduce((sum, digest) => sum + digest.sizeBytes, 0)));
         if (retry.length > 0) {
             this.logger.info(`uploading ${retry.length} blobs to ${this.spec.url} directly (casd could not)`);
             const copied = await copyBlobs(this.local, this.direct, retry, {
@@ -35571,6 +35520,40 @@ class Remote {
             missing.push(...copied.missing);
         }
         return { missing };
+    }
+    /**
+     * Moves blobs through casd (LocalCAS Fetch/UploadMissingBlobs on the registered instance),
+     * 512 a call, several calls at once. Sorts casd's failures into blobs the other side lacks
+     * (NOT_FOUND) and blobs to move directly instead; `onMoved` hears of each group's successes.
+     */
+    async throughCasd(direction, digests, onMoved) {
+        const missing = [];
+        const retry = [];
+        const localCas = this.localConnection.localCas;
+        // The two calls take and give the same shapes.
+        const call = direction === 'fetch'
+            ? localCas.fetchMissingBlobs.bind(localCas)
+            : localCas.uploadMissingBlobs.bind(localCas);
+        await forEachLimit(chunks(digests, LOCAL_CAS_GROUP), 4, async (group) => {
+            try {
+                const response = await unary(call, { instanceName: this.localInstance, blobDigests: group });
+                // casd reports the blobs that failed (some versions list the rest as OK).
+                const failed = new Set();
+                for (const entry of response.responses) {
+                    const code = entry.status?.code ?? 0;
+                    if (!entry.digest || code === 0)
+                        continue;
+                    failed.add(entry.digest.hash);
+                    (code === src/* status */.h5.NOT_FOUND ? missing : retry).push(entry.digest);
+                }
+                onMoved?.(group.filter((digest) => !failed.has(digest.hash)));
+            }
+            catch (err) {
+                this.logger.debug(`casd ${direction} of ${group.length} blobs failed (${String(err)}); going direct`);
+                retry.push(...group);
+            }
+        });
+        return { missing, retry };
     }
 }
 //# sourceMappingURL=remote.js.map

@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { CasError, isCasError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import type { Remote as CasdRemote } from '../gen/build/buildgrid/local_cas.js';
-import { grpcToCasError, isGrpcError, unary } from '../grpc/call.js';
+import type {
+  Remote as CasdRemote,
+  FetchMissingBlobsRequest,
+  FetchMissingBlobsResponse,
+} from '../gen/build/buildgrid/local_cas.js';
+import { grpcToCasError, isGrpcError, type UnaryMethod, unary } from '../grpc/call.js';
 import { Connection, type ConnectionOptions } from '../grpc/connection.js';
 import { casdRemoteUrl, parseEndpoint } from '../grpc/endpoint.js';
 import { chunks, forEachLimit } from '../util/concurrency.js';
@@ -193,27 +197,8 @@ export class Remote {
    * read directly from the remote and written to casd instead.
    */
   async fetchBlobs(digests: Iterable<Digest>): Promise<{ missing: Digest[] }> {
-    const missing: Digest[] = [];
-    const retry: Digest[] = [];
-    const localCas = this.localConnection.localCas;
     const wanted = [...digests].filter((d) => d.hash !== EMPTY_DIGEST.hash);
-    await forEachLimit(chunks(wanted, LOCAL_CAS_GROUP), 4, async (group) => {
-      try {
-        const response = await unary(localCas.fetchMissingBlobs.bind(localCas), {
-          instanceName: this.localInstance,
-          blobDigests: group,
-        });
-        // Why: casd lists only the blobs that failed.
-        for (const entry of response.responses) {
-          if (!entry.digest) continue;
-          if (entry.status?.code === status.NOT_FOUND) missing.push(entry.digest);
-          else if ((entry.status?.code ?? 0) !== 0) retry.push(entry.digest);
-        }
-      } catch (err) {
-        this.logger.debug(`casd FetchMissingBlobs failed (${String(err)}); reading from the remote directly`);
-        retry.push(...group);
-      }
-    });
+    const { missing, retry } = await this.throughCasd('fetch', wanted);
     if (retry.length > 0) {
       const copied = await copyBlobs(this.direct, this.local, retry, { tempDir: this.options.tempDir });
       missing.push(...copied.missing);
@@ -398,36 +383,12 @@ export class Remote {
     digests: Digest[],
     onUploaded?: (blobs: number, bytes: number) => void,
   ): Promise<{ missing: Digest[] }> {
-    const missing: Digest[] = [];
-    const retry: Digest[] = [];
-    const localCas = this.localConnection.localCas;
-    await forEachLimit(chunks(digests, LOCAL_CAS_GROUP), 4, async (group) => {
-      try {
-        const response = await unary(localCas.uploadMissingBlobs.bind(localCas), {
-          instanceName: this.localInstance,
-          blobDigests: group,
-        });
-        for (const entry of response.responses) {
-          if (!entry.digest) continue;
-          if (entry.status?.code === status.NOT_FOUND) missing.push(entry.digest);
-          else if ((entry.status?.code ?? 0) !== 0) retry.push(entry.digest);
-        }
-        // Whatever casd did not report as failed is on the remote now.
-        const failed = new Set(
-          response.responses
-            .filter((entry) => (entry.status?.code ?? 0) !== 0)
-            .map((entry) => entry.digest?.hash),
-        );
-        const sent = group.filter((digest) => !failed.has(digest.hash));
-        onUploaded?.(
-          sent.length,
-          sent.reduce((sum, digest) => sum + digest.sizeBytes, 0),
-        );
-      } catch (err) {
-        this.logger.debug(`casd UploadMissingBlobs failed (${String(err)}); writing to the remote directly`);
-        retry.push(...group);
-      }
-    });
+    const { missing, retry } = await this.throughCasd('upload', digests, (sent) =>
+      onUploaded?.(
+        sent.length,
+        sent.reduce((sum, digest) => sum + digest.sizeBytes, 0),
+      ),
+    );
     if (retry.length > 0) {
       this.logger.info(`uploading ${retry.length} blobs to ${this.spec.url} directly (casd could not)`);
       const copied = await copyBlobs(this.local, this.direct, retry, {
@@ -437,5 +398,43 @@ export class Remote {
       missing.push(...copied.missing);
     }
     return { missing };
+  }
+
+  /**
+   * Moves blobs through casd (LocalCAS Fetch/UploadMissingBlobs on the registered instance),
+   * 512 a call, several calls at once. Sorts casd's failures into blobs the other side lacks
+   * (NOT_FOUND) and blobs to move directly instead; `onMoved` hears of each group's successes.
+   */
+  private async throughCasd(
+    direction: 'fetch' | 'upload',
+    digests: Digest[],
+    onMoved?: (moved: Digest[]) => void,
+  ): Promise<{ missing: Digest[]; retry: Digest[] }> {
+    const missing: Digest[] = [];
+    const retry: Digest[] = [];
+    const localCas = this.localConnection.localCas;
+    // The two calls take and give the same shapes.
+    const call: UnaryMethod<FetchMissingBlobsRequest, FetchMissingBlobsResponse> =
+      direction === 'fetch'
+        ? localCas.fetchMissingBlobs.bind(localCas)
+        : localCas.uploadMissingBlobs.bind(localCas);
+    await forEachLimit(chunks(digests, LOCAL_CAS_GROUP), 4, async (group) => {
+      try {
+        const response = await unary(call, { instanceName: this.localInstance, blobDigests: group });
+        // casd reports the blobs that failed (some versions list the rest as OK).
+        const failed = new Set<string>();
+        for (const entry of response.responses) {
+          const code = entry.status?.code ?? 0;
+          if (!entry.digest || code === 0) continue;
+          failed.add(entry.digest.hash);
+          (code === status.NOT_FOUND ? missing : retry).push(entry.digest);
+        }
+        onMoved?.(group.filter((digest) => !failed.has(digest.hash)));
+      } catch (err) {
+        this.logger.debug(`casd ${direction} of ${group.length} blobs failed (${String(err)}); going direct`);
+        retry.push(...group);
+      }
+    });
+    return { missing, retry };
   }
 }
