@@ -34132,6 +34132,26 @@ function statusToCasError(status, doing) {
         grpcCode: status.code,
     });
 }
+/** The fields CaptureFiles and CaptureTree share: capture `paths` as they are, no properties. */
+function captureFields(paths, settings) {
+    return {
+        instanceName: settings.instanceName ?? '',
+        path: paths,
+        bypassLocalCache: false,
+        nodeProperties: [],
+        moveFiles: false,
+        root: '',
+        skipUpload: settings.skipUpload ?? false,
+        unixModeMask: undefined,
+    };
+}
+/** One response per path, or an error: casd answering for other paths would misattribute. */
+function onePerPath(responses, paths, call) {
+    if (responses.length !== paths.length) {
+        throw new errors/* CasError */.Ko('remote-error', `${call} returned ${responses.length} responses for ${paths.length} paths`);
+    }
+    return responses;
+}
 /**
  * LocalCAS CaptureFiles: casd hashes and stores each file (absolute paths) and returns one
  * response per path, in request order, each with its own status. Throws only when the call
@@ -34140,20 +34160,8 @@ function statusToCasError(status, doing) {
 async function captureFiles(connection, paths, settings = {}) {
     const client = connection.localCas;
     try {
-        const response = await unary(client.captureFiles.bind(client), {
-            instanceName: settings.instanceName ?? '',
-            path: paths,
-            bypassLocalCache: false,
-            nodeProperties: [],
-            moveFiles: false,
-            root: '',
-            skipUpload: settings.skipUpload ?? false,
-            unixModeMask: undefined,
-        }, settings);
-        if (response.responses.length !== paths.length) {
-            throw new errors/* CasError */.Ko('remote-error', `CaptureFiles returned ${response.responses.length} responses for ${paths.length} paths`);
-        }
-        return response.responses;
+        const response = await unary(client.captureFiles.bind(client), captureFields(paths, settings), settings);
+        return onePerPath(response.responses, paths, 'CaptureFiles');
     }
     catch (err) {
         throw call_grpcToCasError(err, `capturing ${paths.length} file(s) (LocalCAS CaptureFiles)`);
@@ -34167,21 +34175,12 @@ async function captureFiles(connection, paths, settings = {}) {
 async function captureTree(connection, paths, settings = {}) {
     const client = connection.localCas;
     try {
-        const response = await unary(client.captureTree.bind(client), {
-            instanceName: settings.instanceName ?? '',
-            path: paths,
-            bypassLocalCache: false,
-            nodeProperties: [],
-            moveFiles: false,
-            root: '',
+        const request = {
+            ...captureFields(paths, settings),
             outputDirectoryFormat: settings.format ?? remote_execution/* Command_OutputDirectoryFormat */.A0.DIRECTORY_ONLY,
-            skipUpload: settings.skipUpload ?? false,
-            unixModeMask: undefined,
-        }, settings);
-        if (response.responses.length !== paths.length) {
-            throw new errors/* CasError */.Ko('remote-error', `CaptureTree returned ${response.responses.length} responses for ${paths.length} paths`);
-        }
-        return response.responses;
+        };
+        const response = await unary(client.captureTree.bind(client), request, settings);
+        return onePerPath(response.responses, paths, 'CaptureTree');
     }
     catch (err) {
         throw call_grpcToCasError(err, `capturing ${paths.length} tree(s) (LocalCAS CaptureTree)`);

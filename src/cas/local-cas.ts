@@ -48,6 +48,31 @@ export function statusToCasError(status: Status | undefined, doing: string): Cas
   });
 }
 
+/** The fields CaptureFiles and CaptureTree share: capture `paths` as they are, no properties. */
+function captureFields(paths: string[], settings: LocalCasSettings) {
+  return {
+    instanceName: settings.instanceName ?? '',
+    path: paths,
+    bypassLocalCache: false,
+    nodeProperties: [],
+    moveFiles: false,
+    root: '',
+    skipUpload: settings.skipUpload ?? false,
+    unixModeMask: undefined,
+  };
+}
+
+/** One response per path, or an error: casd answering for other paths would misattribute. */
+function onePerPath<T>(responses: T[], paths: string[], call: string): T[] {
+  if (responses.length !== paths.length) {
+    throw new CasError(
+      'remote-error',
+      `${call} returned ${responses.length} responses for ${paths.length} paths`,
+    );
+  }
+  return responses;
+}
+
 /**
  * LocalCAS CaptureFiles: casd hashes and stores each file (absolute paths) and returns one
  * response per path, in request order, each with its own status. Throws only when the call
@@ -60,27 +85,8 @@ export async function captureFiles(
 ): Promise<CaptureFilesResponse_Response[]> {
   const client = connection.localCas;
   try {
-    const response = await unary(
-      client.captureFiles.bind(client),
-      {
-        instanceName: settings.instanceName ?? '',
-        path: paths,
-        bypassLocalCache: false,
-        nodeProperties: [],
-        moveFiles: false,
-        root: '',
-        skipUpload: settings.skipUpload ?? false,
-        unixModeMask: undefined,
-      },
-      settings,
-    );
-    if (response.responses.length !== paths.length) {
-      throw new CasError(
-        'remote-error',
-        `CaptureFiles returned ${response.responses.length} responses for ${paths.length} paths`,
-      );
-    }
-    return response.responses;
+    const response = await unary(client.captureFiles.bind(client), captureFields(paths, settings), settings);
+    return onePerPath(response.responses, paths, 'CaptureFiles');
   } catch (err) {
     throw grpcToCasError(err, `capturing ${paths.length} file(s) (LocalCAS CaptureFiles)`);
   }
@@ -98,28 +104,12 @@ export async function captureTree(
 ): Promise<CaptureTreeResponse_Response[]> {
   const client = connection.localCas;
   try {
-    const response = await unary(
-      client.captureTree.bind(client),
-      {
-        instanceName: settings.instanceName ?? '',
-        path: paths,
-        bypassLocalCache: false,
-        nodeProperties: [],
-        moveFiles: false,
-        root: '',
-        outputDirectoryFormat: settings.format ?? Command_OutputDirectoryFormat.DIRECTORY_ONLY,
-        skipUpload: settings.skipUpload ?? false,
-        unixModeMask: undefined,
-      },
-      settings,
-    );
-    if (response.responses.length !== paths.length) {
-      throw new CasError(
-        'remote-error',
-        `CaptureTree returned ${response.responses.length} responses for ${paths.length} paths`,
-      );
-    }
-    return response.responses;
+    const request = {
+      ...captureFields(paths, settings),
+      outputDirectoryFormat: settings.format ?? Command_OutputDirectoryFormat.DIRECTORY_ONLY,
+    };
+    const response = await unary(client.captureTree.bind(client), request, settings);
+    return onePerPath(response.responses, paths, 'CaptureTree');
   } catch (err) {
     throw grpcToCasError(err, `capturing ${paths.length} tree(s) (LocalCAS CaptureTree)`);
   }
