@@ -151,6 +151,7 @@ async function main(): Promise<void> {
     const localA = emptied('local-a');
     const cold = await run('casd cold save', {
       op: 'casd-save',
+      ref: 'bench',
       cacheDir: localA,
       tree,
       remoteUrl: url(remote),
@@ -200,6 +201,7 @@ async function main(): Promise<void> {
     progress.end();
     await run('casd save after 1% change', {
       op: 'casd-save',
+      ref: 'bench',
       cacheDir: localA,
       tree,
       remoteUrl: url(remote),
@@ -217,6 +219,7 @@ async function main(): Promise<void> {
     progress.end();
     await run('casd save after adding 10%', {
       op: 'casd-save',
+      ref: 'bench',
       cacheDir: localA,
       tree,
       remoteUrl: url(remote),
@@ -224,6 +227,7 @@ async function main(): Promise<void> {
     await run('tar save after adding 10%', { op: 'tar-save', tree, workspace: ws, key: 'k3' });
     await run('casd no-op save after a capture', {
       op: 'casd-save',
+      ref: 'bench',
       cacheDir: localA,
       tree,
       remoteUrl: url(remote),

@@ -32,6 +32,8 @@ export interface Job {
   remoteUrl?: string;
   root?: Digest;
   key?: string;
+  /** casd saves: the ref the tree is saved under (its tree on the remote is the push's base). */
+  ref?: string;
   env?: Record<string, string>;
   /** tar-create / tar-extract: the folder holding the archive. */
   archiveFolder?: string;
@@ -80,6 +82,7 @@ interface CasdContext {
 
 async function casdSave(job: Job): Promise<JobResult> {
   const { captureIncremental } = await import('../src/cas/incremental-capture.js');
+  const { pushRef, resolveRemoteRef } = await import('../src/cas/remote-refs.js');
   return withCasd(job, async ({ store, remote }) => {
     const t0 = now();
     let root: Digest;
@@ -96,13 +99,24 @@ async function casdSave(job: Job): Promise<JobResult> {
       };
     }
     const t1 = now();
-    const pushed = await remote!.pushDirectory(root);
+    // As the post step: the tree the remote holds under the ref is the push's base, and the
+    // ref is published once every blob is there.
+    const base = job.ref ? await resolveRemoteRef(remote!, job.ref) : undefined;
+    const pushed = await remote!.pushDirectory(root, { presentTrees: base ? [base] : [] });
     const t2 = now();
+    if (job.ref) await pushRef(remote!, job.ref, root);
+    const t3 = now();
     return {
-      ms: t2 - t0,
-      phases: { capture: t1 - t0, push: t2 - t1 },
+      ms: t3 - t0,
+      phases: { capture: t1 - t0, push: t2 - t1, ref: t3 - t2 },
       root,
-      counts: { ...counts, blobsUploaded: pushed.blobsUploaded, bytesUploaded: pushed.bytesUploaded },
+      counts: {
+        ...counts,
+        blobsChecked: pushed.blobsChecked,
+        blobsSkipped: pushed.blobsSkipped,
+        blobsUploaded: pushed.blobsUploaded,
+        bytesUploaded: pushed.bytesUploaded,
+      },
     };
   });
 }

@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7719);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(762);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7719:
+/***/ 762:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34139,7 +34139,7 @@ function captureFields(paths, settings) {
         path: paths,
         bypassLocalCache: false,
         nodeProperties: [],
-        moveFiles: false,
+        moveFiles: settings.moveFiles ?? false,
         root: '',
         skipUpload: settings.skipUpload ?? false,
         unixModeMask: undefined,
@@ -34432,12 +34432,99 @@ async function tryLink(from, to) {
     }
 }
 //# sourceMappingURL=checkout.js.map
+;// CONCATENATED MODULE: ./lib/cas/names.js
+
+
+/**
+ * Throws CasError('unsafe-tree') unless `name` is a single path component that is safe to
+ * create inside a directory: not empty, not `.` or `..`, no `/` and no NUL.
+ *
+ * `where` says which tree or directory the name came from; it is put in the message.
+ */
+function assertSafeName(name, where) {
+    let problem;
+    if (name === '')
+        problem = 'is empty';
+    else if (name === '.' || name === '..')
+        problem = 'is a relative directory reference';
+    else if (name.includes('/'))
+        problem = 'contains "/"';
+    else if (name.includes('\0'))
+        problem = 'contains a NUL character';
+    if (problem !== undefined) {
+        throw new errors/* CasError */.Ko('unsafe-tree', `${where}: entry name ${JSON.stringify(name)} ${problem}`);
+    }
+}
+/**
+ * Checks a Directory read from the store before anything trusts it: every name must pass
+ * `assertSafeName`, every file and subdirectory must carry a digest, and names must be unique
+ * across files, directories and symlinks, and every digest must be well formed (a file `a` beside a directory `a` would let a
+ * checkout write through one into the other).
+ *
+ * Sorted order is not required: some producers do not sort, and nothing here depends on it.
+ *
+ * Throws CasError('unsafe-tree') naming `digest` and the offending name.
+ */
+function validateDirectory(directory, digest) {
+    const where = `directory ${digest_formatDigest(digest)}`;
+    const seen = new Set();
+    const check = (name) => {
+        assertSafeName(name, where);
+        if (seen.has(name)) {
+            throw new errors/* CasError */.Ko('unsafe-tree', `${where}: entry name ${JSON.stringify(name)} appears more than once`);
+        }
+        seen.add(name);
+    };
+    // A digest is also a path in the object store: a hash such as `../../x` must never get
+    // as far as objectPath().
+    const checkDigest = (kind, name, child) => {
+        const what = `${where}: ${kind} ${JSON.stringify(name)}`;
+        if (!child)
+            throw new errors/* CasError */.Ko('unsafe-tree', `${what} has no digest`);
+        try {
+            validateDigest(child, what);
+        }
+        catch (err) {
+            throw new errors/* CasError */.Ko('unsafe-tree', err.message, { cause: err });
+        }
+    };
+    for (const file of directory.files) {
+        check(file.name);
+        checkDigest('file', file.name, file.digest);
+    }
+    for (const dir of directory.directories) {
+        check(dir.name);
+        checkDigest('directory', dir.name, dir.digest);
+    }
+    for (const link of directory.symlinks) {
+        check(link.name);
+        if (link.target === '' || link.target.includes('\0')) {
+            throw new errors/* CasError */.Ko('unsafe-tree', `${where}: symlink ${JSON.stringify(link.name)} has an empty target or a target with a NUL`);
+        }
+    }
+}
+// Below U+D800, UTF-16 code unit order is code point order, which is UTF-8 byte order; a
+// surrogate (U+10000 and up) sorts below U+E000..U+FFFF in UTF-16 but above it in UTF-8.
+const BEYOND_ORDER_SAFE = /[\uD800-\uFFFF]/;
+/**
+ * Orders entry names as REAPI Directories list them: by their UTF-8 bytes (casd's order).
+ * Plain string comparison unless a name holds a character where the two orders differ.
+ */
+function compareNames(a, b) {
+    if (BEYOND_ORDER_SAFE.test(a) || BEYOND_ORDER_SAFE.test(b)) {
+        return Buffer.compare(Buffer.from(a), Buffer.from(b));
+    }
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/** compareNames on the entries' names, for sort(). */
+function byName(a, b) {
+    return compareNames(a.name, b.name);
+}
+//# sourceMappingURL=names.js.map
 ;// CONCATENATED MODULE: ./lib/cas/diff.js
 
+
 const EMPTY = { files: [], directories: [], symlinks: [], nodeProperties: undefined };
-function byName(a, b) {
-    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
 function leavesOf(directory) {
     const leaves = [
         ...directory.files.map((f) => ({
@@ -35203,6 +35290,109 @@ async function exists(path) {
     return (0,promises_.access)(path).then(() => true, () => false);
 }
 //# sourceMappingURL=remote-copy.js.map
+;// CONCATENATED MODULE: ./lib/cas/tree-delta.js
+
+
+/** Keeps a uniform random sample of at most `size` of the digests offered to it. */
+class DigestSample {
+    size;
+    digests = [];
+    offered = 0;
+    constructor(size) {
+        this.size = size;
+    }
+    offer(digest) {
+        this.offered++;
+        if (this.digests.length < this.size) {
+            this.digests.push(digest);
+            return;
+        }
+        const slot = Math.floor(Math.random() * this.offered);
+        if (slot < this.size)
+            this.digests[slot] = digest;
+    }
+    /** How many digests were offered (sampled or not). */
+    get count() {
+        return this.offered;
+    }
+}
+async function readIfLocal(store, digest) {
+    try {
+        return await store.readDirectory(digest);
+    }
+    catch (err) {
+        if (err instanceof errors/* CasError */.Ko && err.reason === 'blob-not-found')
+            return undefined;
+        throw err;
+    }
+}
+/**
+ * The blobs of tree `root` that none of the `bases` trees holds at the same path: walks
+ * `root` and the bases side by side from the local store, skipping every subtree equal to a
+ * base's subtree at that path, and every file whose digest a base's Directory at that path
+ * lists. What is skipped (the top of each equal subtree, each matching file) is offered to
+ * `skipped`. A subtree no base has goes whole (requiredBlobs); a base Directory missing from
+ * the local store only means less is skipped. Each digest comes once.
+ *
+ * Why by path: a changed file changes only the Directories above it, so after a small change
+ * the walk reads a few Directories on each side instead of the whole tree.
+ *
+ * Throws like requiredBlobs when a Directory of `root` is missing or broken.
+ */
+async function* blobsBeyond(store, root, bases, skipped = () => undefined) {
+    const seen = new DigestSet();
+    // Level by level, each level's Directories read at once: the walk is short but each read
+    // waits on the file system.
+    let level = [{ digest: root, bases }];
+    while (level.length > 0) {
+        const next = [];
+        const toRead = [];
+        for (const item of level) {
+            if (item.bases.some((base) => base.hash === item.digest.hash))
+                skipped(item.digest);
+            else if (item.bases.length === 0) {
+                for await (const blob of requiredBlobs(store, item.digest))
+                    if (seen.add(blob))
+                        yield blob;
+            }
+            else if (seen.add(item.digest))
+                toRead.push(item);
+        }
+        const read = await Promise.all(toRead.map(async (item) => ({
+            ...item,
+            directory: await store.readDirectory(item.digest),
+            baseDirectories: (await Promise.all(item.bases.map((base) => readIfLocal(store, base)))).filter((d) => d !== undefined),
+        })));
+        for (const { digest, directory, baseDirectories } of read) {
+            yield digest;
+            const baseFiles = new Set();
+            for (const base of baseDirectories) {
+                for (const file of base.files)
+                    if (file.digest)
+                        baseFiles.add(file.digest.hash);
+            }
+            for (const file of directory.files) {
+                const fileDigest = file.digest; // readDirectory validated it
+                if (baseFiles.has(fileDigest.hash))
+                    skipped(fileDigest);
+                else if (seen.add(fileDigest))
+                    yield fileDigest;
+            }
+            const baseChildren = baseDirectories.map((base) => new Map(base.directories.map((d) => [d.name, d.digest])));
+            for (const child of directory.directories) {
+                const childBases = [];
+                for (const children of baseChildren) {
+                    const match = children.get(child.name);
+                    if (match)
+                        childBases.push(match);
+                }
+                next.push({ digest: child.digest, bases: childBases });
+            }
+        }
+        level = next;
+    }
+}
+//# sourceMappingURL=tree-delta.js.map
 ;// CONCATENATED MODULE: ./lib/cas/remote.js
 
 
@@ -35219,6 +35409,12 @@ async function exists(path) {
 
 
 
+
+/**
+ * Blobs of the present trees asked about anyway: enough to catch a server that does not keep
+ * what it vouches for, about 4.5 kB of request.
+ */
+const SPOT_CHECK_SIZE = 64;
 /** Digests per LocalCAS Fetch/UploadMissingBlobs call; casd batches them itself. */
 const LOCAL_CAS_GROUP = 512;
 /**
@@ -35451,10 +35647,11 @@ class Remote {
         }
     }
     /**
-     * Pushes the tree under `root` (from the local cache): lists every blob it needs (streamed),
+     * Pushes the tree under `root` (from the local cache): lists the blobs it needs (streamed),
      * asks the remote which it lacks, and uploads only those. `excludeSubdirs` (paths relative
-     * to the root) leaves subtrees out. Returns the counts; throws 'blob-not-found' when the
-     * local cache lacks part of the tree.
+     * to the root) leaves subtrees out. With `presentTrees`, blobs those trees hold at the same
+     * path are not asked about (see PushOptions). Returns the counts; throws 'blob-not-found'
+     * when the local cache lacks part of the tree.
      */
     async pushDirectory(root, options = {}) {
         this.assertWritable('push a directory');
@@ -35465,7 +35662,23 @@ class Remote {
                 yield digest;
             }
         };
-        const needed = await this.remoteMissingBlobs(counted(this.treeBlobs(root, options.excludeSubdirs)));
+        const store = this.options.store;
+        const bases = options.excludeSubdirs?.length || !store ? [] : (options.presentTrees ?? []);
+        const sample = new DigestSample(SPOT_CHECK_SIZE);
+        let needed = await this.remoteMissingBlobs(counted(bases.length > 0
+            ? blobsBeyond(store, root, bases, (d) => sample.offer(d))
+            : this.treeBlobs(root, options.excludeSubdirs)));
+        let blobsSkipped = sample.count;
+        if (sample.digests.length > 0) {
+            const lacking = await this.remoteMissingBlobs(sample.digests);
+            if (lacking.length > 0) {
+                this.logger.info(`${this.spec.url} lacks ${lacking.length} of ${sample.digests.length} sampled blobs of a tree it ` +
+                    'vouched for (Remote Asset); asking about every blob of the push');
+                blobsChecked = 0;
+                blobsSkipped = 0;
+                needed = await this.remoteMissingBlobs(counted(this.treeBlobs(root)));
+            }
+        }
         const { missing } = await this.upload(needed, options.onUploaded);
         if (missing.length > 0) {
             throw new errors/* CasError */.Ko('blob-not-found', `cannot push tree ${digest_formatDigest(root)}: blob ${digest_formatDigest(missing[0])} is not in the local cache ` +
@@ -35473,6 +35686,7 @@ class Remote {
         }
         return {
             blobsChecked,
+            blobsSkipped,
             blobsMissing: needed.length,
             blobsUploaded: needed.length,
             bytesUploaded: needed.reduce((sum, d) => sum + d.sizeBytes, 0),
@@ -35509,7 +35723,15 @@ class Remote {
     }
     // Uploads blobs known to be missing remotely: casd first, direct writes for what it failed.
     async upload(digests, onUploaded) {
-        const { missing, retry } = await this.throughCasd('upload', digests, (sent) => onUploaded?.(sent.length, sent.reduce((sum, digest) => sum + digest.sizeBytes, 0)));
+        const sent = [];
+        const { missing, retry } = await this.throughCasd('upload', digests, (moved) => {
+            sent.push(...moved);
+            onUploaded?.(moved.length, moved.reduce((sum, digest) => sum + digest.sizeBytes, 0));
+        });
+        // Why: casd does not send again a blob it sent earlier in its session, even when the
+        // remote has lost it since (seen with 1.4.30); those stay missing whatever casd answers.
+        if (sent.length > 0)
+            retry.push(...(await this.remoteMissingBlobs(sent)));
         if (retry.length > 0) {
             this.logger.info(`uploading ${retry.length} blobs to ${this.spec.url} directly (casd could not)`);
             const copied = await copyBlobs(this.local, this.direct, retry, {
@@ -35556,78 +35778,6 @@ class Remote {
     }
 }
 //# sourceMappingURL=remote.js.map
-;// CONCATENATED MODULE: ./lib/cas/names.js
-
-
-/**
- * Throws CasError('unsafe-tree') unless `name` is a single path component that is safe to
- * create inside a directory: not empty, not `.` or `..`, no `/` and no NUL.
- *
- * `where` says which tree or directory the name came from; it is put in the message.
- */
-function assertSafeName(name, where) {
-    let problem;
-    if (name === '')
-        problem = 'is empty';
-    else if (name === '.' || name === '..')
-        problem = 'is a relative directory reference';
-    else if (name.includes('/'))
-        problem = 'contains "/"';
-    else if (name.includes('\0'))
-        problem = 'contains a NUL character';
-    if (problem !== undefined) {
-        throw new errors/* CasError */.Ko('unsafe-tree', `${where}: entry name ${JSON.stringify(name)} ${problem}`);
-    }
-}
-/**
- * Checks a Directory read from the store before anything trusts it: every name must pass
- * `assertSafeName`, every file and subdirectory must carry a digest, and names must be unique
- * across files, directories and symlinks, and every digest must be well formed (a file `a` beside a directory `a` would let a
- * checkout write through one into the other).
- *
- * Sorted order is not required: some producers do not sort, and nothing here depends on it.
- *
- * Throws CasError('unsafe-tree') naming `digest` and the offending name.
- */
-function validateDirectory(directory, digest) {
-    const where = `directory ${digest_formatDigest(digest)}`;
-    const seen = new Set();
-    const check = (name) => {
-        assertSafeName(name, where);
-        if (seen.has(name)) {
-            throw new errors/* CasError */.Ko('unsafe-tree', `${where}: entry name ${JSON.stringify(name)} appears more than once`);
-        }
-        seen.add(name);
-    };
-    // A digest is also a path in the object store: a hash such as `../../x` must never get
-    // as far as objectPath().
-    const checkDigest = (kind, name, child) => {
-        const what = `${where}: ${kind} ${JSON.stringify(name)}`;
-        if (!child)
-            throw new errors/* CasError */.Ko('unsafe-tree', `${what} has no digest`);
-        try {
-            validateDigest(child, what);
-        }
-        catch (err) {
-            throw new errors/* CasError */.Ko('unsafe-tree', err.message, { cause: err });
-        }
-    };
-    for (const file of directory.files) {
-        check(file.name);
-        checkDigest('file', file.name, file.digest);
-    }
-    for (const dir of directory.directories) {
-        check(dir.name);
-        checkDigest('directory', dir.name, dir.digest);
-    }
-    for (const link of directory.symlinks) {
-        check(link.name);
-        if (link.target === '' || link.target.includes('\0')) {
-            throw new errors/* CasError */.Ko('unsafe-tree', `${where}: symlink ${JSON.stringify(link.name)} has an empty target or a target with a NUL`);
-        }
-    }
-}
-//# sourceMappingURL=names.js.map
 ;// CONCATENATED MODULE: ./lib/cas/store.js
 
 
@@ -35813,7 +35963,7 @@ class CasStore {
             throw new errors/* CasError */.Ko('io', `cannot write a temporary object to ${tmp}: ${store_errnoOf(err)}`, { cause: err });
         }
         try {
-            return (await this.capture([tmp], [`a ${source.buffer.byteLength}-byte buffer`]))[0];
+            return (await this.capture([tmp], [`a ${source.buffer.byteLength}-byte buffer`], true))[0];
         }
         finally {
             await (0,promises_.unlink)(tmp).catch(() => undefined);
@@ -35828,13 +35978,15 @@ class CasStore {
         const absolute = paths.map((p) => (0,external_node_path_namespaceObject.resolve)(p));
         return this.capture(absolute, absolute);
     }
-    async capture(paths, labels) {
+    // `move`: the paths are our own temporary files, which casd may take into its store.
+    async capture(paths, labels, move = false) {
         const digests = [];
         for (let start = 0; start < paths.length; start += CAPTURE_BATCH) {
             const batch = paths.slice(start, start + CAPTURE_BATCH);
             const responses = await captureFiles(this.connection, batch, {
                 instanceName: this.instanceName,
                 skipUpload: this.skipUpload,
+                moveFiles: move,
             });
             responses.forEach((response, i) => {
                 const label = labels[start + i];
@@ -36120,6 +36272,7 @@ async function removeStatCache(file) {
 
 
 
+
 /** The racy window of stat caches that did not record theirs. */
 const LEGACY_RACY_WINDOW_NS = 1000000000n;
 /** Files per CaptureFiles call, and calls in flight. */
@@ -36195,11 +36348,6 @@ function scanTree(absRoot) {
     const root = scanDir(absRoot, '', '');
     return root ? { root, files } : undefined;
 }
-// REAPI sorts entries by name; casd compares the UTF-8 bytes, which JS string order (UTF-16
-// code units) does not match above U+FFFF.
-function incremental_capture_byName(a, b) {
-    return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
-}
 // The digests among `digests` whose object file is absent from the local store. Why
 // synchronous: as for the scan, an existence check of a cached inode costs microseconds,
 // while 10,000 async `access` calls through libuv's thread pool cost ~170 ms (profiled).
@@ -36233,8 +36381,8 @@ async function captureScanned(store, absRoot, files) {
         });
     });
 }
-// Stores serialised Directory messages (through temporary files and CaptureFiles, so that
-// the store's instance and skipUpload setting apply as for any capture).
+// Stores serialised Directory messages (through temporary files that casd moves into its
+// store, so that the store's instance and skipUpload setting apply as for any capture).
 async function storeDirectories(store, blobs) {
     await forEachLimit(chunks(blobs, incremental_capture_CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
         const tag = `${process.pid}-${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}`;
@@ -36244,6 +36392,7 @@ async function storeDirectories(store, blobs) {
             const responses = await captureFiles(store.connection, paths, {
                 instanceName: store.instanceName,
                 skipUpload: store.skipUpload,
+                moveFiles: true,
             });
             responses.forEach((response, i) => {
                 const error = statusToCasError(response.status, 'storing a Directory message');
@@ -36262,17 +36411,17 @@ async function storeDirectories(store, blobs) {
 // Builds the Directory messages bottom up, as casd's CaptureTree would; records each digest.
 function buildDirectories(dir, dirs, blobs) {
     const directory = {
-        files: [...dir.files].sort(incremental_capture_byName).map((f) => ({
+        files: [...dir.files].sort(byName).map((f) => ({
             name: f.name,
             digest: f.digest,
             isExecutable: f.executable,
             nodeProperties: undefined,
         })),
         directories: [...dir.dirs]
-            .sort(incremental_capture_byName)
+            .sort(byName)
             .map((d) => ({ name: d.name, digest: buildDirectories(d, dirs, blobs) })),
         symlinks: [...dir.symlinks]
-            .sort(incremental_capture_byName)
+            .sort(byName)
             .map((s) => ({ name: s.name, target: s.target, nodeProperties: undefined })),
         nodeProperties: undefined,
     };
@@ -36402,9 +36551,7 @@ async function captureIncremental(store, path, options = {}) {
 
 
 
-function capture_entries_byName(a, b) {
-    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
+
 /**
  * Captures several paths (and in-memory files) as the entries of one root Directory:
  * directories incrementally (only files whose stat changed are hashed), files with their
@@ -36445,9 +36592,9 @@ async function captureEntries(store, entries) {
     }
     // REAPI wants the entries of a Directory sorted by name.
     const root = await store.putDirectory({
-        files: files.sort(capture_entries_byName),
-        directories: directories.sort(capture_entries_byName),
-        symlinks: symlinks.sort(capture_entries_byName),
+        files: files.sort(byName),
+        directories: directories.sort(byName),
+        symlinks: symlinks.sort(byName),
         nodeProperties: undefined,
     });
     return { root, missing };
@@ -36682,7 +36829,8 @@ const pushCommand = {
         'For each local ref: asks the remote which blobs of its tree it lacks, uploads only those,',
         'then publishes the ref through Remote Asset (PushDirectory) so `pull` finds it. A remote',
         'without Remote Asset still gets the blobs (published: false). HASH/SIZE pushes a tree',
-        'without publishing a name.',
+        "without publishing a name. Blobs the ref's current tree on the remote holds at the same",
+        'path are not asked about (a random sample of them is).',
     ].join('\n'),
     options: {},
     optionHelp: {},
@@ -36698,16 +36846,20 @@ const pushCommand = {
             try {
                 for (const name of ctx.positionals) {
                     const root = await resolveTarget(refs, name);
+                    const isDigest = name === digest_formatDigest(root);
                     progress.phase(`pushing ${name}`);
+                    // The ref's current tree on the remote is the likeliest base of its new one.
+                    const previous = isDigest ? undefined : await resolveRemoteRef(remote, name).catch(() => undefined);
                     const result = await remote.pushDirectory(root, {
                         onUploaded: (blobs, bytes) => progress.add(blobs, bytes),
+                        presentTrees: previous ? [previous] : [],
                     });
-                    const isDigest = name === digest_formatDigest(root);
                     const published = isDigest ? false : await pushRef(remote, name, root);
                     pushed.push({
                         name,
                         digest: digest_formatDigest(root),
                         blobsChecked: result.blobsChecked,
+                        blobsSkipped: result.blobsSkipped,
                         blobsMissing: result.blobsMissing,
                         blobsUploaded: result.blobsUploaded,
                         bytesUploaded: result.bytesUploaded,

@@ -130,16 +130,44 @@ async function remoteHoldsKey(ctx: PostContext, remote: Remote, root: Digest): P
   return published !== undefined && sameDigest(published, root);
 }
 
+/** Refs whose trees are the likeliest bases of this save: the key, the match, each prefix. */
+const MAX_PRESENT_TREES = 4;
+
+/**
+ * The trees the remote vouches for right now under the refs this save relates to (see
+ * PushOptions.presentTrees): most of a new save is usually in one of them already. A lookup
+ * that fails only means more is asked about.
+ */
+async function presentTrees(ctx: PostContext, remote: Remote): Promise<Digest[]> {
+  const { config, state } = ctx;
+  const names = new Set<string>([keyRef(config.key!)]);
+  if (state.matchedKey) names.add(keyRef(state.matchedKey));
+  for (const prefix of config.restoreKeys) names.add(restoreKeyRef(prefix));
+  const roots: Digest[] = [];
+  for (const name of [...names].slice(0, MAX_PRESENT_TREES)) {
+    try {
+      const root = await resolveRemoteRef(remote, name);
+      if (root && !roots.some((r) => sameDigest(r, root))) roots.push(root);
+    } catch (err) {
+      core.debug(`looking up ${name} on the remote before pushing: ${(err as Error).message}`);
+    }
+  }
+  return roots;
+}
+
 /** Pushes the tree's blobs the remote lacks; true when all of them are there now. */
 async function pushBlobs(ctx: PostContext, remote: Remote, root: Digest): Promise<boolean> {
   const { stats } = ctx.report;
   const pushed = await guarded(ctx.report, 'pushing blobs', () =>
     timed(stats, 'push blobs', () =>
-      withDeadline('pushing blobs', ctx.config.saveTimeoutMs, () => remote.pushDirectory(root)),
+      withDeadline('pushing blobs', ctx.config.saveTimeoutMs, async () =>
+        remote.pushDirectory(root, { presentTrees: await presentTrees(ctx, remote) }),
+      ),
     ),
   );
   if (!pushed) return false;
   stats.blobsChecked += pushed.blobsChecked;
+  stats.blobsSkipped += pushed.blobsSkipped;
   stats.blobsMissing += pushed.blobsMissing;
   stats.blobsUploaded += pushed.blobsUploaded;
   stats.bytesUploaded += pushed.bytesUploaded;

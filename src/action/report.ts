@@ -6,8 +6,10 @@ export interface RunStats {
   blobsNeeded: number;
   blobsFetched: number;
   bytesFetched: number;
-  /** Blobs the capture produced, how many the remote lacked, and what was uploaded. */
+  /** Blobs asked about, how many the remote lacked, and what was uploaded. */
   blobsChecked: number;
+  /** Blobs not asked about: a tree the remote vouched for holds them (PushOptions.presentTrees). */
+  blobsSkipped: number;
   blobsMissing: number;
   blobsUploaded: number;
   bytesUploaded: number;
@@ -26,6 +28,7 @@ export function emptyStats(): RunStats {
     blobsFetched: 0,
     bytesFetched: 0,
     blobsChecked: 0,
+    blobsSkipped: 0,
     blobsMissing: 0,
     blobsUploaded: 0,
     bytesUploaded: 0,

@@ -95,7 +95,8 @@ export function renderSummary(report: RunReport): string {
     ]),
     row([
       'Blobs checked / missing on remote / uploaded',
-      `${stats.blobsChecked} / ${stats.blobsMissing} / ${stats.blobsUploaded}`,
+      `${stats.blobsChecked} / ${stats.blobsMissing} / ${stats.blobsUploaded}` +
+        (stats.blobsSkipped ? ` (${stats.blobsSkipped} more known present)` : ''),
       change(stats.blobsMissing, p?.blobsMissing, String),
     ]),
     row([

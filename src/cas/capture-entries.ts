@@ -8,6 +8,7 @@ import type {
 import type { Digest } from './digest.js';
 import { captureIncremental } from './incremental-capture.js';
 import type { CasStore } from './store.js';
+import { byName } from './names.js';
 
 /** One entry of a root Directory: a path on disk (file, directory or symlink) or bytes. */
 export type CaptureEntry = { name: string; path: string } | { name: string; buffer: Uint8Array };
@@ -16,10 +17,6 @@ export interface CapturedEntries {
   root: Digest;
   /** Names of path entries that do not exist (or are neither file, directory nor symlink). */
   missing: string[];
-}
-
-function byName<T extends { name: string }>(a: T, b: T): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_ex
 import { type Digest, sameDigest } from './digest.js';
 import type { RefStore } from './refs.js';
 import type { CasStore } from './store.js';
+import { byName } from './names.js';
 
 /** Paths (`/`-separated, relative to the roots) that differ between two trees. */
 export interface TreeDiff {
@@ -20,10 +21,6 @@ interface Leaf {
 }
 
 const EMPTY: Directory = { files: [], directories: [], symlinks: [], nodeProperties: undefined };
-
-function byName<T extends { name: string }>(a: T, b: T): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
 
 function leavesOf(directory: Directory): Leaf[] {
   const leaves: Leaf[] = [

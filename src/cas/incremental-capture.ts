@@ -24,6 +24,7 @@ import {
 } from './stat-cache.js';
 import type { CasStore } from './store.js';
 import { walkDirectories } from './tree.js';
+import { byName } from './names.js';
 
 export interface IncrementalCaptureOptions {
   /** Where stat caches live (default `<cacheDir>/cas/stat-cache`). */
@@ -141,12 +142,6 @@ function scanTree(absRoot: string): Scan | undefined {
   return root ? { root, files } : undefined;
 }
 
-// REAPI sorts entries by name; casd compares the UTF-8 bytes, which JS string order (UTF-16
-// code units) does not match above U+FFFF.
-function byName(a: { name: string }, b: { name: string }): number {
-  return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
-}
-
 // The digests among `digests` whose object file is absent from the local store. Why
 // synchronous: as for the scan, an existence check of a cached inode costs microseconds,
 // while 10,000 async `access` calls through libuv's thread pool cost ~170 ms (profiled).
@@ -178,8 +173,8 @@ async function captureScanned(store: CasStore, absRoot: string, files: ScannedFi
   });
 }
 
-// Stores serialised Directory messages (through temporary files and CaptureFiles, so that
-// the store's instance and skipUpload setting apply as for any capture).
+// Stores serialised Directory messages (through temporary files that casd moves into its
+// store, so that the store's instance and skipUpload setting apply as for any capture).
 async function storeDirectories(
   store: CasStore,
   blobs: { digest: Digest; data: Uint8Array }[],
@@ -192,6 +187,7 @@ async function storeDirectories(
       const responses = await captureFiles(store.connection, paths, {
         instanceName: store.instanceName,
         skipUpload: store.skipUpload,
+        moveFiles: true,
       });
       responses.forEach((response, i) => {
         const error = statusToCasError(response.status, 'storing a Directory message');

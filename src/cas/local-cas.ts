@@ -21,6 +21,11 @@ export interface LocalCasSettings extends CallSettings {
   instanceName?: string;
   /** Captures only: store locally even when the instance proxies to a remote (we push later). */
   skipUpload?: boolean;
+  /**
+   * CaptureFiles only: casd moves each file into its store instead of copying it. For our own
+   * temporary files (in the store's `tmp`, on the same filesystem): one new inode, not two.
+   */
+  moveFiles?: boolean;
 }
 
 const REASON_BY_STATUS: Partial<Record<number, CasErrorReason>> = {
@@ -55,7 +60,7 @@ function captureFields(paths: string[], settings: LocalCasSettings) {
     path: paths,
     bypassLocalCache: false,
     nodeProperties: [],
-    moveFiles: false,
+    moveFiles: settings.moveFiles ?? false,
     root: '',
     skipUpload: settings.skipUpload ?? false,
     unixModeMask: undefined,

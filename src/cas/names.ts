@@ -71,3 +71,23 @@ export function validateDirectory(directory: Directory, digest: Digest): void {
     }
   }
 }
+
+// Below U+D800, UTF-16 code unit order is code point order, which is UTF-8 byte order; a
+// surrogate (U+10000 and up) sorts below U+E000..U+FFFF in UTF-16 but above it in UTF-8.
+const BEYOND_ORDER_SAFE = /[\uD800-\uFFFF]/;
+
+/**
+ * Orders entry names as REAPI Directories list them: by their UTF-8 bytes (casd's order).
+ * Plain string comparison unless a name holds a character where the two orders differ.
+ */
+export function compareNames(a: string, b: string): number {
+  if (BEYOND_ORDER_SAFE.test(a) || BEYOND_ORDER_SAFE.test(b)) {
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** compareNames on the entries' names, for sort(). */
+export function byName(a: { name: string }, b: { name: string }): number {
+  return compareNames(a.name, b.name);
+}

@@ -216,7 +216,7 @@ export class CasStore {
       throw new CasError('io', `cannot write a temporary object to ${tmp}: ${errnoOf(err)}`, { cause: err });
     }
     try {
-      return (await this.capture([tmp], [`a ${source.buffer.byteLength}-byte buffer`]))[0];
+      return (await this.capture([tmp], [`a ${source.buffer.byteLength}-byte buffer`], true))[0];
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
@@ -232,13 +232,15 @@ export class CasStore {
     return this.capture(absolute, absolute);
   }
 
-  private async capture(paths: string[], labels: string[]): Promise<Digest[]> {
+  // `move`: the paths are our own temporary files, which casd may take into its store.
+  private async capture(paths: string[], labels: string[], move = false): Promise<Digest[]> {
     const digests: Digest[] = [];
     for (let start = 0; start < paths.length; start += CAPTURE_BATCH) {
       const batch = paths.slice(start, start + CAPTURE_BATCH);
       const responses = await captureFiles(this.connection, batch, {
         instanceName: this.instanceName,
         skipUpload: this.skipUpload,
+        moveFiles: move,
       });
       responses.forEach((response, i) => {
         const label = labels[start + i];

@@ -100,8 +100,10 @@ export interface RmJson {
 export interface PushedRefJson {
   name: string;
   digest: string;
-  /** Blobs of the tree, all asked about. */
+  /** Blobs of the tree asked about. */
   blobsChecked: number;
+  /** Blobs not asked about: the ref's tree on the remote holds them at the same path. */
+  blobsSkipped: number;
   /** Of those, the blobs the remote lacked. */
   blobsMissing: number;
   blobsUploaded: number;
@@ -203,6 +205,7 @@ export const SCHEMAS = {
           name: 'string',
           digest: 'string',
           blobsChecked: 'number',
+          blobsSkipped: 'number',
           blobsMissing: 'number',
           blobsUploaded: 'number',
           bytesUploaded: 'number',

@@ -76,7 +76,8 @@ export const pushCommand: Command = {
     'For each local ref: asks the remote which blobs of its tree it lacks, uploads only those,',
     'then publishes the ref through Remote Asset (PushDirectory) so `pull` finds it. A remote',
     'without Remote Asset still gets the blobs (published: false). HASH/SIZE pushes a tree',
-    'without publishing a name.',
+    "without publishing a name. Blobs the ref's current tree on the remote holds at the same",
+    'path are not asked about (a random sample of them is).',
   ].join('\n'),
   options: {},
   optionHelp: {},
@@ -92,16 +93,20 @@ export const pushCommand: Command = {
       try {
         for (const name of ctx.positionals) {
           const root = await resolveTarget(refs, name);
+          const isDigest = name === formatDigest(root);
           progress.phase(`pushing ${name}`);
+          // The ref's current tree on the remote is the likeliest base of its new one.
+          const previous = isDigest ? undefined : await resolveRemoteRef(remote, name).catch(() => undefined);
           const result = await remote.pushDirectory(root, {
             onUploaded: (blobs, bytes) => progress.add(blobs, bytes),
+            presentTrees: previous ? [previous] : [],
           });
-          const isDigest = name === formatDigest(root);
           const published = isDigest ? false : await pushRef(remote, name, root);
           pushed.push({
             name,
             digest: formatDigest(root),
             blobsChecked: result.blobsChecked,
+            blobsSkipped: result.blobsSkipped,
             blobsMissing: result.blobsMissing,
             blobsUploaded: result.blobsUploaded,
             bytesUploaded: result.bytesUploaded,
