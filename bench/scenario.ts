@@ -61,7 +61,8 @@ async function withCasd<T>(job: Job, body: (ctx: CasdContext) => Promise<T>): Pr
     reservedBytes: 0,
   });
   const connection = daemon.connection();
-  const store = new CasStore({ cacheDir: job.cacheDir as string, connection });
+  // As the action and the CLI: captures stay local until the push.
+  const store = new CasStore({ cacheDir: job.cacheDir as string, connection, skipUpload: true });
   await store.checkLayout();
   const remote = job.remoteUrl
     ? await Remote.register(connection, { url: job.remoteUrl }, { store })

@@ -115,6 +115,33 @@ describe('CasStore against a real casd', () => {
       expect(error.message).toContain(`adding ${missing} to the cache failed`);
     });
 
+    it('writes blobs straight into the store: read-only, served by casd, no temporary left', async () => {
+      const data = Buffer.from('written by us');
+      const digest = digestOfBuffer(data);
+      fx.store.writeLocalObjects([{ digest, data }]);
+      fx.store.writeLocalObjects([{ digest, data }]); // already there: left alone
+      expect(readFileSync(fx.store.objectPath(digest))).toEqual(data);
+      expect(statSync(fx.store.objectPath(digest)).mode & 0o222).toBe(0);
+      const { CasClient } = await import('../../src/cas/cas-client.js');
+      const read = await new CasClient(fx.connection, '').readBlobs([digest]);
+      expect(read.blobs.get(digest.hash)).toEqual(data);
+      const { readdirSync } = await import('node:fs');
+      expect(readdirSync(fx.store.tmpDir).filter((n) => n.startsWith('obj-'))).toEqual([]);
+    });
+
+    it('refuses to write a blob whose bytes do not match its digest, writing nothing', () => {
+      const digest = digestOfBuffer(Buffer.from('claimed'));
+      const error = (() => {
+        try {
+          fx.store.writeLocalObjects([{ digest, data: Buffer.from('actual') }]);
+        } catch (err) {
+          return err as CasError;
+        }
+      })();
+      expect(error?.reason).toBe('corrupt-data');
+      expect(existsSync(fx.store.objectPath(digest))).toBe(false);
+    });
+
     it('stores a Directory message and reads it back', async () => {
       const file = await fx.store.addObject({ buffer: Buffer.from('leaf') });
       const directory = handDirectory({ files: [{ name: 'leaf.txt', digest: file, isExecutable: true }] });

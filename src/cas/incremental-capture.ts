@@ -173,12 +173,17 @@ async function captureScanned(store: CasStore, absRoot: string, files: ScannedFi
   });
 }
 
-// Stores serialised Directory messages (through temporary files that casd moves into its
-// store, so that the store's instance and skipUpload setting apply as for any capture).
+// Stores serialised Directory messages: straight into the object store when captures stay
+// local anyway (skipUpload), else through temporary files that casd moves into its store,
+// so that the store's instance and upload setting apply as for any capture.
 async function storeDirectories(
   store: CasStore,
   blobs: { digest: Digest; data: Uint8Array }[],
 ): Promise<void> {
+  if (store.skipUpload) {
+    store.writeLocalObjects(blobs);
+    return;
+  }
   await forEachLimit(chunks(blobs, CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
     const tag = `${process.pid}-${randomBytes(6).toString('hex')}`;
     const paths = batch.map((_, i) => join(store.tmpDir, `dir-${tag}-${i}`));
@@ -244,16 +249,27 @@ function entriesOf(files: ScannedFile[]): Map<string, StatEntry> {
   return entries;
 }
 
-// Full capture through CaptureTree, then the digests of the files we stat-ed before it,
-// read back from the captured tree. Stats taken before casd read the files are safe to
-// record: a file changed since differs from them next time.
+// Starts CaptureTree of the whole directory and waits until the request is on its way, so
+// that a synchronous scan right after runs while casd works.
+async function startImport(store: CasStore, absRoot: string): Promise<{ root: Promise<Digest> }> {
+  const root = store.importDirectory(absRoot);
+  root.catch(() => undefined); // awaited by the caller; this only stops an unhandled rejection
+  for (let i = 0; i < 3; i++) await new Promise((done) => setImmediate(done));
+  return { root };
+}
+
+// Full capture through CaptureTree (`imported`, started before the scan), then the digests
+// of the scanned files, read back from the captured tree. Recording them is safe although
+// the scan and casd's reads overlap: a file changed after the scan started is racy (hashed
+// again next time), and one changed before is what casd read.
 async function captureFull(
   store: CasStore,
+  imported: Promise<Digest>,
   absRoot: string,
   scan: Scan,
 ): Promise<{ root: Digest; cache: StatCache }> {
   const scanned = new Map(scan.files.map((f) => [f.path, f]));
-  const root = await store.importDirectory(absRoot);
+  const root = await imported;
   const dirs = new Map<string, Digest>();
   for await (const { path, digest, directory } of walkDirectories(store, root)) {
     dirs.set(path, digest);
@@ -303,11 +319,12 @@ export async function captureIncremental(
 
   const scanStartNs = wallClockNs();
   const loaded = await loadStatCache(cacheFile, absRoot);
+  const imported = loaded.cache ? undefined : await startImport(store, absRoot);
   const scan = scanTree(absRoot);
   if (!scan) {
     logger.debug(`capture of ${absRoot}: a name is not UTF-8; capturing everything with CaptureTree`);
     await removeStatCache(cacheFile).catch(() => undefined);
-    const root = await store.importDirectory(absRoot);
+    const root = await (imported?.root ?? store.importDirectory(absRoot));
     return { root, filesHashed: 0, filesReused: 0, full: true };
   }
 
@@ -315,7 +332,7 @@ export async function captureIncremental(
   let cache: StatCache;
   if (!loaded.cache) {
     logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); capturing everything`);
-    const full = await captureFull(store, absRoot, scan);
+    const full = await captureFull(store, imported!.root, absRoot, scan);
     cache = { ...full.cache, scanStartNs, racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)) };
     result = { root: full.root, filesHashed: scan.files.length, filesReused: 0, full: true };
   } else {

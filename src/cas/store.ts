@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, existsSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CasError } from '../errors.js';
@@ -133,23 +133,27 @@ export class CasStore {
   ): Promise<boolean> {
     const withFiles = options.withFiles ?? true;
     let complete = true;
-    const check = async (d: Digest): Promise<void> => {
+    // Why synchronous: checking (or touching) a cached inode takes microseconds, while a
+    // round trip through libuv's thread pool for each of 10,000 objects costs ~0.3 s.
+    const check = (d: Digest): void => {
       const path = this.objectPath(d);
-      if (options.touch) {
+      if (!options.touch) {
+        if (!existsSync(path)) complete = false;
+        return;
+      }
+      try {
         const now = new Date();
-        await utimes(path, now, now).catch((err: unknown) => {
-          if (errnoOf(err) !== 'ENOENT') throw err;
-          complete = false;
-        });
-      } else if (!(await exists(path))) {
+        utimesSync(path, now, now);
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw err;
         complete = false;
       }
     };
     try {
       for await (const visited of walkDirectories(this, digest, { dedupe: true })) {
-        if (options.touch) await check(visited.digest);
+        if (options.touch) check(visited.digest);
         if (withFiles) {
-          await forEachLimit(visited.directory.files, FS_CONCURRENCY, (file) => check(file.digest as Digest));
+          for (const file of visited.directory.files) check(file.digest as Digest);
           if (!complete) return false;
         }
       }
@@ -200,6 +204,39 @@ export class CasStore {
     }
     validateDirectory(directory, digest);
     return directory;
+  }
+
+  /**
+   * Writes blobs we made ourselves (Directory messages) straight into the object store, each
+   * through a temporary file under `tmp` renamed into place: local only, as a capture with
+   * skipUpload. For small blobs, where a round trip through casd costs more than the write.
+   * casd serves them like any object (its usage figure counts them from its next start).
+   * Throws CasError('corrupt-data') when a blob's bytes do not hash to its digest, 'io' when
+   * the store cannot be written.
+   */
+  writeLocalObjects(blobs: Iterable<{ digest: Digest; data: Uint8Array }>): void {
+    for (const { digest, data } of blobs) {
+      const path = this.objectPath(digest);
+      const actual = createHash('sha256').update(data).digest('hex');
+      if (actual !== digest.hash || data.byteLength !== digest.sizeBytes) {
+        throw new CasError(
+          'corrupt-data',
+          `blob for ${formatDigest(digest)} hashes to ${actual}/${data.byteLength}`,
+        );
+      }
+      if (existsSync(path)) continue;
+      const tmp = join(this.tmpDir, `obj-${process.pid}-${randomBytes(6).toString('hex')}`);
+      try {
+        // Why synchronous: a few hundred small writes; each async one waits on the thread pool.
+        writeFileSync(tmp, data, { mode: 0o444 });
+        renameSync(tmp, path);
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw new CasError('io', `cannot write object ${formatDigest(digest)} to ${path}: ${errnoOf(err)}`, {
+          cause: err,
+        });
+      }
+    }
   }
 
   /**
@@ -282,14 +319,12 @@ export class CasStore {
    */
   async localMissingBlobs(digests: Iterable<Digest> | AsyncIterable<Digest>): Promise<Digest[]> {
     const seen = new DigestSet();
-    const missing = new Map<number, Digest>();
-    const unique = async function* (): AsyncGenerator<Digest> {
-      for await (const digest of digests) if (seen.add(digest)) yield digest;
-    };
-    await forEachLimit(unique(), FS_CONCURRENCY, async (digest, index) => {
-      if (!(await this.containsFile(digest))) missing.set(index, digest);
-    });
-    return [...missing.entries()].sort((a, b) => a[0] - b[0]).map(([, digest]) => digest);
+    const missing: Digest[] = [];
+    // Synchronous existence checks, as in containsDirectory.
+    for await (const digest of digests) {
+      if (seen.add(digest) && !existsSync(this.objectPath(digest))) missing.push(digest);
+    }
+    return missing;
   }
 
   /**
