@@ -36381,21 +36381,6 @@ function scanTree(absRoot) {
     const root = scanDir(absRoot, '', '');
     return root ? { root, files } : undefined;
 }
-// The digests among `digests` whose object file is absent from the local store. Why
-// synchronous: as for the scan, an existence check of a cached inode costs microseconds,
-// while 10,000 async `access` calls through libuv's thread pool cost ~170 ms (profiled).
-function locallyMissing(store, digests) {
-    const missing = new Set();
-    const checked = new Set();
-    for (const digest of digests) {
-        if (checked.has(digest.hash))
-            continue;
-        checked.add(digest.hash);
-        if (!(0,external_node_fs_.existsSync)(store.objectPath(digest)))
-            missing.add(digest.hash);
-    }
-    return missing;
-}
 // Captures `files` through CaptureFiles (casd hashes and stores them), setting their digests.
 async function captureScanned(store, absRoot, files) {
     await forEachLimit(chunks(files, incremental_capture_CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
@@ -36566,7 +36551,7 @@ async function captureIncremental(store, path, options = {}) {
         }
         // A digest is only worth reusing while its blob is still in the local cache (casd may
         // have expired it); files whose blob is gone are captured again.
-        const gone = locallyMissing(store, reused.map((f) => f.digest));
+        const gone = new Set((await store.localMissingBlobs(reused.map((f) => f.digest))).map((d) => d.hash));
         const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has(f.digest.hash));
         if (gone.size > 0)
             toHash.push(...reused.filter((f) => gone.has(f.digest.hash)));
@@ -36574,7 +36559,7 @@ async function captureIncremental(store, path, options = {}) {
         const dirs = new Map();
         const blobs = new Map();
         const root = buildDirectories(scan.root, dirs, blobs);
-        const absent = locallyMissing(store, [...blobs.values()].map((b) => b.digest));
+        const absent = new Set((await store.localMissingBlobs([...blobs.values()].map((b) => b.digest))).map((d) => d.hash));
         await storeDirectories(store, [...blobs.values()].filter((b) => absent.has(b.digest.hash)));
         cache = {
             root: absRoot,
