@@ -19,6 +19,7 @@ const ENTRIES = [
   { name: 'main', input: 'lib/main.js', bin: false },
   { name: 'post', input: 'lib/post.js', bin: false },
   { name: 'cli', input: 'lib/cli/index.js', bin: true },
+  { name: 'bazel-bridge', input: 'lib/bazel-bridge.js', bin: false },
 ];
 
 const SHEBANG = '#!/usr/bin/env node\n';
@@ -72,7 +73,9 @@ async function bundle({ name, input, bin }) {
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ENTRIES.some((entry) => entry.name === name));
 if (unknown.length > 0) {
-  console.error(`bundle: unknown entry ${unknown.join(', ')}; expected some of: main, post, cli`);
+  console.error(
+    `bundle: unknown entry ${unknown.join(', ')}; expected some of: ${ENTRIES.map((e) => e.name).join(', ')}`,
+  );
   process.exit(2);
 }
 for (const entry of ENTRIES.filter((e) => wanted.length === 0 || wanted.includes(e.name))) {

@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(762);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9035);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 762:
+/***/ 9035:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32012,6 +32012,545 @@ function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
 //# sourceMappingURL=concurrency.js.map
+;// CONCATENATED MODULE: external "node:http2"
+const external_node_http2_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+;// CONCATENATED MODULE: ./lib/casd/api-version.js
+// Why this exists: Bazel 4-7 speak REAPI 2.0 only and refuse a server whose advertised range
+// starts above it; buildbox-casd 1.4.x advertises low_api_version 2.1 yet serves Bazel 7's
+// 2.0-style calls without error. The bridge lowers the advertised low end in the
+// GetCapabilities answer and nothing else.
+//
+// The rewrite works on the wire bytes of ServerCapabilities, field by field, so that every
+// other field (including ones this project's protos do not know) passes through unchanged.
+/** REAPI's ServerCapabilities.low_api_version (a build.bazel.semver.SemVer message). */
+const LOW_API_VERSION_FIELD = 4;
+const SEMVER_MAJOR_FIELD = 1;
+const SEMVER_MINOR_FIELD = 2;
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LENGTH_DELIMITED = 2;
+const WIRE_FIXED32 = 5;
+/** The REAPI version Bazel 4-7 speak. */
+const REAPI_2_0 = { major: 2, minor: 0 };
+function readVarint(bytes, offset) {
+    let value = 0;
+    let scale = 1;
+    for (let i = offset; i < bytes.length && i < offset + 10; i++) {
+        const byte = bytes[i];
+        value += (byte & 0x7f) * scale;
+        scale *= 128;
+        if ((byte & 0x80) === 0)
+            return { value, next: i + 1 };
+    }
+    throw new Error('truncated or overlong varint');
+}
+function writeVarint(value) {
+    const out = [];
+    let rest = value;
+    while (rest >= 0x80) {
+        out.push((rest % 128) | 0x80);
+        rest = Math.floor(rest / 128);
+    }
+    out.push(rest);
+    return out;
+}
+/** The end offset of one field's value, starting at `offset` (just after its tag). */
+function skipValue(bytes, wireType, offset) {
+    switch (wireType) {
+        case WIRE_VARINT:
+            return readVarint(bytes, offset).next;
+        case WIRE_FIXED64:
+            return offset + 8;
+        case WIRE_FIXED32:
+            return offset + 4;
+        case WIRE_LENGTH_DELIMITED: {
+            const { value, next } = readVarint(bytes, offset);
+            return next + value;
+        }
+        default:
+            throw new Error(`unsupported wire type ${wireType}`);
+    }
+}
+function* fields(bytes) {
+    let offset = 0;
+    while (offset < bytes.length) {
+        const start = offset;
+        const tag = readVarint(bytes, offset);
+        const wireType = tag.value % 8;
+        const number = Math.floor(tag.value / 8);
+        let payloadStart = tag.next;
+        if (wireType === WIRE_LENGTH_DELIMITED)
+            payloadStart = readVarint(bytes, tag.next).next;
+        const end = skipValue(bytes, wireType, tag.next);
+        if (end > bytes.length)
+            throw new Error('field runs past the end of the message');
+        yield { number, wireType, start, end, payloadStart };
+        offset = end;
+    }
+}
+/** Decodes a SemVer message's major and minor (absent fields are 0, as proto3 says). */
+function decodeSemVer(bytes) {
+    const version = { major: 0, minor: 0 };
+    for (const field of fields(bytes)) {
+        if (field.wireType !== WIRE_VARINT)
+            continue;
+        const { value } = readVarint(bytes, field.payloadStart);
+        if (field.number === SEMVER_MAJOR_FIELD)
+            version.major = value;
+        if (field.number === SEMVER_MINOR_FIELD)
+            version.minor = value;
+    }
+    return version;
+}
+function encodeSemVerField(fieldNumber, version) {
+    const body = [];
+    if (version.major)
+        body.push(...writeVarint(SEMVER_MAJOR_FIELD * 8 + WIRE_VARINT), ...writeVarint(version.major));
+    if (version.minor)
+        body.push(...writeVarint(SEMVER_MINOR_FIELD * 8 + WIRE_VARINT), ...writeVarint(version.minor));
+    return [...writeVarint(fieldNumber * 8 + WIRE_LENGTH_DELIMITED), ...writeVarint(body.length), ...body];
+}
+function newer(a, b) {
+    return a.major !== b.major ? a.major > b.major : a.minor > b.minor;
+}
+/**
+ * A ServerCapabilities message whose low_api_version is at most `floor`: when the server
+ * advertises a higher low end, that field is replaced; every other byte is kept as it was.
+ * Returns the input itself when nothing needed to change (no low_api_version, or one at or
+ * below `floor`). Throws on bytes that are not a protobuf message.
+ */
+function lowerLowApiVersion(message, floor = REAPI_2_0) {
+    const parts = [];
+    let changed = false;
+    let copiedUpTo = 0;
+    for (const field of fields(message)) {
+        if (field.number !== LOW_API_VERSION_FIELD || field.wireType !== WIRE_LENGTH_DELIMITED)
+            continue;
+        const low = decodeSemVer(message.subarray(field.payloadStart, field.end));
+        if (!newer(low, floor))
+            continue;
+        parts.push(message.subarray(copiedUpTo, field.start), Uint8Array.from(encodeSemVerField(field.number, floor)));
+        copiedUpTo = field.end;
+        changed = true;
+    }
+    if (!changed)
+        return message;
+    parts.push(message.subarray(copiedUpTo));
+    return Buffer.concat(parts);
+}
+/**
+ * The same for a whole gRPC response body (length-prefixed messages, as on the wire).
+ * Compressed messages pass unchanged (the bridge never asks for compression, and casd sends
+ * none unasked). Returns `body` itself when nothing changed.
+ */
+function lowerLowApiVersionInGrpcBody(body, floor = REAPI_2_0) {
+    const out = [];
+    let changed = false;
+    let offset = 0;
+    while (offset + 5 <= body.length) {
+        const compressed = body[offset] !== 0;
+        const length = body.readUInt32BE(offset + 1);
+        const end = offset + 5 + length;
+        if (end > body.length)
+            break;
+        const message = body.subarray(offset + 5, end);
+        const rewritten = compressed ? message : lowerLowApiVersion(message, floor);
+        if (rewritten !== message)
+            changed = true;
+        const prefix = Buffer.alloc(5);
+        prefix[0] = body[offset];
+        prefix.writeUInt32BE(rewritten.length, 1);
+        out.push(prefix, Buffer.from(rewritten));
+        offset = end;
+    }
+    if (!changed)
+        return body;
+    out.push(body.subarray(offset));
+    return Buffer.concat(out);
+}
+//# sourceMappingURL=api-version.js.map
+;// CONCATENATED MODULE: ./lib/casd/bazel-bridge.js
+
+
+
+// The Bazel bridge: a plaintext HTTP/2 pass-through from a loopback TCP port to casd's unix
+// socket. Every gRPC call goes through byte for byte (headers, messages, trailers, resets);
+// only the GetCapabilities answer is changed, to advertise REAPI 2.0 as the low end, which
+// Bazel 4-7 require (see api-version.ts). One upstream connection per Bazel connection keeps
+// flow control and cancellation end to end.
+const CAPABILITIES_PATH = '/build.bazel.remote.execution.v2.Capabilities/GetCapabilities';
+/** HTTP/2 stream window: big enough that a ByteStream transfer is not held to 64 KiB a round trip. */
+const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Connection window, shared by Bazel's many concurrent calls on one connection. */
+const CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = external_node_http2_namespaceObject.constants;
+// Headers the HTTP/2 layer sets itself, or that HTTP/2 forbids on a forwarded stream.
+const DROPPED_REQUEST_HEADERS = new Set([':scheme', ':authority', 'connection', 'keep-alive', 'host']);
+function forwardedHeaders(headers) {
+    const out = {};
+    for (const [name, value] of Object.entries(headers)) {
+        if (value === undefined || DROPPED_REQUEST_HEADERS.has(name))
+            continue;
+        out[name] = value;
+    }
+    return out;
+}
+function responseHeaders(headers) {
+    const out = {};
+    for (const [name, value] of Object.entries(headers)) {
+        if (value === undefined || name === 'connection' || name === 'keep-alive')
+            continue;
+        out[name] = value;
+    }
+    return out;
+}
+/** Answers a call that cannot reach casd the way gRPC does: trailers-only UNAVAILABLE. */
+function unavailable(stream, why) {
+    if (stream.destroyed || stream.closed)
+        return;
+    if (stream.headersSent) {
+        stream.close(NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    stream.respond({
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-status': '14',
+        'grpc-message': encodeURIComponent(`casd-action bazel bridge: ${why}`),
+    }, { endStream: true });
+}
+function forwardStream(stream, headers, upstream, onProblem) {
+    if (upstream.destroyed || upstream.closed) {
+        unavailable(stream, 'the cache daemon is gone');
+        return;
+    }
+    const rewrite = headers[':path'] === CAPABILITIES_PATH;
+    let call;
+    try {
+        call = upstream.request(forwardedHeaders(headers), { endStream: false });
+    }
+    catch (err) {
+        unavailable(stream, err.message);
+        return;
+    }
+    let trailers;
+    call.on('response', (head, flags) => {
+        if (stream.destroyed || stream.closed)
+            return;
+        if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+            // Trailers-only (how gRPC sends most errors): one HEADERS frame that ends the stream.
+            stream.respond(responseHeaders(head), { endStream: true });
+            return;
+        }
+        stream.respond(responseHeaders(head), { waitForTrailers: true });
+        if (rewrite) {
+            const chunks = [];
+            call.on('data', (chunk) => chunks.push(chunk));
+            call.on('end', () => stream.end(lowerLowApiVersionInGrpcBody(Buffer.concat(chunks))));
+        }
+        else {
+            call.pipe(stream);
+        }
+    });
+    call.on('trailers', (t) => {
+        trailers = t;
+    });
+    stream.on('wantTrailers', () => {
+        if (trailers)
+            stream.sendTrailers(responseHeaders(trailers));
+        else
+            stream.close();
+    });
+    stream.pipe(call);
+    // Cancellation and failures travel both ways as stream resets.
+    stream.on('close', () => {
+        if (!call.closed)
+            call.close(stream.rstCode || NGHTTP2_CANCEL);
+    });
+    call.on('close', () => {
+        if (stream.closed || stream.destroyed)
+            return;
+        if (!stream.headersSent)
+            unavailable(stream, `casd reset the call (code ${call.rstCode})`);
+        else if (call.rstCode)
+            stream.close(call.rstCode);
+    });
+    call.on('error', (err) => onProblem(`call ${headers[':path']}: ${err.message}`));
+    stream.on('error', (err) => onProblem(`client stream ${headers[':path']}: ${err.message}`));
+}
+/**
+ * Starts the bridge on `host:port` in front of casd's socket. Resolves once it listens.
+ * Throws when the address cannot be bound.
+ */
+async function bazel_bridge_startBazelBridge(options) {
+    const onProblem = options.onProblem ?? (() => undefined);
+    const sessions = new Set();
+    const server = external_node_http2_namespaceObject.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } });
+    server.on('session', (session) => {
+        sessions.add(session);
+        session.on('connect', () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+        const upstream = external_node_http2_namespaceObject.connect('http://localhost', {
+            createConnection: () => external_node_net_namespaceObject.connect(options.socketPath),
+            settings: { initialWindowSize: STREAM_WINDOW_BYTES },
+        });
+        upstream.on('connect', () => upstream.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+        upstream.on('error', (err) => onProblem(`casd connection: ${err.message}`));
+        session.on('error', (err) => onProblem(`client connection: ${err.message}`));
+        // Why both ways: a client gone leaves nothing to serve; casd gone leaves nothing to serve
+        // with, and Bazel reconnects (getting a fresh upstream) when its connection closes.
+        upstream.on('close', () => {
+            if (!session.closed)
+                session.close();
+        });
+        session.on('close', () => {
+            sessions.delete(session);
+            if (!upstream.closed)
+                upstream.close();
+        });
+        session.on('stream', (stream, headers) => forwardStream(stream, headers, upstream, onProblem));
+    });
+    await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port, options.host, () => {
+            server.off('error', reject);
+            resolve();
+        });
+    });
+    server.on('error', (err) => onProblem(`listener: ${err.message}`));
+    const port = server.address().port;
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    return {
+        url: `grpc://${host}:${port}`,
+        port,
+        close: () => new Promise((resolve) => {
+            server.close(() => resolve());
+            for (const session of sessions)
+                session.destroy();
+        }),
+    };
+}
+//# sourceMappingURL=bazel-bridge.js.map
+;// CONCATENATED MODULE: external "node:readline"
+const external_node_readline_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:readline");
+;// CONCATENATED MODULE: external "node:url"
+const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+;// CONCATENATED MODULE: ./lib/casd/process.js
+
+
+function send(pid, signal) {
+    try {
+        process.kill(pid, signal);
+        return true;
+    }
+    catch (err) {
+        // EPERM: it exists but is not ours to signal; it is still alive.
+        return err.code === 'EPERM';
+    }
+}
+function killGroup(pid) {
+    // A negative pid signals the group: children casd spawned go too.
+    if (!send(-pid, 'SIGKILL'))
+        send(pid, 'SIGKILL');
+}
+/**
+ * Wraps a child we spawned. When `tied`, the child gets SIGTERM if this process exits
+ * normally while it still runs, so a front end that forgets to stop it leaves no orphan.
+ */
+function childHandle(child, tied) {
+    const pid = child.pid;
+    let status;
+    const onParentExit = () => {
+        if (!status)
+            send(pid, 'SIGTERM');
+    };
+    if (tied)
+        process.once('exit', onParentExit);
+    const exited = new Promise((resolve) => {
+        child.once('exit', (code, signal) => {
+            status = { code, signal };
+            process.removeListener('exit', onParentExit);
+            resolve();
+        });
+    });
+    return {
+        exitStatus: () => status,
+        alive: () => status === undefined,
+        signal: (signal) => void send(pid, signal),
+        kill: () => killGroup(pid),
+        async waitExit(timeoutMs) {
+            if (status)
+                return true;
+            let timer;
+            const timedOut = new Promise((resolve) => {
+                timer = setTimeout(() => resolve(false), timeoutMs);
+            });
+            try {
+                return await Promise.race([exited.then(() => true), timedOut]);
+            }
+            finally {
+                clearTimeout(timer);
+            }
+        },
+    };
+}
+const ATTACHED_POLL_MS = 20;
+// An exited process whose parent has not reaped it still answers signal 0. A daemon attached
+// from an earlier process was orphaned, and not every init (containers!) reaps promptly, so
+// on Linux a zombie counts as dead.
+function isZombie(pid) {
+    if (process.platform !== 'linux')
+        return false;
+    try {
+        const stat = (0,external_node_fs_.readFileSync)(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    }
+    catch {
+        return false;
+    }
+}
+/** True while process `pid` exists and has not exited (a zombie counts as exited). */
+function process_processAlive(pid) {
+    return send(pid, 0) && !isZombie(pid);
+}
+/**
+ * Wraps a process known only by pid (started by an earlier process of ours). Liveness comes
+ * from signal 0; its exit code cannot be known, so it is reported as null.
+ */
+function attachedHandle(pid) {
+    let dead = false;
+    const alive = () => {
+        if (!dead && !process_processAlive(pid))
+            dead = true;
+        return !dead;
+    };
+    return {
+        exitStatus: () => (alive() ? undefined : { code: null, signal: null }),
+        alive,
+        signal: (signal) => void send(pid, signal),
+        kill: () => killGroup(pid),
+        async waitExit(timeoutMs) {
+            const deadline = Date.now() + timeoutMs;
+            while (alive()) {
+                if (Date.now() >= deadline)
+                    return false;
+                await sleep(Math.min(ATTACHED_POLL_MS, Math.max(deadline - Date.now(), 1)));
+            }
+            return true;
+        },
+    };
+}
+//# sourceMappingURL=process.js.map
+;// CONCATENATED MODULE: ./lib/casd/bridge-process.js
+
+
+
+
+
+
+
+
+// A detached daemon outlives the process that started it (the action's main step, the CLI's
+// `start`), so its Bazel bridge must too: it runs as a small Node process of its own, started
+// with the daemon, and it exits when casd does (or on SIGTERM from the daemon's `stop`).
+/** How long a new bridge process may take to say it listens. */
+const BRIDGE_READY_TIMEOUT_MS = 10_000;
+/** How often the bridge process checks that casd still runs. */
+const WATCH_POLL_MS = 250;
+const READY_PREFIX = 'listening ';
+/**
+ * The bridge's entry script: beside the running bundle (dist/<entry>/index.js ->
+ * dist/bazel-bridge/index.js), beside the compiled library (lib/casd -> lib/bazel-bridge.js),
+ * or the repository's bundle when running from sources. CASD_ACTION_BAZEL_BRIDGE overrides.
+ */
+function bridgeEntry() {
+    const here = (0,external_node_path_namespaceObject.dirname)((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
+    const candidates = [
+        process.env.CASD_ACTION_BAZEL_BRIDGE,
+        (0,external_node_path_namespaceObject.join)(here, '..', 'bazel-bridge', 'index.js'),
+        (0,external_node_path_namespaceObject.join)(here, '..', 'bazel-bridge.js'),
+        (0,external_node_path_namespaceObject.join)(here, '..', '..', 'dist', 'bazel-bridge', 'index.js'),
+    ].filter((c) => Boolean(c));
+    const found = candidates.find((c) => (0,external_node_fs_.existsSync)(c));
+    if (!found) {
+        throw new errors/* CasError */.Ko('daemon-start', `cannot find the Bazel bridge script (looked at ${candidates.join(', ')}); set CASD_ACTION_BAZEL_BRIDGE`);
+    }
+    return found;
+}
+/**
+ * Starts the bridge as a detached process on `host` (a free port) in front of casd's socket;
+ * it exits once process `watchPid` is gone. Its problems go to `logPath` (appended).
+ * Resolves with its pid and URL once it listens; throws CasError('daemon-start') otherwise.
+ */
+async function spawnBridgeProcess(options) {
+    const log = (0,external_node_fs_.openSync)(options.logPath, 'a');
+    const args = [
+        bridgeEntry(),
+        '--host',
+        options.host,
+        '--socket',
+        options.socketPath,
+        '--watch-pid',
+        String(options.watchPid),
+    ];
+    let child;
+    try {
+        child = (0,external_node_child_process_namespaceObject.spawn)(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', log] });
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(log);
+    }
+    const lines = (0,external_node_readline_namespaceObject.createInterface)({ input: child.stdout });
+    let timer;
+    try {
+        const url = await new Promise((resolve, reject) => {
+            timer = setTimeout(() => reject(new Error(`it did not listen within ${BRIDGE_READY_TIMEOUT_MS / 1000} s`)), BRIDGE_READY_TIMEOUT_MS);
+            lines.once('line', (line) => line.startsWith(READY_PREFIX) ? resolve(line.slice(READY_PREFIX.length)) : reject(new Error(line)));
+            child.once('error', reject);
+            child.once('exit', (code) => reject(new Error(`it exited with code ${code}`)));
+        });
+        child.unref();
+        return { pid: child.pid, url };
+    }
+    catch (err) {
+        child.kill('SIGKILL');
+        throw new errors/* CasError */.Ko('daemon-start', `the Bazel bridge did not start: ${err.message}; log: ${options.logPath}`, { cause: err, logPath: options.logPath });
+    }
+    finally {
+        clearTimeout(timer);
+        lines.close();
+        child.stdout?.destroy();
+    }
+}
+function argument(argv, name) {
+    const at = argv.indexOf(name);
+    const value = at >= 0 ? argv[at + 1] : undefined;
+    if (!value)
+        throw new Error(`${name} is required`);
+    return value;
+}
+/** The bridge process's main: `--host H --socket PATH --watch-pid PID`. */
+async function runBridgeProcess(argv) {
+    const host = argument(argv, '--host');
+    const socketPath = argument(argv, '--socket');
+    const watchPid = Number(argument(argv, '--watch-pid'));
+    const problem = (message) => {
+        process.stderr.write(`${new Date().toISOString()} casd-action bazel bridge: ${message}\n`);
+    };
+    const bridge = await startBazelBridge({ host, port: 0, socketPath, onProblem: problem });
+    const exit = () => {
+        void bridge.close().finally(() => process.exit(0));
+    };
+    process.on('SIGTERM', exit);
+    process.on('SIGINT', exit);
+    setInterval(() => {
+        if (!processAlive(watchPid))
+            exit();
+    }, WATCH_POLL_MS);
+    process.stdout.write(`${READY_PREFIX}${bridge.url}\n`);
+}
+//# sourceMappingURL=bridge-process.js.map
 ;// CONCATENATED MODULE: ./lib/casd/logs.js
 
 
@@ -32131,114 +32670,6 @@ function logExcerpt(path, lines = 20) {
     return earlier.length > 0 ? [...earlier, '...', ...tail].join('\n') : tail.join('\n');
 }
 //# sourceMappingURL=logs.js.map
-;// CONCATENATED MODULE: ./lib/casd/process.js
-
-
-function send(pid, signal) {
-    try {
-        process.kill(pid, signal);
-        return true;
-    }
-    catch (err) {
-        // EPERM: it exists but is not ours to signal; it is still alive.
-        return err.code === 'EPERM';
-    }
-}
-function killGroup(pid) {
-    // A negative pid signals the group: children casd spawned go too.
-    if (!send(-pid, 'SIGKILL'))
-        send(pid, 'SIGKILL');
-}
-/**
- * Wraps a child we spawned. When `tied`, the child gets SIGTERM if this process exits
- * normally while it still runs, so a front end that forgets to stop it leaves no orphan.
- */
-function childHandle(child, tied) {
-    const pid = child.pid;
-    let status;
-    const onParentExit = () => {
-        if (!status)
-            send(pid, 'SIGTERM');
-    };
-    if (tied)
-        process.once('exit', onParentExit);
-    const exited = new Promise((resolve) => {
-        child.once('exit', (code, signal) => {
-            status = { code, signal };
-            process.removeListener('exit', onParentExit);
-            resolve();
-        });
-    });
-    return {
-        exitStatus: () => status,
-        alive: () => status === undefined,
-        signal: (signal) => void send(pid, signal),
-        kill: () => killGroup(pid),
-        async waitExit(timeoutMs) {
-            if (status)
-                return true;
-            let timer;
-            const timedOut = new Promise((resolve) => {
-                timer = setTimeout(() => resolve(false), timeoutMs);
-            });
-            try {
-                return await Promise.race([exited.then(() => true), timedOut]);
-            }
-            finally {
-                clearTimeout(timer);
-            }
-        },
-    };
-}
-const ATTACHED_POLL_MS = 20;
-// An exited process whose parent has not reaped it still answers signal 0. A daemon attached
-// from an earlier process was orphaned, and not every init (containers!) reaps promptly, so
-// on Linux a zombie counts as dead.
-function isZombie(pid) {
-    if (process.platform !== 'linux')
-        return false;
-    try {
-        const stat = (0,external_node_fs_.readFileSync)(`/proc/${pid}/stat`, 'utf8');
-        return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-    }
-    catch {
-        return false;
-    }
-}
-/** True while process `pid` exists and has not exited (a zombie counts as exited). */
-function processAlive(pid) {
-    return send(pid, 0) && !isZombie(pid);
-}
-/**
- * Wraps a process known only by pid (started by an earlier process of ours). Liveness comes
- * from signal 0; its exit code cannot be known, so it is reported as null.
- */
-function attachedHandle(pid) {
-    let dead = false;
-    const alive = () => {
-        if (!dead && !processAlive(pid))
-            dead = true;
-        return !dead;
-    };
-    return {
-        exitStatus: () => (alive() ? undefined : { code: null, signal: null }),
-        alive,
-        signal: (signal) => void send(pid, signal),
-        kill: () => killGroup(pid),
-        async waitExit(timeoutMs) {
-            const deadline = Date.now() + timeoutMs;
-            while (alive()) {
-                if (Date.now() >= deadline)
-                    return false;
-                await sleep(Math.min(ATTACHED_POLL_MS, Math.max(deadline - Date.now(), 1)));
-            }
-            return true;
-        },
-    };
-}
-//# sourceMappingURL=process.js.map
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: ./lib/casd/socket.js
@@ -32442,6 +32873,8 @@ function casdVersion(binary, timeoutMs = 10_000) {
 
 
 
+
+
 const DEFAULT_READY_TIMEOUT_MS = 15_000;
 const READY_POLL_MS = 10;
 const DEFAULT_STOP = {
@@ -32467,6 +32900,9 @@ class CasdDaemon {
     statusPath;
     handle;
     logger;
+    bridgeUrl;
+    bridgePid;
+    bridge;
     cachedConnection;
     stopping;
     constructor(state, handle, logger) {
@@ -32483,6 +32919,8 @@ class CasdDaemon {
         this.version = state.version;
         this.socketDir = state.socketDir;
         this.statusPath = state.statusPath;
+        this.bridgeUrl = state.bazelBridge?.url;
+        this.bridgePid = state.bazelBridge?.pid;
         this.handle = handle;
         this.logger = logger;
     }
@@ -32500,6 +32938,9 @@ class CasdDaemon {
         let listen = options.listen === undefined ? undefined : parseListen(options.listen);
         if (listen)
             listen = await resolveListen(listen);
+        if (options.bazelBridge && !listen) {
+            throw new errors/* CasError */.Ko('invalid-input', 'the Bazel bridge needs a TCP listen address (listen)');
+        }
         const binds = [...(options.binds ?? [])];
         if (listen)
             binds.push(`${listen.host}:${listen.port}`);
@@ -32555,6 +32996,8 @@ class CasdDaemon {
         }, handle, logger);
         try {
             await daemon.waitReady(deadline);
+            if (options.bazelBridge && listen)
+                await daemon.startBridge(listen.host, options.detach ?? false);
         }
         catch (err) {
             // Quietly: the error thrown says what went wrong, with the log.
@@ -32589,6 +33032,7 @@ class CasdDaemon {
             logPath: this.logPath,
             cacheDir: this.cacheDir,
             grpcUrl: this.grpcUrl,
+            bazelBridge: this.bridgeUrl ? { url: this.bridgeUrl, pid: this.bridgePid } : undefined,
             version: this.version,
         };
     }
@@ -32610,6 +33054,53 @@ class CasdDaemon {
     stop(options = {}) {
         this.stopping ??= this.shutdown({ ...DEFAULT_STOP, ...options }, this.logger);
         return this.stopping;
+    }
+    /** The Bazel bridge's `grpc://HOST:PORT`, when one runs (see `StartOptions.bazelBridge`). */
+    get bazelUrl() {
+        return this.bridgeUrl;
+    }
+    // Why a failure is only a warning: the daemon serves every other client, and Bazel 8+
+    // needs no bridge; the settings then name casd's own address.
+    async startBridge(listenHost, detach) {
+        const host = listenHost.replace(/^\[|\]$/g, '');
+        try {
+            if (detach) {
+                const started = await spawnBridgeProcess({
+                    host,
+                    socketPath: this.socketPath,
+                    watchPid: this.pid,
+                    logPath: this.logPath,
+                });
+                this.bridgePid = started.pid;
+                this.bridgeUrl = started.url;
+            }
+            else {
+                this.bridge = await bazel_bridge_startBazelBridge({
+                    host,
+                    port: 0,
+                    socketPath: this.socketPath,
+                    onProblem: (message) => this.logger.debug(`Bazel bridge: ${message}`),
+                });
+                this.bridgeUrl = this.bridge.url;
+            }
+            this.logger.debug(`Bazel bridge on ${this.bridgeUrl} in front of ${this.socket}`);
+        }
+        catch (err) {
+            this.logger.warning(`the Bazel bridge did not start (${err.message}); Bazel 4-7 get no remote cache hits, Bazel 8+ can use ${this.grpcUrl ?? this.socket}`);
+        }
+    }
+    /** Stops the Bazel bridge first: Bazel's calls must not outlive the daemon. */
+    async stopBridge() {
+        await this.bridge?.close();
+        this.bridge = undefined;
+        if (this.bridgePid !== undefined && process_processAlive(this.bridgePid)) {
+            try {
+                process.kill(this.bridgePid, 'SIGTERM');
+            }
+            catch {
+                // gone meanwhile
+            }
+        }
     }
     async waitReady(deadline) {
         for (;;) {
@@ -32649,6 +33140,7 @@ class CasdDaemon {
         const started = Date.now();
         this.cachedConnection?.close();
         this.cachedConnection = undefined;
+        await this.stopBridge();
         const result = (killed, diedEarly = false) => {
             const exit = this.handle.exitStatus();
             return {
@@ -33202,18 +33694,24 @@ class RefStore {
 
 
 /**
- * A bazelrc fragment (`--bazelrc=` or `import`). Needs Bazel 5.0+: casd speaks REAPI 2.1 or
- * newer. The TCP address is preferred because the JVM Bazel ships lacks unix sockets on some
- * systems; `unix:` is the fallback when the daemon does not listen on TCP.
+ * A bazelrc fragment (`--bazelrc=` or `import`). Bazel 4-7 speak REAPI 2.0 only and casd
+ * advertises 2.1 and up, so with a bridge `--remote_cache` is the bridge (every Bazel from 5
+ * on works) and `--config=casd-direct` names casd itself (Bazel 8+ negotiate its versions).
+ * Without TCP the unix socket is the fallback, for Bazel 8+ only. Never sets
+ * `--remote_cache_compression`: casd advertises no compressors, and Bazel then drops the cache.
  */
 function bazelrc(endpoints) {
-    const cacheUrl = endpoints.grpcUrl ?? endpoints.socket;
+    const direct = endpoints.grpcUrl ?? endpoints.socket;
     const lines = [
-        '# Generated by casd-action: point Bazel (5.0 or newer) at the job-local cache daemon.',
-        `build --remote_cache=${cacheUrl}`,
-        'build --remote_upload_local_results=true',
-        'build --remote_timeout=600',
+        "# Generated by casd-action: Bazel's remote cache is the job-local cache daemon (buildbox-casd).",
     ];
+    if (endpoints.bazelUrl) {
+        lines.push('# For Bazel 5 and newer (proven with Bazel 7.7.1). Bazel 4-7 speak REAPI 2.0 only and casd', "# advertises 2.1 and up, so --remote_cache is casd-action's Bazel bridge: it passes every call", '# to casd unchanged and lowers the advertised low API version to 2.0. Bazel 8 and newer', "# negotiate casd's versions themselves: --config=casd-direct skips the bridge.", `build --remote_cache=${endpoints.bazelUrl}`, `build:casd-direct --remote_cache=${direct}`);
+    }
+    else {
+        lines.push('# For Bazel 8 and newer: Bazel 4-7 speak REAPI 2.0 only, which casd does not advertise; they', '# need the Bazel bridge, which runs when the daemon listens on TCP (the `listen` input).', `build --remote_cache=${direct}`);
+    }
+    lines.push('build --remote_upload_local_results=true', 'build --remote_timeout=600', '# No --remote_cache_compression: casd advertises no compressors, and Bazel would drop the cache.');
     if (endpoints.instanceName)
         lines.push(`build --remote_instance_name=${endpoints.instanceName}`);
     return `${lines.join('\n')}\n`;
@@ -33237,33 +33735,53 @@ function reccEnv(endpoints) {
 function yamlString(value) {
     return JSON.stringify(value);
 }
+/** One BuildStream remote: url, instance name, push and auth, as YAML lines at `indent`. */
+function buildstreamRemote(first, indent, remote) {
+    const lines = [`${first}url: ${yamlString(remote.url)}`];
+    if (remote.instanceName)
+        lines.push(`${indent}instance-name: ${yamlString(remote.instanceName)}`);
+    if (remote.push !== undefined)
+        lines.push(`${indent}push: ${remote.push}`);
+    if (remote.auth.some(([, v]) => v)) {
+        lines.push(`${indent}auth:`);
+        for (const [k, v] of remote.auth)
+            if (v)
+                lines.push(`${indent}  ${k}: ${yamlString(v)}`);
+    }
+    return lines;
+}
 /**
- * A BuildStream 2 user-configuration fragment. BuildStream runs its own casd, so its cache
- * storage service points at the remote when there is one, else at this daemon's TCP address.
+ * A BuildStream 2 user-configuration fragment. BuildStream runs its own casd: its storage
+ * service, artifact cache and source cache all point at the remote when there is one, else at
+ * this daemon's TCP address (casd serves the Remote Asset and CAS services an artifact server
+ * needs). Why all three: the storage service alone writes blobs through but never pushes or
+ * looks up artifacts, so a wiped cache rebuilds everything.
  */
 function buildstreamConf(endpoints) {
     const remote = endpoints.remote;
-    const url = remote?.url ?? (endpoints.grpcUrl ? endpoints.grpcUrl.replace(/^grpc:/, 'http:') : endpoints.socket);
-    const lines = [
-        '# Generated by casd-action: BuildStream 2 cache storage service.',
-        'cache:',
-        '  storage-service:',
-    ];
-    lines.push(`    url: ${yamlString(url)}`);
-    const instance = remote ? remote.instanceName : endpoints.instanceName;
-    if (instance)
-        lines.push(`    instance-name: ${yamlString(instance)}`);
+    const daemonUrl = endpoints.grpcUrl ? endpoints.grpcUrl.replace(/^grpc:/, 'http:') : undefined;
+    const url = remote?.url ?? daemonUrl ?? endpoints.socket;
+    const instanceName = (remote ? remote.instanceName : endpoints.instanceName) || undefined;
     const auth = [
         ['server-cert', remote?.serverCertPath],
         ['client-cert', remote?.clientCertPath],
         ['client-key', remote?.clientKeyPath],
         ['access-token', remote?.tokenPath],
     ];
-    if (auth.some(([, v]) => v)) {
-        lines.push('    auth:');
-        for (const [k, v] of auth)
-            if (v)
-                lines.push(`      ${k}: ${yamlString(v)}`);
+    const lines = [
+        '# Generated by casd-action: BuildStream 2 storage service, artifact cache and source cache.',
+        'cache:',
+        '  storage-service:',
+        ...buildstreamRemote('    ', '    ', { url, instanceName, auth }),
+    ];
+    if (remote || daemonUrl) {
+        const server = { url, instanceName, push: remote ? remote.push : true, auth };
+        for (const section of ['artifacts', 'source-caches']) {
+            lines.push(`${section}:`, '  servers:', ...buildstreamRemote('  - ', '    ', server));
+        }
+    }
+    else {
+        lines.push('# No artifact or source cache: the daemon has no TCP address (set `listen`) and no remote.');
     }
     return `${lines.join('\n')}\n`;
 }
@@ -33560,7 +34078,7 @@ async function findRunning(cacheDir, logger) {
     const socketPath = typeof saved.socket === 'string' ? saved.socket.replace(/^unix:/, '') : '';
     if (Number.isSafeInteger(saved.pid) &&
         saved.pid > 0 &&
-        processAlive(saved.pid) &&
+        process_processAlive(saved.pid) &&
         socketPath !== '' &&
         (0,external_node_fs_.existsSync)(socketPath) &&
         (await answers(saved.socket))) {
@@ -33707,6 +34225,7 @@ function toolEndpoints(daemon, config) {
     return {
         socket: daemon.socket,
         grpcUrl: daemon.grpcUrl,
+        bazelUrl: daemon.bazelBridge?.url,
         remote: url
             ? {
                 // BuildStream takes http(s):// URLs.
@@ -33716,6 +34235,7 @@ function toolEndpoints(daemon, config) {
                 clientCertPath: remote?.clientCertPath,
                 clientKeyPath: remote?.clientKeyPath,
                 tokenPath: remote?.tokenFile,
+                push: !(remote?.readOnly ?? false),
             }
             : undefined,
     };
@@ -33746,17 +34266,19 @@ const startCommand = {
         await refuseSecondDaemon(config, logger);
         const daemon = await CasdDaemon.start({
             ...(await startOptions(config, logger, { proxy: true, listen: config.listen })),
+            bazelBridge: config.listen !== undefined,
             detach: true,
         });
         const stateFile = await saveRunning(daemon, { remote: config.remote?.url });
         const settingsDir = stringOption(values, 'settings-dir');
         let settings = null;
         if (settingsDir) {
-            settings = await writeToolSettings(settingsDir, toolEndpoints({ ...daemon, remote: config.remote?.url }, config));
+            settings = await writeToolSettings(settingsDir, toolEndpoints({ ...daemon.toState(), remote: config.remote?.url }, config));
         }
         const json = {
             socket: daemon.socket,
             grpcUrl: daemon.grpcUrl ?? null,
+            bazelUrl: daemon.bazelUrl ?? null,
             pid: daemon.pid,
             cacheDir: daemon.cacheDir,
             logPath: daemon.logPath,
@@ -33770,12 +34292,15 @@ const startCommand = {
             out.line(`CASD_SOCKET=${daemon.socket}`);
             if (daemon.grpcUrl)
                 out.line(`CASD_GRPC_URL=${daemon.grpcUrl}`);
+            if (daemon.bazelUrl)
+                out.line(`CASD_BAZEL_URL=${daemon.bazelUrl}`);
         }
         else {
             out.line(daemon.socket);
         }
         logger.info(`buildbox-casd ${daemon.version ?? ''} started (pid ${daemon.pid})` +
-            `${daemon.grpcUrl ? ` also on ${daemon.grpcUrl}` : ''}; log: ${daemon.logPath}`);
+            `${daemon.grpcUrl ? ` also on ${daemon.grpcUrl}` : ''}` +
+            `${daemon.bazelUrl ? `, Bazel bridge on ${daemon.bazelUrl}` : ''}; log: ${daemon.logPath}`);
         return 0;
     },
 };
@@ -33828,6 +34353,7 @@ function statusCommand(name) {
                 pid: running?.pid ?? null,
                 socket: running?.socket ?? null,
                 grpcUrl: running?.grpcUrl ?? null,
+                bazelUrl: running?.bazelBridge?.url ?? null,
                 cacheDir: config.cacheDir,
                 usedBytes: usage.usedBytes,
                 quotaBytes: usage.quotaBytes,
@@ -33842,6 +34368,8 @@ function statusCommand(name) {
             out.line(`daemon: ${running ? `running (pid ${running.pid}) on ${running.socket}` : 'not running'}`);
             if (running?.grpcUrl)
                 out.line(`grpc-url: ${running.grpcUrl}`);
+            if (running?.bazelBridge)
+                out.line(`bazel-url: ${running.bazelBridge.url}`);
             out.line(`cache: ${config.cacheDir}`);
             out.line(`usage: ${json.usage}`);
             out.line(`refs: ${refs}`);
@@ -33892,7 +34420,10 @@ const serveCommand = {
         const signals = catchSignals();
         let daemon;
         try {
-            daemon = await CasdDaemon.start(await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' }));
+            daemon = await CasdDaemon.start({
+                ...(await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' })),
+                bazelBridge: true,
+            });
         }
         catch (err) {
             signals.release();
@@ -33931,8 +34462,8 @@ const settingsCommand = {
     summary: 'write bazelrc, recc.env and buildstream.conf for the running daemon',
     synopsis: 'settings [DIR]',
     description: [
-        'Writes casd.bazelrc (Bazel 5.0+; uses the TCP address from `start --listen` when there is',
-        'one), recc.env and buildstream.conf (BuildStream 2 cache storage service: the remote when',
+        'Writes casd.bazelrc (Bazel 5+ through the Bazel bridge that `start --listen` runs; Bazel 8+',
+        'only on the unix socket without --listen), recc.env and buildstream.conf (BuildStream 2 cache storage service: the remote when',
         'there is one, else the daemon) into DIR (default <cache-dir>/settings) and prints their paths.',
     ].join('\n'),
     options: {},

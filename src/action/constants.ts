@@ -39,6 +39,7 @@ export enum Inputs {
 export enum Outputs {
   Socket = 'socket',
   GrpcUrl = 'grpc-url',
+  BazelUrl = 'bazel-url',
   CasdVersion = 'casd-version',
   CacheHit = 'cache-hit',
   MatchedKey = 'matched-key',
@@ -58,4 +59,5 @@ export enum State {
 export enum ExportedEnv {
   Socket = 'CASD_SOCKET',
   GrpcUrl = 'CASD_GRPC_URL',
+  BazelUrl = 'CASD_BAZEL_URL',
 }

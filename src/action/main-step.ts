@@ -93,10 +93,15 @@ export async function mainStep(): Promise<void> {
     core.setOutput(Outputs.GrpcUrl, daemon.grpcUrl);
     core.exportVariable(ExportedEnv.GrpcUrl, daemon.grpcUrl);
   }
+  if (daemon.bazelUrl) {
+    core.setOutput(Outputs.BazelUrl, daemon.bazelUrl);
+    core.exportVariable(ExportedEnv.BazelUrl, daemon.bazelUrl);
+  }
   const settingsDir = join(process.env.RUNNER_TEMP || tmpdir(), 'casd-action');
   const settings = await writeToolSettings(settingsDir, {
     socket: daemon.socket,
     grpcUrl: daemon.grpcUrl,
+    bazelUrl: daemon.bazelUrl,
     remote: config.remote
       ? {
           url: casdRemoteUrl(config.remote.endpoint),
@@ -105,6 +110,7 @@ export async function mainStep(): Promise<void> {
           clientCertPath: secrets?.clientCertPath,
           clientKeyPath: secrets?.clientKeyPath,
           tokenPath: secrets?.tokenPath,
+          push: allowed,
         }
       : undefined,
   });

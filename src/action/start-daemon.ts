@@ -56,6 +56,7 @@ export async function daemonStartOptions(
     reservedBytes: config.reservedBytes,
     protectSessionBlobs: config.protectSessionBlobs,
     listen: config.listen ? `${config.listen.host}:${config.listen.port}` : undefined,
+    bazelBridge: config.listen !== undefined,
     remote: remoteFlags(config, secrets, pushAllowed),
     logger,
   };

@@ -9,8 +9,10 @@ import { parseEndpoint } from '../grpc/endpoint.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { sleep } from '../util/concurrency.js';
 import { buildCasdArgs, type DaemonOptions } from './args.js';
+import { type BazelBridge, startBazelBridge } from './bazel-bridge.js';
+import { spawnBridgeProcess } from './bridge-process.js';
 import { createLogFile, logExcerpt } from './logs.js';
-import { type ProcessHandle, attachedHandle, childHandle } from './process.js';
+import { type ProcessHandle, attachedHandle, childHandle, processAlive } from './process.js';
 import { makeSocketDir, parseListen, removeSocketDir, resolveListen } from './socket.js';
 import { EXIT_STATUS_FILE, supervisedCommand, supervisedHandle } from './supervisor.js';
 import { casdVersion } from './version.js';
@@ -22,6 +24,12 @@ export type StartOptions = Omit<DaemonOptions, 'socketPath'> & {
   readyTimeoutMs?: number;
   /** Also listen on this loopback TCP address, e.g. `127.0.0.1:0` (0 = pick a free port). */
   listen?: string;
+  /**
+   * Also start the Bazel bridge on the `listen` host (a free port): Bazel 4-7 get remote cache
+   * hits through it (see bazel-bridge.ts). Needs `listen`. It runs in this process, or as a
+   * detached process of its own with `detach`; either way it stops with the daemon.
+   */
+  bazelBridge?: boolean;
   /**
    * Let casd outlive this process (the CLI's `start`, the action's main step): the child is
    * unref'd, and casd runs under a small sh supervisor that records its exit status, so that
@@ -42,6 +50,8 @@ export interface DaemonState {
   logPath: string;
   cacheDir: string;
   grpcUrl?: string;
+  /** The Bazel bridge's address, and its process when it runs detached. */
+  bazelBridge?: { url: string; pid?: number };
   version?: string;
 }
 
@@ -93,6 +103,9 @@ export class CasdDaemon {
   private readonly statusPath?: string;
   private readonly handle: ProcessHandle;
   private readonly logger: Logger;
+  private bridgeUrl?: string;
+  private bridgePid?: number;
+  private bridge?: BazelBridge;
   private cachedConnection?: Connection;
   private stopping?: Promise<ShutdownResult>;
 
@@ -110,6 +123,8 @@ export class CasdDaemon {
     this.version = state.version;
     this.socketDir = state.socketDir;
     this.statusPath = state.statusPath;
+    this.bridgeUrl = state.bazelBridge?.url;
+    this.bridgePid = state.bazelBridge?.pid;
     this.handle = handle;
     this.logger = logger;
   }
@@ -127,6 +142,9 @@ export class CasdDaemon {
     const deadline = startTime + (options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
     let listen = options.listen === undefined ? undefined : parseListen(options.listen);
     if (listen) listen = await resolveListen(listen);
+    if (options.bazelBridge && !listen) {
+      throw new CasError('invalid-input', 'the Bazel bridge needs a TCP listen address (listen)');
+    }
     const binds = [...(options.binds ?? [])];
     if (listen) binds.push(`${listen.host}:${listen.port}`);
 
@@ -187,6 +205,7 @@ export class CasdDaemon {
     );
     try {
       await daemon.waitReady(deadline);
+      if (options.bazelBridge && listen) await daemon.startBridge(listen.host, options.detach ?? false);
     } catch (err) {
       // Quietly: the error thrown says what went wrong, with the log.
       daemon.stopping ??= daemon.shutdown(
@@ -229,6 +248,7 @@ export class CasdDaemon {
       logPath: this.logPath,
       cacheDir: this.cacheDir,
       grpcUrl: this.grpcUrl,
+      bazelBridge: this.bridgeUrl ? { url: this.bridgeUrl, pid: this.bridgePid } : undefined,
       version: this.version,
     };
   }
@@ -253,6 +273,55 @@ export class CasdDaemon {
   stop(options: StopOptions = {}): Promise<ShutdownResult> {
     this.stopping ??= this.shutdown({ ...DEFAULT_STOP, ...options }, this.logger);
     return this.stopping;
+  }
+
+  /** The Bazel bridge's `grpc://HOST:PORT`, when one runs (see `StartOptions.bazelBridge`). */
+  get bazelUrl(): string | undefined {
+    return this.bridgeUrl;
+  }
+
+  // Why a failure is only a warning: the daemon serves every other client, and Bazel 8+
+  // needs no bridge; the settings then name casd's own address.
+  private async startBridge(listenHost: string, detach: boolean): Promise<void> {
+    const host = listenHost.replace(/^\[|\]$/g, '');
+    try {
+      if (detach) {
+        const started = await spawnBridgeProcess({
+          host,
+          socketPath: this.socketPath,
+          watchPid: this.pid,
+          logPath: this.logPath,
+        });
+        this.bridgePid = started.pid;
+        this.bridgeUrl = started.url;
+      } else {
+        this.bridge = await startBazelBridge({
+          host,
+          port: 0,
+          socketPath: this.socketPath,
+          onProblem: (message) => this.logger.debug(`Bazel bridge: ${message}`),
+        });
+        this.bridgeUrl = this.bridge.url;
+      }
+      this.logger.debug(`Bazel bridge on ${this.bridgeUrl} in front of ${this.socket}`);
+    } catch (err) {
+      this.logger.warning(
+        `the Bazel bridge did not start (${(err as Error).message}); Bazel 4-7 get no remote cache hits, Bazel 8+ can use ${this.grpcUrl ?? this.socket}`,
+      );
+    }
+  }
+
+  /** Stops the Bazel bridge first: Bazel's calls must not outlive the daemon. */
+  private async stopBridge(): Promise<void> {
+    await this.bridge?.close();
+    this.bridge = undefined;
+    if (this.bridgePid !== undefined && processAlive(this.bridgePid)) {
+      try {
+        process.kill(this.bridgePid, 'SIGTERM');
+      } catch {
+        // gone meanwhile
+      }
+    }
   }
 
   private async waitReady(deadline: number): Promise<void> {
@@ -306,6 +375,7 @@ export class CasdDaemon {
     const started = Date.now();
     this.cachedConnection?.close();
     this.cachedConnection = undefined;
+    await this.stopBridge();
     const result = (killed: boolean, diedEarly = false): ShutdownResult => {
       const exit = this.handle.exitStatus();
       return {

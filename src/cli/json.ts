@@ -28,6 +28,7 @@ const settingsSchema: Schema = { bazelrc: 'string', reccEnv: 'string', buildstre
 export interface StartJson {
   socket: string;
   grpcUrl: string | null;
+  bazelUrl: string | null;
   pid: number;
   cacheDir: string;
   logPath: string;
@@ -49,6 +50,7 @@ export interface StatusJson {
   pid: number | null;
   socket: string | null;
   grpcUrl: string | null;
+  bazelUrl: string | null;
   cacheDir: string;
   usedBytes: number;
   quotaBytes: number;
@@ -150,6 +152,7 @@ export const SCHEMAS = {
   start: {
     socket: 'string',
     grpcUrl: 'string?',
+    bazelUrl: 'string?',
     pid: 'number',
     cacheDir: 'string',
     logPath: 'string',
@@ -164,6 +167,7 @@ export const SCHEMAS = {
     pid: 'number?',
     socket: 'string?',
     grpcUrl: 'string?',
+    bazelUrl: 'string?',
     cacheDir: 'string',
     usedBytes: 'number',
     quotaBytes: 'number',

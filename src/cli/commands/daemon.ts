@@ -19,7 +19,7 @@ import {
 
 /** The endpoints the settings files name: the daemon, and the remote behind it. */
 function toolEndpoints(
-  daemon: { socket: string; grpcUrl?: string; remote?: string },
+  daemon: { socket: string; grpcUrl?: string; bazelBridge?: { url: string }; remote?: string },
   config: CliConfig,
 ): ToolEndpoints {
   const remote = config.remote;
@@ -27,6 +27,7 @@ function toolEndpoints(
   return {
     socket: daemon.socket,
     grpcUrl: daemon.grpcUrl,
+    bazelUrl: daemon.bazelBridge?.url,
     remote: url
       ? {
           // BuildStream takes http(s):// URLs.
@@ -36,6 +37,7 @@ function toolEndpoints(
           clientCertPath: remote?.clientCertPath,
           clientKeyPath: remote?.clientKeyPath,
           tokenPath: remote?.tokenFile,
+          push: !(remote?.readOnly ?? false),
         }
       : undefined,
   };
@@ -74,6 +76,7 @@ export const startCommand: Command = {
     await refuseSecondDaemon(config, logger);
     const daemon = await CasdDaemon.start({
       ...(await startOptions(config, logger, { proxy: true, listen: config.listen })),
+      bazelBridge: config.listen !== undefined,
       detach: true,
     });
     const stateFile = await saveRunning(daemon, { remote: config.remote?.url });
@@ -82,12 +85,13 @@ export const startCommand: Command = {
     if (settingsDir) {
       settings = await writeToolSettings(
         settingsDir,
-        toolEndpoints({ ...daemon, remote: config.remote?.url }, config),
+        toolEndpoints({ ...daemon.toState(), remote: config.remote?.url }, config),
       );
     }
     const json: StartJson = {
       socket: daemon.socket,
       grpcUrl: daemon.grpcUrl ?? null,
+      bazelUrl: daemon.bazelUrl ?? null,
       pid: daemon.pid,
       cacheDir: daemon.cacheDir,
       logPath: daemon.logPath,
@@ -100,12 +104,14 @@ export const startCommand: Command = {
     if (flagOption(values, 'env')) {
       out.line(`CASD_SOCKET=${daemon.socket}`);
       if (daemon.grpcUrl) out.line(`CASD_GRPC_URL=${daemon.grpcUrl}`);
+      if (daemon.bazelUrl) out.line(`CASD_BAZEL_URL=${daemon.bazelUrl}`);
     } else {
       out.line(daemon.socket);
     }
     logger.info(
       `buildbox-casd ${daemon.version ?? ''} started (pid ${daemon.pid})` +
-        `${daemon.grpcUrl ? ` also on ${daemon.grpcUrl}` : ''}; log: ${daemon.logPath}`,
+        `${daemon.grpcUrl ? ` also on ${daemon.grpcUrl}` : ''}` +
+        `${daemon.bazelUrl ? `, Bazel bridge on ${daemon.bazelUrl}` : ''}; log: ${daemon.logPath}`,
     );
     return 0;
   },
@@ -163,6 +169,7 @@ function statusCommand(name: 'status' | 'usage'): Command {
         pid: running?.pid ?? null,
         socket: running?.socket ?? null,
         grpcUrl: running?.grpcUrl ?? null,
+        bazelUrl: running?.bazelBridge?.url ?? null,
         cacheDir: config.cacheDir,
         usedBytes: usage.usedBytes,
         quotaBytes: usage.quotaBytes,
@@ -176,6 +183,7 @@ function statusCommand(name: 'status' | 'usage'): Command {
       }
       out.line(`daemon: ${running ? `running (pid ${running.pid}) on ${running.socket}` : 'not running'}`);
       if (running?.grpcUrl) out.line(`grpc-url: ${running.grpcUrl}`);
+      if (running?.bazelBridge) out.line(`bazel-url: ${running.bazelBridge.url}`);
       out.line(`cache: ${config.cacheDir}`);
       out.line(`usage: ${json.usage}`);
       out.line(`refs: ${refs}`);
@@ -228,9 +236,10 @@ export const serveCommand: Command = {
     const signals = catchSignals();
     let daemon: CasdDaemon;
     try {
-      daemon = await CasdDaemon.start(
-        await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' }),
-      );
+      daemon = await CasdDaemon.start({
+        ...(await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' })),
+        bazelBridge: true,
+      });
     } catch (err) {
       signals.release();
       throw err;
@@ -272,8 +281,8 @@ export const settingsCommand: Command = {
   summary: 'write bazelrc, recc.env and buildstream.conf for the running daemon',
   synopsis: 'settings [DIR]',
   description: [
-    'Writes casd.bazelrc (Bazel 5.0+; uses the TCP address from `start --listen` when there is',
-    'one), recc.env and buildstream.conf (BuildStream 2 cache storage service: the remote when',
+    'Writes casd.bazelrc (Bazel 5+ through the Bazel bridge that `start --listen` runs; Bazel 8+',
+    'only on the unix socket without --listen), recc.env and buildstream.conf (BuildStream 2 cache storage service: the remote when',
     'there is one, else the daemon) into DIR (default <cache-dir>/settings) and prints their paths.',
   ].join('\n'),
   options: {},
