@@ -29,7 +29,8 @@ fi
 
 state="$prefix/apt-state"
 root="$prefix/root"
-mkdir -p "$state/lists/partial" "$state/archives/partial" "$state/sources" "$state/pkg" "$prefix/bin" "$prefix/libexec"
+mkdir -p "$state/lists/partial" "$state/archives/partial" "$state/sources" "$state/pkg" "$state/log" \
+  "$prefix/bin" "$prefix/libexec"
 cat >"$state/sources/unstable.sources" <<SOURCES
 Types: deb
 URIs: $mirror
@@ -39,8 +40,13 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
 : >"$state/status"
 
+# Why Dir::State and Dir::Log: without them even a download-only run rewrites the host's
+# /var/lib/apt and /var/log/apt (eipp.log.xz); every piece of apt's state stays in $state.
 apt_private=(
   -q
+  -o Dir::State="$state"
+  -o Dir::Log="$state/log"
+  -o Dir::Cache="$state/cache"
   -o Dir::Etc::sourcelist=/dev/null
   -o Dir::Etc::sourceparts="$state/sources"
   -o Dir::State::Lists="$state/lists"

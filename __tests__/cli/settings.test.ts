@@ -9,14 +9,17 @@ import { Connection } from '../../src/grpc/connection.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { cliJson, runCli, tempDir } from './run-cli.js';
 
-/** `build --flag=value` lines of a bazelrc as a map (comments and blank lines skipped). */
+/**
+ * `build --flag=value` lines of a bazelrc as a map, `build:CONFIG --flag=value` lines as
+ * `CONFIG:flag` (comments and blank lines skipped).
+ */
 function parseBazelrc(text: string): Map<string, string> {
   const flags = new Map<string, string>();
   for (const line of text.split('\n')) {
     if (line.trim() === '' || line.startsWith('#')) continue;
-    const match = /^build --([a-z_]+)=(\S+)$/.exec(line);
+    const match = /^build(?::([a-z-]+))? --([a-z_]+)=(\S+)$/.exec(line);
     expect(match, `bazelrc line "${line}"`).not.toBeNull();
-    flags.set(match![1], match![2]);
+    flags.set(match![1] ? `${match![1]}:${match![2]}` : match![2]!, match![3]!);
   }
   return flags;
 }
@@ -77,10 +80,27 @@ describe('settings files for Bazel, recc and BuildStream', () => {
     }
   });
 
-  it('the bazelrc points --remote_cache at the TCP address', () => {
+  it('the bazelrc points --remote_cache at the Bazel bridge and casd-direct at the TCP address', () => {
     const flags = parseBazelrc(readFileSync(started.settings!.bazelrc, 'utf8'));
-    expect(flags.get('remote_cache')).toBe(started.grpcUrl);
+    expect(started.bazelUrl).toMatch(/^grpc:\/\/127\.0\.0\.1:\d+$/);
+    expect(flags.get('remote_cache')).toBe(started.bazelUrl);
+    expect(flags.get('casd-direct:remote_cache')).toBe(started.grpcUrl);
     expect(flags.get('remote_upload_local_results')).toBe('true');
+  });
+
+  it('start --listen runs the Bazel bridge, which advertises REAPI 2.0 as the low end', async () => {
+    const connection = new Connection(started.bazelUrl!);
+    try {
+      const caps = connection.capabilities;
+      const answer = await unary(
+        caps.getCapabilities.bind(caps),
+        { instanceName: '' },
+        { timeoutMs: 10_000 },
+      );
+      expect(answer.lowApiVersion).toMatchObject({ major: 2, minor: 0 });
+    } finally {
+      connection.close();
+    }
   });
 
   it('buildstream.conf parses as YAML and points the storage service at the remote', () => {
