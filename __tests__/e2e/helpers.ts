@@ -39,10 +39,13 @@ export function countObjects(cacheDir: string): number {
 
 /** A stand-in for the GitHub REST API's jobs endpoint, reporting this job's step conclusions. */
 export async function startJobsApi(): Promise<
-  TestHttpServer & { conclusion: string; env: Record<string, string> }
+  TestHttpServer & { conclusion: string; httpStatus: number; env: Record<string, string> }
 > {
   const api = await startHttpServer((req, res) => {
     if (!req.url?.startsWith('/repos/octo/repo/actions/runs/')) return void res.writeHead(404).end();
+    // 403 is what a token without `actions: read` gets.
+    if (state.httpStatus !== 200)
+      return void res.writeHead(state.httpStatus).end('{"message":"Resource not accessible by integration"}');
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
         jobs: [
@@ -59,6 +62,7 @@ export async function startJobsApi(): Promise<
   });
   const state = Object.assign(api, {
     conclusion: 'success',
+    httpStatus: 200,
     env: {
       GITHUB_API_URL: api.url,
       GITHUB_REPOSITORY: 'octo/repo',

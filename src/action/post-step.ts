@@ -36,11 +36,14 @@ interface PostContext {
  */
 const STUCK_DAEMON_TERM_MS = 2_000;
 
-/** Whether refs may be published, and the sentence the summary says about it. */
+/**
+ * Whether refs may be published, and the sentence the summary says about it. `onlyNew`: the
+ * job may have failed, so publish keys that do not exist yet but replace none that does.
+ */
 function refDecision(
   config: ActionConfig,
   jobStatus: JobStatusResult | undefined,
-): { commit: boolean; note: string } {
+): { commit: boolean; onlyNew?: boolean; note: string } {
   if (config.saveRefs === 'always') return { commit: true, note: 'save-refs is always' };
   if (!jobStatus) return { commit: false, note: 'the job status was not read' };
   switch (jobStatus.status) {
@@ -49,7 +52,8 @@ function refDecision(
     case 'unknown':
       return {
         commit: true,
-        note: `the job status is unknown (${jobStatus.detail}); committed as if it succeeded`,
+        onlyNew: true,
+        note: `the job status is unknown (${jobStatus.detail}); only keys that did not exist yet were saved`,
       };
     default:
       return {
@@ -194,7 +198,15 @@ async function saveKey(
   report.refsNote = decision.note;
   if (!decision.commit) return;
 
-  const names = [keyRef(config.key!), ...config.restoreKeys.map(restoreKeyRef)];
+  const wanted = new Map<string, string>([
+    [keyRef(config.key!), `key ${config.key}`],
+    ...config.restoreKeys.map((prefix): [string, string] => [restoreKeyRef(prefix), `restore-key ${prefix}`]),
+  ]);
+  const names = decision.onlyNew ? await refsNotYetSet(ctx, refs, remote, wanted, root) : [...wanted.keys()];
+  if (names.length === 0) {
+    report.refsNote = `${decision.note}; ${config.key} exists already and was not replaced`;
+    return;
+  }
   for (const name of names) await refs.set(name, root);
   report.refsCommitted = true;
   // Only a ref whose every blob is on the remote is published there.
@@ -211,6 +223,45 @@ async function saveKey(
   }
   const where = report.refsPushed.length ? ' locally and on the remote' : ' locally';
   report.refsNote = `${decision.note}; saved ${config.key}${where}`;
+}
+
+/** Stands for a ref the remote could not be asked about: it may exist, so it counts as existing. */
+const UNREADABLE_REF: Digest = { hash: '', sizeBytes: -1 };
+
+/**
+ * Of `names`, those that exist nowhere yet (locally, which includes what the Actions cache
+ * restored, or on the remote) or already hold `root`: an unknown job must never replace a good
+ * value. Says which were kept as a warning that names the missing permission.
+ */
+async function refsNotYetSet(
+  ctx: PostContext,
+  refs: RefStore,
+  remote: Remote | undefined,
+  names: Map<string, string>,
+  root: Digest,
+): Promise<string[]> {
+  const free: string[] = [];
+  const kept: string[] = [];
+  for (const name of names.keys()) {
+    let existing = await refs.resolve(name).catch(() => undefined);
+    if (!existing && remote) {
+      existing = await withDeadline(`looking up ${name} on the remote`, ctx.config.saveTimeoutMs, () =>
+        resolveRemoteRef(remote, name),
+      ).catch(() => UNREADABLE_REF);
+    }
+    if (existing && !sameDigest(existing, root)) kept.push(name);
+    else free.push(name);
+  }
+  const why = `the job status could not be read (${ctx.report.jobStatus?.detail ?? 'unknown'}), so the job may have failed`;
+  const fix =
+    'grant the job `permissions: actions: read` so that the post step can tell a successful job from a failed one';
+  const label = (list: string[]): string => list.map((name) => names.get(name)).join(', ');
+  const message = kept.length
+    ? `${why}: not replacing ${label(kept)}, which already exist${free.length ? `; saved ${label(free)}, which did not` : ''}; ${fix}`
+    : `${why}: saved ${label(free)}, which did not exist yet (an existing key would not have been replaced); ${fix}`;
+  // Not a report warning: it is not cache trouble, and must not fail a fail-on-cache-error job.
+  core.warning(message);
+  return free;
 }
 
 /** Capture, push blobs, publish refs, record stats: everything that needs the live daemon. */
