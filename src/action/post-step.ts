@@ -382,6 +382,12 @@ export async function postStep(): Promise<void> {
     if (saved) {
       stats.persistBytesUploaded = saved.bytesUploaded;
       report.warnings.push(...saved.warnings);
+      if (saved.readOnly) {
+        report.actionsCacheReadOnly = saved.readOnly;
+        core.notice(
+          `The Actions cache is read-only for this run (${saved.readOnly}): the local cache was restored from it but not saved`,
+        );
+      }
     }
   }
   await removeSecretFiles(state.secretsDir);

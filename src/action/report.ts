@@ -63,6 +63,8 @@ export interface RunReport {
     logPath?: string;
   };
   warnings: string[];
+  /** Why the local cache was not saved to the Actions cache: it is read-only for this run. */
+  actionsCacheReadOnly?: string;
   /** A phase hit its deadline: the daemon may be stuck on the remote. */
   timedOut?: boolean;
 }

@@ -71,6 +71,12 @@ export function renderSummary(report: RunReport): string {
     `<p><b>Refs:</b> ${report.refsCommitted ? '✅ committed' : '⏸️ not committed'} — ${escape(report.refsNote)}${report.refsPushed.length ? ` (${report.refsPushed.map((r) => `<code>${escape(r)}</code>`).join(', ')})` : ''}</p>`,
   );
 
+  if (report.actionsCacheReadOnly) {
+    parts.push(
+      `<p><b>Actions cache:</b> read-only for this run (${escape(report.actionsCacheReadOnly)}): restored from, nothing saved</p>`,
+    );
+  }
+
   const p = previous;
   const table = [
     row(['', 'this run', previous ? 'change vs previous run' : ''], true),

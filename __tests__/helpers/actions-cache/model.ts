@@ -82,7 +82,16 @@ export class EmulatorStats {
 }
 
 /** What a fault does to the request it hits. */
-export type FaultAction = { kind: 'status'; status: number } | { kind: 'reset' } | { kind: 'conflict' };
+export type FaultAction =
+  { kind: 'status'; status: number } | { kind: 'reset' } | { kind: 'conflict' } | { kind: 'write-denied' };
+
+/**
+ * What the service answers a read-only token (untrusted triggers since mid-2026): the entry
+ * creation fails with `ok: false` and a message with this stable prefix, which
+ * `@actions/cache` (>= 6.2) turns into a CacheWriteDeniedError.
+ */
+export const WRITE_DENIED_MESSAGE =
+  'cache write denied: the cache token for this run is read-only (untrusted trigger)';
 
 interface PendingFault {
   action: FaultAction;
@@ -123,6 +132,16 @@ export class Faults {
     this.pending.push({
       action: { kind: 'conflict' },
       operation: 'v1.reserveCache',
+      remaining: count,
+      skip: 0,
+    });
+  }
+
+  /** The next `count` entry creations are refused as for a read-only token. */
+  denyWritesNext(count: number): void {
+    this.pending.push({
+      action: { kind: 'write-denied' },
+      operation: 'CreateCacheEntry',
       remaining: count,
       skip: 0,
     });

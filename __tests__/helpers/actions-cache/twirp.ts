@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type EmulatorContext, authorized, readJsonObject, sendJson, stringField } from './http.js';
-import type { Operation } from './model.js';
+import { type Operation, WRITE_DENIED_MESSAGE } from './model.js';
 
 export const TWIRP_PREFIX = '/twirp/github.actions.results.api.v1.CacheService/';
 
@@ -84,6 +84,10 @@ export async function handleTwirp(
   }
 
   if (operation === 'CreateCacheEntry') {
+    if (fault?.kind === 'write-denied') {
+      sendJson(res, 200, { ok: false, signed_upload_url: '', message: WRITE_DENIED_MESSAGE });
+      return;
+    }
     if (fault?.kind === 'conflict' || ctx.store.exists(key, version)) {
       twirpError(
         res,

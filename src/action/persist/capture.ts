@@ -9,6 +9,8 @@
 type Listener = (line: string) => void;
 
 const listeners = new Set<Listener>();
+/** Lines for which one of these is true are kept off stdout (the caller reports them itself). */
+const holds = new Set<(line: string) => boolean>();
 let originalWrite: typeof process.stdout.write | undefined;
 
 function unescapeCommandData(text: string): string {
@@ -31,38 +33,54 @@ function install(): void {
   let pending = '';
   process.stdout.write = function (this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
     if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
-      pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      pending += text;
       const lines = pending.split(/\r?\n/);
       pending = lines.pop() ?? '';
       for (const line of lines) for (const listener of listeners) listener(line);
+      // @actions/core writes each command as one chunk, so a held line is one whole write.
+      if ([...holds].some((hold) => hold(text))) return true;
     }
     return (write as (...args: unknown[]) => boolean).apply(process.stdout, [chunk, ...rest]);
   } as typeof process.stdout.write;
 }
 
 function uninstall(): void {
-  if (!originalWrite || listeners.size > 0) return;
+  if (!originalWrite || listeners.size > 0 || holds.size > 0) return;
   process.stdout.write = originalWrite;
   originalWrite = undefined;
 }
 
 /**
  * Runs `body` while collecting the problems @actions/core reports on stdout. Returns its
- * value (or rethrows) along with those problems, in order.
+ * value (or rethrows) along with those problems, in order. Problems for which `hold` is true
+ * are collected but kept off stdout.
  */
-export async function withProblems<T>(body: () => Promise<T>): Promise<{ value: T; problems: string[] }> {
+export async function withProblems<T>(
+  body: () => Promise<T>,
+  hold?: (problem: string) => boolean,
+): Promise<{ value: T; problems: string[] }> {
   const problems: string[] = [];
   const listener: Listener = (line) => {
     const problem = problemOf(line);
     if (problem !== undefined) problems.push(problem);
   };
+  const held =
+    hold &&
+    ((text: string): boolean =>
+      text.split(/\r?\n/).some((l) => {
+        const problem = problemOf(l);
+        return problem !== undefined && hold(problem);
+      }));
   listeners.add(listener);
+  if (held) holds.add(held);
   install();
   try {
     const value = await body();
     return { value, problems };
   } finally {
     listeners.delete(listener);
+    if (held) holds.delete(held);
     uninstall();
   }
 }

@@ -1,9 +1,15 @@
 import { restoreCache, saveCache } from '@actions/cache';
 import { describeError } from '../../errors.js';
+import { isWriteDenied } from './cache-mode.js';
 import { withProblems } from './capture.js';
 import type { Session } from './session.js';
 
-export type SaveOutcome = { status: 'saved' } | { status: 'exists' } | { status: 'failed'; detail: string };
+export type SaveOutcome =
+  | { status: 'saved' }
+  | { status: 'exists' }
+  | { status: 'failed'; detail: string }
+  /** The service refused the write: this run's cache token is read-only. */
+  | { status: 'denied'; detail: string };
 export type RestoreOutcome =
   { status: 'hit'; key: string } | { status: 'miss' } | { status: 'failed'; detail: string };
 
@@ -42,8 +48,10 @@ export async function saveEntry(session: Session, paths: string[], key: string):
     if (attempt > 1) await session.backoff(attempt - 1);
     if (session.remainingMs() <= 0) return { status: 'failed', detail: `no time left (${detail})` };
     try {
-      const { value: id, problems } = await withProblems(() =>
-        session.beforeDeadline(`saving ${key}`, saveCache(paths, key)),
+      // The library's own warning for a denied write is held back: the caller says it once.
+      const { value: id, problems } = await withProblems(
+        () => session.beforeDeadline(`saving ${key}`, saveCache(paths, key)),
+        isWriteDenied,
       );
       if (id !== -1) return { status: 'saved' };
       if (problems.length > 0) detail = problems.join('; ');
@@ -51,6 +59,7 @@ export async function saveEntry(session: Session, paths: string[], key: string):
       detail = describeError(err);
       if (permanent(err)) break;
     }
+    if (isWriteDenied(detail)) return { status: 'denied', detail };
     // -1 is also what a reserve conflict gives: the entry may exist (another job made it).
     if (await entryExists(session, paths, key)) return { status: 'exists' };
     session.logger.debug(`saving ${key}, attempt ${attempt} of ${session.attempts}: ${detail}`);

@@ -19,6 +19,7 @@ import {
   samePacks,
 } from './manifest.js';
 import { indexKey, planSave, validatePrefix } from './plan.js';
+import { readOnlyReason } from './cache-mode.js';
 import { Session } from './session.js';
 import {
   type PersistState,
@@ -53,6 +54,12 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     durationMs: 0,
     warnings: session.warnings,
   };
+  const readOnly = readOnlyReason(process.env);
+  if (readOnly) {
+    // Why before any request: a read-only token's writes are refused one by one, each a warning.
+    result.readOnly = readOnly;
+    return result;
+  }
   try {
     await rm(layout.stagingRoot, { recursive: true, force: true });
     const state = await readState(layout, options.prefix, session.logger);
@@ -74,6 +81,10 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     for (const pack of plan.write) {
       if (baseKeys.has(pack.key)) continue;
       const outcome = await storePack(session, layout, pack);
+      if (outcome === 'denied') {
+        result.readOnly = 'the cache service refused the write (a read-only cache token)';
+        return result;
+      }
       if (outcome === 'uploaded') {
         result.packsUploaded += 1;
         result.blobsPacked += pack.blobs;
@@ -83,7 +94,9 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     }
     const packs = plan.packs.filter((p) => !failed.has(p.key));
     const saved = await storeIndex(session, layout, options, state, packs);
-    if (saved) {
+    if (saved === 'denied') {
+      result.readOnly = 'the cache service refused the write (a read-only cache token)';
+    } else if (saved) {
       result.indexKey = saved.key;
       result.bytesUploaded += saved.bytes;
     }
@@ -118,7 +131,7 @@ async function storePack(
   session: Session,
   layout: PersistLayout,
   pack: PackPlan,
-): Promise<'uploaded' | 'skipped' | 'failed'> {
+): Promise<'uploaded' | 'skipped' | 'failed' | 'denied'> {
   if (session.remainingMs() <= 0) {
     session.problem(
       'timeout',
@@ -137,6 +150,7 @@ async function storePack(
     await stagePackBlobs(layout.objectsDir, pack.hashes, layout.packStaging);
     await writeFile(join(layout.packStaging, PACK_MANIFEST), formatPackManifest(pack.hashes));
     const outcome = await saveEntry(session, [layout.packEntryPath], pack.key);
+    if (outcome.status === 'denied') return 'denied';
     if (outcome.status === 'failed') {
       session.problem(
         'remote-unavailable',
@@ -161,7 +175,7 @@ async function storeIndex(
   options: PersistSaveOptions,
   state: PersistState,
   packs: PackRef[],
-): Promise<{ key: string; bytes: number } | undefined> {
+): Promise<{ key: string; bytes: number } | 'denied' | undefined> {
   const files = await listSmallFiles(layout.cacheDir);
   const digest = await digestSmallFiles(files);
   if (state.index && samePacks(state.index.packs, packs) && state.index.files.digest === digest) {
@@ -189,6 +203,7 @@ async function storeIndex(
   await stageSmallFiles(files, join(layout.indexStaging, 'files'));
   await writeFile(join(layout.indexStaging, INDEX_MANIFEST), `${JSON.stringify(manifest)}\n`);
   const outcome = await saveEntry(session, [layout.indexEntryPath], key);
+  if (outcome.status === 'denied') return 'denied';
   if (outcome.status !== 'saved') {
     const detail = outcome.status === 'failed' ? outcome.detail : 'the key exists already';
     session.problem('remote-unavailable', `could not save the cache index ${key}: ${detail}`);

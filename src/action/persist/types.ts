@@ -44,6 +44,8 @@ export interface PersistSaveResult {
   indexKey?: string;
   /** The local store was rewritten into one fresh pack (generation rollover). */
   compacted: boolean;
+  /** Why nothing was saved: this run's Actions cache is read-only (restores still work). */
+  readOnly?: string;
   durationMs: number;
   warnings: string[];
 }
