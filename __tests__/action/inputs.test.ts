@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RELEASE_URL_TEMPLATE } from '../../src/action/casd-releases.js';
 import { Inputs } from '../../src/action/constants.js';
 import { parseInputs } from '../../src/action/inputs.js';
 import { BAD_INPUTS } from './bad-inputs.js';
@@ -32,6 +33,33 @@ describe('parseInputs', () => {
     expect(config.restoreTimeoutMs).toBe(600_000);
     expect(config.remote).toBeUndefined();
     expect(config.cacheDir.endsWith('.cache/casd-action')).toBe(true);
+    expect(config.install).toEqual({ version: '1.4.25', urlTemplate: RELEASE_URL_TEMPLATE });
+    expect(config.saveLocalCache).toBe(true);
+  });
+
+  it('saves the local cache by default (auto) only when no remote is set', () => {
+    expect(parse({}).saveLocalCache).toBe(true);
+    expect(parse({ [Inputs.SaveLocalCache]: 'auto' }).saveLocalCache).toBe(true);
+    expect(parse({ [Inputs.Remote]: 'grpc://cache:9092' }).saveLocalCache).toBe(false);
+    expect(
+      parse({ [Inputs.Remote]: 'grpc://cache:9092', [Inputs.SaveLocalCache]: 'Auto' }).saveLocalCache,
+    ).toBe(false);
+  });
+
+  it('saves the local cache when save-local-cache is true, even with a remote', () => {
+    expect(
+      parse({ [Inputs.Remote]: 'grpc://cache:9092', [Inputs.SaveLocalCache]: 'true' }).saveLocalCache,
+    ).toBe(true);
+  });
+
+  it('does not save the local cache when save-local-cache is false, even without a remote', () => {
+    expect(parse({ [Inputs.SaveLocalCache]: 'false' }).saveLocalCache).toBe(false);
+  });
+
+  it('rejects another save-local-cache value, naming auto, true and false', () => {
+    expect(problem({ [Inputs.SaveLocalCache]: 'sometimes' })).toBe(
+      'input "save-local-cache" has value "sometimes"; expected auto, true or false',
+    );
   });
 
   it('parses refs with and without a destination path', () => {

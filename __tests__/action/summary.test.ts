@@ -66,6 +66,18 @@ describe('job summary', () => {
     expect(html).toContain('a&amp;b');
   });
 
+  it('names each file written through a hard link and the object evicted for it', () => {
+    const digest = `${'a'.repeat(64)}/26`;
+    const html = renderSummary(report({ linkWrites: [{ paths: ['/ws/out/f.txt', '/ws/out/<g>'], digest }] }));
+    expect(html).toContain(
+      '<b>Written through a hard link (restore-links):</b> writes into restored files changed 1 cached object(s)',
+    );
+    expect(html).toContain(
+      `<li><code>/ws/out/f.txt</code>, <code>/ws/out/&lt;g&gt;</code>: object <code>${digest}</code> evicted</li>`,
+    );
+    expect(renderSummary(report())).not.toContain('Written through a hard link');
+  });
+
   it('reports usage as unknown or without quota', () => {
     expect(usageText(emptyStats())).toBe('unknown');
     expect(usageText({ ...emptyStats(), usedBytes: 2500 })).toBe('2.5 kB');

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer } from '../../src/cas/digest.js';
-import { RefStore, validateRefName } from '../../src/cas/refs.js';
+import { encodeRefComponent, refNameProblem, validateRefName } from '../../src/cas/ref-names.js';
+import { RefStore } from '../../src/cas/refs.js';
 import { CasError } from '../../src/errors.js';
 import { Digest as DigestMessage } from '../../src/gen/build/bazel/remote/execution/v2/remote_execution.js';
 
@@ -193,6 +194,13 @@ describe('RefStore', () => {
       ['/etc/passwd', 'ref name "/etc/passwd" is absolute'],
       ['a\\b', 'ref name "a\\\\b" contains a backslash'],
       ['a\0b', 'ref name "a\\u0000b" contains a NUL character'],
+      ['a\nb', 'ref name "a\\nb" contains a newline'],
+      ['a b', 'ref name "a b" contains a space'],
+      ['$(x)', 'ref name "$(x)" contains "$", "(" and ")"'],
+      ['tab\there', 'ref name "tab\\there" contains a tab'],
+      ['bell\u0007', 'ref name "bell\\u0007" contains the control character U+0007'],
+      ['caf\u00e9/x;y', 'ref name "café/x;y" contains "é" and ";"'],
+      ['a*b', 'ref name "a*b" contains "*"'],
     ];
     for (const [name, message] of cases) {
       it(`refuses ${JSON.stringify(name)} everywhere, writing nothing`, async () => {
@@ -211,6 +219,29 @@ describe('RefStore', () => {
         expect(existsSync(join(cacheDir, 'escape'))).toBe(false);
         expect(existsSync(join(cacheDir, 'cas', 'refs', 'b'))).toBe(false);
       });
+    }
+  });
+
+  it('names what a ref name may hold in every refusal', () => {
+    expect(() => validateRefName('a b')).toThrow(
+      'ref name "a b" contains a space; use letters, digits and ._@+=,:%- in /-separated components, like "project/branch/key"',
+    );
+  });
+
+  it('accepts names made of letters, digits and ._@+=,:%- between slashes', async () => {
+    for (const name of ['main', 'team/main@v1.2+build=3,os:linux', 'keys/k-a%20b', '-x_y/..z/.hidden']) {
+      expect(refNameProblem(name), name).toBeUndefined();
+      await refs.set(name, d1);
+      expect(await refs.resolve(name)).toEqual(d1);
+    }
+  });
+
+  it('encodes any text into one component the rule accepts, and back', () => {
+    for (const text of ['$(x)', 'a b', 'line\none', "it's (1)!*~", '../..', 'a/b', 'café', '']) {
+      const component = encodeRefComponent(text);
+      expect(refNameProblem(`k-${component}`), component).toBeUndefined();
+      expect(component).not.toContain('/');
+      expect(decodeURIComponent(component)).toBe(text);
     }
   });
 });

@@ -92,6 +92,7 @@ describe('casd-action local store commands (daemon left running by start)', () =
 
   it('usage prints used / quota (pct%) for a daemon with a quota', async () => {
     const quotaCache = join(tmp.dir, 'quota-cache');
+    await cliOk(['capture', join(tmp.dir, 'v1'), '--cache-dir', quotaCache, '--quota', '1G']);
     const result = await cliOk(['usage', '--cache-dir', quotaCache, '--quota', '1G', '--reserved', '0']);
     expect(result.stdout.trim()).toMatch(/^\d+(\.\d)? (B|kB|MB) \/ 1\.0 GB \(\d+%\)$/);
     const json = await cliJson<StatusJson>(
@@ -259,7 +260,7 @@ describe('casd-action local store commands (daemon left running by start)', () =
     await cliOk(['stop', ...envDir]);
   });
 
-  it('forgets a recorded daemon that is gone and runs its own', async () => {
+  it('forgets a recorded daemon that is gone', async () => {
     const staleDir = join(tmp.dir, 'stale');
     mkdirSync(staleDir, { recursive: true });
     const stateFile = join(staleDir, 'casd-action-daemon.json');

@@ -172,7 +172,7 @@ describe('casd-action usage', () => {
   });
 
   it('exits 1 with a clear message when buildbox-casd cannot be found', async () => {
-    const result = await runCli(['status', '--cache-dir', '/tmp/never'], {
+    const result = await runCli(['start', '--cache-dir', '/tmp/never'], {
       BUILDBOX_CASD: '',
       PATH: '/nonexistent',
     });

@@ -42,7 +42,9 @@ describe('the bundled action, end to end', () => {
   function inputs(job: RunnerJob, extra: Record<string, string> = {}): Record<string, string> {
     return {
       'casd-url': release.urlTemplate,
+      // Outside the table of known releases: the test archive's checksum verifies it.
       'casd-version': '1.4.30',
+      'casd-sha256': release.sha256,
       'cache-dir': join(job.root, 'casd-cache'),
       remote: remote.url!,
       path: 'out',
@@ -96,7 +98,10 @@ describe('the bundled action, end to end', () => {
 
   it('cold run: installs casd from the release, saves path under key, pushes to the remote', async () => {
     const before = countObjects(remote.cacheDir);
-    const { main, post } = await runJob(newJob(), (ws) => writeWorkspaceTree(join(ws, 'out'), 200));
+    const { main, post } = await runJob(newJob(), (ws) => writeWorkspaceTree(join(ws, 'out'), 200), {
+      inputs: { 'save-local-cache': 'true' },
+    });
+    expect(main.commands.filter((c) => c.command === 'warning')).toEqual([]);
     expect(main.outputs['casd-version']).toBe('1.4.30');
     expect(main.outputs['cache-hit']).toBe('false');
     expect(main.outputs.socket).toMatch(/^unix:\//);
@@ -231,6 +236,33 @@ describe('the bundled action, end to end', () => {
     });
     expect(main.commands.some((c) => c.command === 'warning')).toBe(true);
     expect(post.summary).toContain('is unavailable');
+  });
+
+  it('with a remote and the default save-local-cache, nothing goes to the Actions cache', async () => {
+    const requests = (): number => Object.values(cache.stats.requests).reduce((sum, n) => sum + (n ?? 0), 0);
+    const [entries, before] = [cache.stats.entriesCreated, requests()];
+    const { main } = await runJob(newJob(), (ws) => writeWorkspaceTree(join(ws, 'out'), 10, 'auto'), {
+      inputs: { key: 'auto-with-remote', 'restore-keys': '' },
+    });
+    expect(main.inputs['save-local-cache']).toBeUndefined();
+    expect(cache.stats.entriesCreated).toBe(entries);
+    expect(requests()).toBe(before);
+  });
+
+  it('a version outside the table without casd-sha256 installs with a warning naming casd-sha256', async () => {
+    const job = newJob();
+    const main = await runAction('main', {
+      job,
+      inputs: inputs(job, { 'casd-sha256': '', 'save-local-cache': 'false' }),
+      env: env(),
+    });
+    expect(main.exitCode, main.stdout).toBe(0);
+    const warnings = main.commands.filter((c) => c.command === 'warning').map((c) => c.message);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("buildbox 1.4.30 is not in the action's table of release checksums");
+    expect(warnings[0]).toContain(`pass that as casd-sha256`);
+    expect(warnings[0]).toContain(`Its SHA-256 is ${release.sha256}`);
+    expect((await runAction('post', { after: main, env: env() })).exitCode).toBe(0);
   });
 
   it('a bad checksum fails the main step with a clear message', async () => {

@@ -9,6 +9,9 @@ import { baseInputs, messages, newJob, removeJobs } from './support.js';
 
 const DIGEST = { hash: 'a'.repeat(64), sizeBytes: 1 };
 
+/** What every refusal says is accepted: the one rule of src/cas/ref-names.ts. */
+const RULE = 'use letters, digits and ._@+=,:%- in /-separated components, like "project/branch/key"';
+
 const ESCAPES = ['..', '../escape', 'a/../../escape', '/etc/passwd', 'a/./b', 'a//b', 'a\\..\\b', ''];
 
 afterAll(removeJobs);
@@ -49,11 +52,43 @@ describe('ref names cannot escape refs/heads', () => {
       const main = await runAction('main', { job, inputs });
       expect(main.exitCode).toBe(1);
       const [error] = messages(main, 'error');
-      expect(error).toContain(`input "refs" has value ${JSON.stringify(`${name} -> dest`)}`);
-      expect(error).toContain('no empty, "." or ".." components');
+      expect(error).toContain(`input "refs": ref name ${JSON.stringify(name)}`);
+      expect(error).toContain(RULE);
       expect(main.outputs.socket).toBeUndefined();
       expect(existsSync(inputs['cache-dir'])).toBe(false);
       expect(existsSync(join(job.workspace, 'dest'))).toBe(false);
+    }
+  });
+
+  it('the action refuses the names the CLI refuses, with the same message', async () => {
+    const job = newJob();
+    const inputs = baseInputs(job, { refs: 'ok/name\na b -> dest\n$(x)' });
+    const main = await runAction('main', { job, inputs });
+    expect(main.exitCode).toBe(1);
+    const [error] = messages(main, 'error');
+    expect(error).toContain(`input "refs": ref name "a b" contains a space; ${RULE}`);
+    expect(error).toContain(`input "refs": ref name "$(x)" contains "$", "(" and ")"; ${RULE}`);
+    expect(error).not.toContain('ok/name');
+    expect(main.outputs.socket).toBeUndefined();
+    expect(existsSync(inputs['cache-dir'])).toBe(false);
+  });
+
+  it('a key with spaces, "$(...)", quotes or a newline is a ref the one rule accepts', async () => {
+    const { keyRef, newestLocalKeyWithPrefix, restoreKeyRef, statsRef } =
+      await import('../../src/action/keys.js');
+    const { validateRefName } = await import('../../src/cas/ref-names.js');
+    const dir = mkdtempSync(join(tmpdir(), 'casd-keyrefs-'));
+    const refs = new RefStore(dir);
+    try {
+      for (const key of ['deps $(x) `y`', "it's (1)!*~", 'two\nlines', 'a b/c']) {
+        for (const ref of [keyRef(key), restoreKeyRef(key), statsRef(key)]) {
+          expect(() => validateRefName(ref), ref).not.toThrow();
+        }
+        await refs.set(keyRef(key), DIGEST);
+        expect(await newestLocalKeyWithPrefix(refs, key)).toEqual([key, keyRef(key)]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

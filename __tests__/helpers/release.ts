@@ -7,15 +7,18 @@ import { casdBinary } from './casd.js';
 import { startHttpServer, type TestHttpServer } from './http-server.js';
 
 /**
- * A buildbox release tarball shaped like the official one (binaries at the top level), whose
- * `buildbox-casd` runs the real casd installed for tests.
+ * A buildbox release tarball shaped like the official one (`buildbox-casd`, `buildbox-fuse`,
+ * `buildbox-run` and `buildbox-run-bubblewrap` at the top level), whose `buildbox-casd` runs
+ * the real casd installed for tests.
  */
 export function buildReleaseArchive(): { data: Buffer; sha256: string } {
   const dir = mkdtempSync(join(tmpdir(), 'release-'));
   const staging = join(dir, 'staging');
   mkdirSync(staging);
   writeFileSync(join(staging, 'buildbox-casd'), `#!/bin/sh\nexec "${casdBinary()}" "$@"\n`, { mode: 0o755 });
-  writeFileSync(join(staging, 'buildbox-run'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  for (const tool of ['buildbox-fuse', 'buildbox-run', 'buildbox-run-bubblewrap']) {
+    writeFileSync(join(staging, tool), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  }
   const archive = join(dir, 'buildbox-x86_64-linux-gnu.tgz');
   execFileSync('tar', ['-czf', archive, '-C', staging, '.']);
   const data = readFileSync(archive);

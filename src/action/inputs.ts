@@ -1,10 +1,12 @@
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
+import { validateRefName } from '../cas/ref-names.js';
 import { CasError } from '../errors.js';
 import { type Endpoint, parseEndpoint } from '../grpc/endpoint.js';
 import { parseBytes, parseDurationMs, parseSizeSpec, type SizeSpec } from '../util/size.js';
 import { Inputs } from './constants.js';
+import { INPUT_DEFAULTS } from './defaults.js';
 
 export const LOG_LEVELS = ['error', 'warning', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -80,11 +82,16 @@ class InputProblems {
   }
 }
 
-function parseBoolean(problems: InputProblems, input: Inputs, raw: string): boolean {
+function parseBoolean(
+  problems: InputProblems,
+  input: Inputs,
+  raw: string,
+  expected = 'true or false',
+): boolean {
   const value = raw.trim().toLowerCase();
   if (['true', 'yes', 'on', '1'].includes(value)) return true;
   if (['false', 'no', 'off', '0'].includes(value)) return false;
-  problems.add(input, raw, 'true or false');
+  problems.add(input, raw, expected);
   return false;
 }
 
@@ -114,22 +121,18 @@ function expandHome(path: string): string {
   return resolve(path);
 }
 
-const REF_NAME = /^(?!\/)(?!.*\/\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._@+=,:/-]+(?<!\/)$/;
-
 function parseRefLine(problems: InputProblems, line: string): RefRequest | undefined {
   const [name, path, ...rest] = line.split('->').map((part) => part.trim());
   if (rest.length > 0 || name === '' || path === '') {
     problems.add(Inputs.Refs, line, 'one ref per line: `name` or `name -> path`');
     return undefined;
   }
-  if (!REF_NAME.test(name)) {
-    problems.add(
-      Inputs.Refs,
-      line,
-      'a ref name made of letters, digits and ._@+=,:-/ with no empty, "." or ".." components and no leading or trailing slash',
-    );
-    return undefined;
-  }
+  // The same rule as the store and the CLI, with the same message.
+  const valid = problems.try(Inputs.Refs, () => {
+    validateRefName(name);
+    return true;
+  });
+  if (!valid) return undefined;
   return path === undefined ? { name } : { name, path: resolve(path) };
 }
 
@@ -182,9 +185,13 @@ function parseOptionalEndpoint(problems: InputProblems, input: Inputs, raw: stri
  */
 export function parseInputs(read: InputReader): ActionConfig {
   const problems = new InputProblems();
-  const get = (name: Inputs): string => read(name) ?? '';
+  // Every input's default comes from one place (defaults.ts, held to action.yml by a test).
+  const get = (name: Inputs): string => {
+    const raw = read(name) ?? '';
+    return raw.trim() === '' ? INPUT_DEFAULTS[name] : raw;
+  };
 
-  const version = get(Inputs.CasdVersion).trim() || 'latest';
+  const version = get(Inputs.CasdVersion).trim();
   if (!/^(latest|\d+\.\d+\.\d+([.-][0-9A-Za-z.-]+)?)$/.test(version)) {
     problems.add(Inputs.CasdVersion, version, 'a release version such as 1.4.30, or latest');
   }
@@ -211,14 +218,14 @@ export function parseInputs(read: InputReader): ActionConfig {
     }
   }
 
-  const cacheDirRaw = get(Inputs.CacheDir).trim() || '~/.cache/casd-action';
+  const cacheDirRaw = get(Inputs.CacheDir).trim();
   const cacheDir = expandHome(cacheDirRaw);
 
-  const quota = problems.try(Inputs.Quota, () => parseSizeSpec(get(Inputs.Quota) || '5G', Inputs.Quota)) ?? {
+  const quota = problems.try(Inputs.Quota, () => parseSizeSpec(get(Inputs.Quota), Inputs.Quota)) ?? {
     bytes: 0,
   };
   const quotaLow = problems.try(Inputs.QuotaLow, () =>
-    parseSizeSpec(get(Inputs.QuotaLow) || '50%', Inputs.QuotaLow),
+    parseSizeSpec(get(Inputs.QuotaLow), Inputs.QuotaLow),
   ) ?? { percent: 50 };
   if ('bytes' in quota && 'bytes' in quotaLow && quotaLow.bytes > quota.bytes && quota.bytes > 0) {
     problems.add(Inputs.QuotaLow, get(Inputs.QuotaLow), `a size not above quota (${get(Inputs.Quota)})`);
@@ -229,7 +236,7 @@ export function parseInputs(read: InputReader): ActionConfig {
       ? undefined
       : problems.try(Inputs.Reserved, () => parseBytes(reservedRaw, Inputs.Reserved));
 
-  const logLevel = oneOf(problems, Inputs.LogLevel, get(Inputs.LogLevel) || 'warning', LOG_LEVELS);
+  const logLevel = oneOf(problems, Inputs.LogLevel, get(Inputs.LogLevel), LOG_LEVELS);
   const listen = parseListen(problems, get(Inputs.Listen));
 
   const token = get(Inputs.Token).trim() || undefined;
@@ -303,8 +310,8 @@ export function parseInputs(read: InputReader): ActionConfig {
       }
     : undefined;
 
-  const readOnly = parseBoolean(problems, Inputs.ReadOnly, get(Inputs.ReadOnly) || 'false');
-  const push = oneOf(problems, Inputs.Push, get(Inputs.Push) || 'auto', ['auto', 'true', 'false'] as const);
+  const readOnly = parseBoolean(problems, Inputs.ReadOnly, get(Inputs.ReadOnly));
+  const push = oneOf(problems, Inputs.Push, get(Inputs.Push), ['auto', 'true', 'false'] as const);
   const refs = lines(get(Inputs.Refs))
     .map((line) => parseRefLine(problems, line))
     .filter((ref): ref is RefRequest => ref !== undefined);
@@ -324,29 +331,25 @@ export function parseInputs(read: InputReader): ActionConfig {
     }
   }
 
-  const restoreLinks = parseBoolean(problems, Inputs.RestoreLinks, get(Inputs.RestoreLinks) || 'false');
-  const saveLocalCache = parseBoolean(problems, Inputs.SaveLocalCache, get(Inputs.SaveLocalCache) || 'true');
-  const saveRefs = oneOf(problems, Inputs.SaveRefs, get(Inputs.SaveRefs) || 'on-success', [
-    'on-success',
-    'always',
-  ] as const);
+  const restoreLinks = parseBoolean(problems, Inputs.RestoreLinks, get(Inputs.RestoreLinks));
+  // auto: persist the local cache only without a remote, which already holds the blobs.
+  const saveLocalCacheRaw = get(Inputs.SaveLocalCache);
+  const saveLocalCache =
+    saveLocalCacheRaw.trim().toLowerCase() === 'auto'
+      ? remote === undefined
+      : parseBoolean(problems, Inputs.SaveLocalCache, saveLocalCacheRaw, 'auto, true or false');
+  const saveRefs = oneOf(problems, Inputs.SaveRefs, get(Inputs.SaveRefs), ['on-success', 'always'] as const);
   const restoreTimeoutMs =
     problems.try(Inputs.RestoreTimeout, () =>
-      parseDurationMs(get(Inputs.RestoreTimeout) || '10m', Inputs.RestoreTimeout),
+      parseDurationMs(get(Inputs.RestoreTimeout), Inputs.RestoreTimeout),
     ) ?? 0;
   const saveTimeoutMs =
-    problems.try(Inputs.SaveTimeout, () =>
-      parseDurationMs(get(Inputs.SaveTimeout) || '10m', Inputs.SaveTimeout),
-    ) ?? 0;
-  const failOnCacheError = parseBoolean(
-    problems,
-    Inputs.FailOnCacheError,
-    get(Inputs.FailOnCacheError) || 'false',
-  );
+    problems.try(Inputs.SaveTimeout, () => parseDurationMs(get(Inputs.SaveTimeout), Inputs.SaveTimeout)) ?? 0;
+  const failOnCacheError = parseBoolean(problems, Inputs.FailOnCacheError, get(Inputs.FailOnCacheError));
   const protectSessionBlobs = parseBoolean(
     problems,
     Inputs.ProtectSessionBlobs,
-    get(Inputs.ProtectSessionBlobs) || 'true',
+    get(Inputs.ProtectSessionBlobs),
   );
 
   if (problems.messages.length > 0) {

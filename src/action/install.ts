@@ -7,6 +7,7 @@ import * as tc from '@actions/tool-cache';
 import { casdVersion } from '../casd/index.js';
 import { CasError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { CASD_RELEASES, type CasdReleases, releaseUrl } from './casd-releases.js';
 
 const TOOL_NAME = 'buildbox-casd';
 const BINARY = 'buildbox-casd';
@@ -17,6 +18,8 @@ export interface InstallOptions {
   sha256?: string;
   casdPath?: string;
   logger: Logger;
+  /** Checksums of known releases; defaults to CASD_RELEASES (tests pass their own). */
+  releases?: CasdReleases;
   /** For tests of the platform check; defaults to this process's. */
   platform?: NodeJS.Platform;
   arch?: string;
@@ -54,13 +57,60 @@ async function findBinaryDir(root: string): Promise<string | undefined> {
 }
 
 /**
+ * Throws when the user's casd-sha256 contradicts the checksum the action knows for the
+ * release: that is a wrong input, whatever the download would hold.
+ */
+function checkGivenSha256(
+  options: InstallOptions,
+  arch: string | undefined,
+  known: string | undefined,
+): void {
+  if (known === undefined || options.sha256 === undefined || options.sha256 === known) return;
+  throw new CasError(
+    'invalid-input',
+    `input "casd-sha256" is ${options.sha256}, but buildbox ${options.version} (${arch}) has the SHA-256 ` +
+      `${known} in the action's table of releases; remove casd-sha256 (a release in the table is always ` +
+      'verified) or correct it',
+  );
+}
+
+/** The warning for a download that no checksum vouches for: what to pin, and its value. */
+function unverifiedWarning(
+  options: InstallOptions,
+  url: string,
+  actual: string,
+  releases: CasdReleases,
+): string {
+  const why =
+    options.version === 'latest'
+      ? 'casd-version is latest, whose archive changes with each release'
+      : `buildbox ${options.version} is not in the action's table of release checksums`;
+  const known = Object.keys(releases);
+  return (
+    `${why} and casd-sha256 is not set, so the download from ${url} is not verified. ` +
+    `Its SHA-256 is ${actual}: once you trust it, pass that as casd-sha256 (or compute it with ` +
+    `\`curl -fsSL ${url} | sha256sum\`) so that a changed archive fails the step` +
+    (known.length > 0 ? `, or use a casd-version whose checksum the action knows (${known.join(', ')})` : '')
+  );
+}
+
+/**
  * Finds or installs buildbox-casd: `casdPath` as given; else a `buildbox-casd` on PATH at the
- * wanted version; else the tool cache; else download `urlTemplate`, verify `sha256`, extract,
- * and `cacheDir` it so the next job on a self-hosted runner skips the download. The binary
- * must answer `--version /`. Throws CasError with a message that names the way out.
+ * wanted version; else the tool cache; else download the release, verify it, extract, and
+ * `cacheDir` it so the next job on a self-hosted runner skips the download. A download is
+ * verified against `sha256` or, for a release in `releases`, against the table (a `sha256`
+ * that contradicts the table is an input error); with neither it goes on with a warning. The
+ * binary must answer `--version /`. Throws CasError with a message that names the way out.
  */
 export async function installCasd(options: InstallOptions): Promise<InstallResult> {
   const { logger } = options;
+  const releases = options.releases ?? CASD_RELEASES;
+  const platform = options.platform ?? process.platform;
+  const nodeArch = options.arch ?? process.arch;
+  const arch = releaseArch(platform, nodeArch);
+  const known = arch === undefined ? undefined : releases[options.version]?.[arch];
+  checkGivenSha256(options, arch, known);
+
   if (options.casdPath) {
     return {
       binary: options.casdPath,
@@ -78,9 +128,6 @@ export async function installCasd(options: InstallOptions): Promise<InstallResul
     logger.info(`Ignoring ${onPath}: version ${version ?? 'unknown'}, wanted ${options.version}`);
   }
 
-  const platform = options.platform ?? process.platform;
-  const nodeArch = options.arch ?? process.arch;
-  const arch = releaseArch(platform, nodeArch);
   if (!arch) {
     throw new CasError(
       'invalid-input',
@@ -98,7 +145,7 @@ export async function installCasd(options: InstallOptions): Promise<InstallResul
     }
   }
 
-  const url = options.urlTemplate.replaceAll('{version}', options.version).replaceAll('{arch}', arch);
+  const url = releaseUrl(options.urlTemplate, options.version, arch);
   logger.info(`Downloading ${url}`);
   let archive: string;
   try {
@@ -110,14 +157,19 @@ export async function installCasd(options: InstallOptions): Promise<InstallResul
       { cause: err },
     );
   }
-  if (options.sha256) {
-    const actual = await sha256OfFile(archive);
-    if (actual !== options.sha256) {
-      throw new CasError(
-        'invalid-input',
-        `casd-sha256 mismatch for ${url}: expected ${options.sha256}, the download has ${actual}; nothing was installed`,
-      );
-    }
+  const actual = await sha256OfFile(archive);
+  const expected = options.sha256 ?? known;
+  if (expected === undefined) {
+    logger.warning(unverifiedWarning(options, url, actual, releases));
+  } else if (actual !== expected) {
+    // A wrong casd-sha256 is the user's to fix; an archive unlike the table's is not.
+    throw new CasError(
+      options.sha256 !== undefined ? 'invalid-input' : 'corrupt-data',
+      options.sha256 !== undefined
+        ? `casd-sha256 mismatch for ${url}: expected ${expected}, the download has ${actual}; nothing was installed`
+        : `checksum mismatch for ${url}: buildbox ${options.version} (${arch}) has the SHA-256 ${expected} in the ` +
+            `action's table of releases, the download has ${actual}; nothing was installed (check casd-url, or pass casd-path)`,
+    );
   }
   const extracted = await tc.extractTar(archive);
   const binaryDir = await findBinaryDir(extracted);

@@ -1,22 +1,23 @@
+import { encodeRefComponent } from '../cas/ref-names.js';
 import type { RefStore } from '../cas/refs.js';
 
 /**
- * actions/cache keys live as refs `keys/k-<key, URI-encoded>`: encoding keeps `/`, `..` and
- * spaces in a key from shaping the ref path. Restore-key prefixes are published as
- * `restore-keys/k-<prefix>` so that a remote, which cannot list refs, still finds the newest
- * tree saved under a prefix.
+ * actions/cache keys live as refs `keys/k-<key, percent-encoded>`: encoding keeps `/`, `..`,
+ * spaces, `$(...)` and newlines in a key from shaping the ref path or breaking the ref-name
+ * rule. Restore-key prefixes are published as `restore-keys/k-<prefix>` so that a remote,
+ * which cannot list refs, still finds the newest tree saved under a prefix.
  */
 export function keyRef(key: string): string {
-  return `keys/k-${encodeURIComponent(key)}`;
+  return `keys/k-${encodeRefComponent(key)}`;
 }
 
 export function restoreKeyRef(prefix: string): string {
-  return `restore-keys/k-${encodeURIComponent(prefix)}`;
+  return `restore-keys/k-${encodeRefComponent(prefix)}`;
 }
 
 /** Ref of the stats record kept with each saved key (for the summary's trend). */
 export function statsRef(key: string): string {
-  return `stats/k-${encodeURIComponent(key)}`;
+  return `stats/k-${encodeRefComponent(key)}`;
 }
 
 /** The newest local key ref whose key starts with `prefix`, as [key, ref name]. */
@@ -25,8 +26,9 @@ export async function newestLocalKeyWithPrefix(
   prefix: string,
 ): Promise<[string, string] | undefined> {
   for (const info of await refs.list('keys/**')) {
+    if (!info.name.startsWith('keys/k-')) continue;
     const key = decodeURIComponent(info.name.slice('keys/k-'.length));
-    if (info.name.startsWith('keys/k-') && key.startsWith(prefix)) return [key, info.name];
+    if (key.startsWith(prefix)) return [key, info.name];
   }
   return undefined;
 }

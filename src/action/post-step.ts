@@ -12,6 +12,7 @@ import { withDeadline } from '../util/deadline.js';
 import type { ActionConfig } from './inputs.js';
 import { type JobStatusResult, readJobStatus } from './job-status.js';
 import { capturePaths } from './key-tree.js';
+import { checkLinkWrites } from './link-writes.js';
 import { keyRef, restoreKeyRef, statsRef } from './keys.js';
 import { actionsLogger } from './logger.js';
 import { pushAllowed, readConfig, remoteSpec } from './config.js';
@@ -278,6 +279,8 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
   });
   const refs = new RefStore(config.cacheDir);
   await store.checkLayout();
+  // First, before anything is captured, pushed or persisted: objects damaged through links.
+  await guarded(ctx.report, 'checking files restored as links', () => checkLinkWrites(store, ctx.report));
 
   const keyRoot = config.key && config.paths.length > 0 ? await captureKey(ctx, store) : undefined;
   report.previous = config.key ? await readPreviousStats(store, refs, config.key) : undefined;

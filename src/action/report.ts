@@ -67,6 +67,11 @@ export interface RunReport {
   actionsCacheReadOnly?: string;
   /** A phase hit its deadline: the daemon may be stuck on the remote. */
   timedOut?: boolean;
+  /**
+   * Objects the job damaged by writing into files restored as hard links (restore-links), each
+   * evicted before the capture: the linked paths and the digest the object was stored under.
+   */
+  linkWrites?: { paths: string[]; digest: string }[];
 }
 
 /**

@@ -148,6 +148,15 @@ export function renderSummary(report: RunReport): string {
       `<p><b>Daemon:</b> ${how}${d.logPath && bad ? `; log: <code>${escape(d.logPath)}</code>` : ''}</p>`,
     );
   }
+  if (report.linkWrites?.length) {
+    const items = report.linkWrites.map(
+      (w) =>
+        `<li>${w.paths.map((p) => `<code>${escape(p)}</code>`).join(', ')}: object <code>${escape(w.digest)}</code> evicted</li>`,
+    );
+    parts.push(
+      `<p><b>Written through a hard link (restore-links):</b> writes into restored files changed ${report.linkWrites.length} cached object(s) they were linked to; each was evicted before anything was saved</p><ul>${items.join('')}</ul>`,
+    );
+  }
   if (report.warnings.length > 0) {
     parts.push(
       `<p><b>Warnings:</b></p><ul>${report.warnings.map((w) => `<li>${escape(w)}</li>`).join('')}</ul>`,

@@ -8,6 +8,7 @@ import {
 import type { Connection } from '../grpc/connection.js';
 import { grpcToCasError, isGrpcError, unary } from '../grpc/call.js';
 import { forEachLimit } from '../util/concurrency.js';
+import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from './corrupt.js';
 import { type Digest, EMPTY_DIGEST, digestOfBuffer, formatDigest } from './digest.js';
 import {
   byteStreamRead,
@@ -335,16 +336,19 @@ export function verify(digest: Digest, data: Uint8Array): void {
   if (actual.hash !== digest.hash || actual.sizeBytes !== digest.sizeBytes) {
     throw new CasError(
       'corrupt-data',
-      `blob ${formatDigest(digest)} received with wrong content: got ${actual.sizeBytes} bytes hashing to ${actual.hash}`,
+      `blob ${formatDigest(digest)} received with wrong content: got ${actual.sizeBytes} bytes hashing to ${actual.hash}; ${RECEIVED_HINT}`,
     );
   }
 }
 
+// Reads a file to upload under `digest`, refusing one that does not match: an object of the
+// local cache is then corrupt (named as such); any other file changed since it was hashed.
 async function readFileExact(path: string, digest: Digest): Promise<Buffer> {
   const { readFile } = await import('node:fs/promises');
   const data = await readFile(path);
   const actual = digestOfBuffer(data);
   if (actual.hash !== digest.hash || actual.sizeBytes !== digest.sizeBytes) {
+    if (isObjectPath(path)) throw corruptObject(digest, path, holding(actual));
     throw new CasError(
       'corrupt-data',
       `file ${path} does not match digest ${formatDigest(digest)} (it hashes to ${formatDigest(actual)}); ` +

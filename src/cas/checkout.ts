@@ -19,9 +19,11 @@ export interface CheckoutOptions {
   /**
    * Hard-link non-executable files from the object store instead of copying them. Linked
    * files share their inode with casd's object: they are read-only (mode 0444) and MUST NOT
-   * be modified (chmod or write), or the store is corrupted. Executable files are always
-   * copied, since their mode would have to change on that shared inode. A link that fails
-   * (another filesystem, too many links) falls back to a copy.
+   * be modified (chmod or write), or the store is corrupted; root writes through the 0444
+   * mode. seedStatCache records the links so that checkLinkedFiles finds such a write (the
+   * action's post step runs it), and verifyStore finds any damaged object. Executable files
+   * are always copied, since their mode would have to change on that shared inode. A link
+   * that fails (another filesystem, too many links) falls back to a copy.
    */
   link?: boolean;
   /** Files written at once (default DEFAULT_CONCURRENCY). */

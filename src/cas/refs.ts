@@ -4,6 +4,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { CasError } from '../errors.js';
 import { Digest } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { validateDigest } from './digest.js';
+import { validateRefName } from './ref-names.js';
 
 /** A ref as `list` returns it. */
 export interface RefInfo {
@@ -14,31 +15,6 @@ export interface RefInfo {
 
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
-}
-
-/**
- * Throws CasError('invalid-ref') unless `name` is a relative, `/`-separated name whose every
- * component is a plain file name: no empty component, `.`, `..`, backslash or NUL, and not
- * absolute. Such a name can never resolve outside `refs/heads`.
- */
-export function validateRefName(name: string): void {
-  let problem: string | undefined;
-  if (name === '') problem = 'is empty';
-  else if (name.includes('\0')) problem = 'contains a NUL character';
-  else if (name.includes('\\')) problem = 'contains a backslash';
-  else if (name.startsWith('/')) problem = 'is absolute';
-  else {
-    const bad = name.split('/').find((part) => part === '' || part === '.' || part === '..');
-    if (bad !== undefined) {
-      problem = bad === '' ? 'has an empty path component' : `has a "${bad}" path component`;
-    }
-  }
-  if (problem !== undefined) {
-    throw new CasError(
-      'invalid-ref',
-      `ref name ${JSON.stringify(name)} ${problem}; use names like "project/branch/key"`,
-    );
-  }
 }
 
 /** `**` spans `/`, `*` and `?` stay within one component; everything else is literal. */
@@ -76,6 +52,7 @@ export class RefStore {
   }
 
   private pathOf(name: string): string {
+    // The one rule for ref names (ref-names.ts): also what keeps a name inside refs/heads.
     validateRefName(name);
     const path = join(this.refsDir, ...name.split('/'));
     // Belt and braces: validation already rules out any escape.

@@ -6,6 +6,7 @@ import { Metadata, type CallOptions } from '@grpc/grpc-js';
 import { CasError } from '../errors.js';
 import type { ByteStreamClient, WriteRequest } from '../gen/google/bytestream/bytestream.js';
 import { grpcToCasError } from '../grpc/call.js';
+import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from './corrupt.js';
 import { type Digest, formatDigest } from './digest.js';
 
 /** ByteStream messages carry at most this much data each. */
@@ -26,7 +27,18 @@ export function writeResourceName(instanceName: string, digest: Digest, uuid = r
 function corrupt(digest: Digest, actual: string, size: number): CasError {
   return new CasError(
     'corrupt-data',
-    `blob ${formatDigest(digest)} received with wrong content: got ${size} bytes hashing to ${actual}`,
+    `blob ${formatDigest(digest)} received with wrong content: got ${size} bytes hashing to ${actual}; ${RECEIVED_HINT}`,
+  );
+}
+
+// What an upload found in its source instead of `digest`: an object of the local cache is
+// corrupt (named as such); any other source changed since it was hashed.
+function corruptSource(digest: Digest, source: UploadSource, detail: string): CasError {
+  if ('path' in source && isObjectPath(source.path)) return corruptObject(digest, source.path, detail);
+  const what = 'path' in source ? `file ${source.path}` : 'the buffer';
+  return new CasError(
+    'corrupt-data',
+    `cannot upload blob ${formatDigest(digest)}: ${what} ${detail}; was it changed after it was hashed?`,
   );
 }
 
@@ -130,7 +142,8 @@ async function* sourceChunks(source: UploadSource): AsyncGenerator<Buffer> {
 /**
  * Uploads one blob with ByteStream Write in 1 MiB messages, from memory or streamed from a file.
  * The content is hashed on the way and the write is abandoned (CasError 'corrupt-data') when
- * it does not match `digest`, so a file changed on disk never lands under a wrong digest.
+ * it does not match `digest`, so a file changed on disk never lands under a wrong digest; an
+ * object of the local cache that does not match is named as corrupt (see corruptObject).
  */
 export async function byteStreamWrite(
   client: ByteStreamClient,
@@ -157,11 +170,12 @@ export async function byteStreamWrite(
       if (settled) break;
       hash.update(chunk);
       const end = offset + chunk.byteLength;
-      if (end > digest.sizeBytes) throw corrupt(digest, '(longer than its digest)', end);
+      if (end > digest.sizeBytes) throw corruptSource(digest, source, 'is longer than its digest');
       const last = end === digest.sizeBytes;
       if (last) {
         const actual = hash.digest('hex');
-        if (actual !== digest.hash) throw corrupt(digest, actual, end);
+        if (actual !== digest.hash)
+          throw corruptSource(digest, source, holding({ hash: actual, sizeBytes: end }));
       }
       const request: WriteRequest = {
         resourceName: offset === 0 ? resourceName : '',
@@ -172,7 +186,9 @@ export async function byteStreamWrite(
       offset = end;
       if (!call.write(request)) await Promise.race([once(call, 'drain'), result]);
     }
-    if (!settled && offset !== digest.sizeBytes) throw corrupt(digest, '(shorter than its digest)', offset);
+    if (!settled && offset !== digest.sizeBytes) {
+      throw corruptSource(digest, source, `holds ${offset} bytes, fewer than its digest says`);
+    }
     call.end();
     const committed = await result;
     if (committed !== digest.sizeBytes && committed !== -1) {

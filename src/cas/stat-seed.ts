@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { type Logger, silentLogger } from '../logger.js';
 import { sleep } from '../util/concurrency.js';
 import type { Digest } from './digest.js';
+import { type LinkedFile, linkRecordPath, updateLinkRecord } from './link-record.js';
 import {
   FINE_RACY_WINDOW_NS,
   type StatEntry,
@@ -36,6 +37,8 @@ export interface SeedStatCacheOptions {
 export interface SeedStatCacheResult {
   /** Files recorded with their digest from the tree. */
   files: number;
+  /** Files found to be hard links to the store's objects, recorded in the link record. */
+  linked: number;
   /** Files of the tree left out: changed, missing, or too recent for the racy window. */
   skipped: number;
   /** The racy window the entries were recorded under, in ms. */
@@ -51,7 +54,9 @@ export interface SeedStatCacheResult {
  * writes there: the digests come from the tree, not from reading the files, exactly as git
  * records its index after a checkout. Each file is checked against its tree entry (size,
  * owner-executable bit); a file that does not match, is gone, or is not a regular file is
- * left out (captureIncremental hashes it).
+ * left out (captureIncremental hashes it). Files that are hard links to the store's objects
+ * (checkout's `link`) are also written to the link record of `dest` (see link-record.ts), so
+ * that checkLinkedFiles can find a write through one of them.
  *
  * The racy rule (see racyWindowFor): an entry only counts if its ctime is older than the
  * start of the stat pass minus the racy window, so that any later change, even one that puts
@@ -62,7 +67,7 @@ export interface SeedStatCacheResult {
  * out and hashed by the next capture instead.
  *
  * Returns what was recorded. Throws CasError from reading the tree, or the fs error when the
- * cache cannot be written.
+ * cache or the link record cannot be written.
  */
 export async function seedStatCache(
   store: CasStore,
@@ -96,6 +101,7 @@ export async function seedStatCache(
 
   const scanStartNs = wallClockNs();
   const stats: { path: string; entry: StatEntry }[] = [];
+  const linked: LinkedFile[] = [];
   for (const node of nodes) {
     let info;
     try {
@@ -103,6 +109,11 @@ export async function seedStatCache(
       info = lstatSync(join(absDest, ...node.path.split('/')), { bigint: true });
     } catch {
       continue; // gone (or unreadable): the next capture sees for itself
+    }
+    // Checkout made every file of the tree afresh, and a copy has one link: a second one is
+    // the object's name in the store (checkout's `link`), so this inode is casd's object.
+    if (info.isFile() && info.nlink > 1n) {
+      linked.push({ path: node.path, hash: node.digest.hash, ...fileStatOf(info), racy: false });
     }
     if (!info.isFile() || info.size !== BigInt(node.digest.sizeBytes)) continue;
     if (((Number(info.mode) & OWNER_EXECUTE) !== 0) !== node.executable) continue;
@@ -113,21 +124,27 @@ export async function seedStatCache(
   for (const { path, entry } of stats) {
     if (!isRacy(entry, scanStartNs, racyWindowNs)) files.set(path, entry);
   }
-  const cacheFile = statCachePath(
-    options.statCacheDir ?? join(store.cacheDir, 'cas', 'stat-cache'),
+  const statCacheDir = options.statCacheDir ?? join(store.cacheDir, 'cas', 'stat-cache');
+  // Every linked file is recorded, racy or not: a racy one is hashed at every check instead.
+  for (const file of linked) file.racy = isRacy(file, scanStartNs, racyWindowNs);
+  await updateLinkRecord(
+    linkRecordPath(statCacheDir, absDest, store.instanceName),
     absDest,
-    store.instanceName,
+    linked,
+    new Set(nodes.map((n) => n.path)),
   );
+  const cacheFile = statCachePath(statCacheDir, absDest, store.instanceName);
   await saveStatCache(cacheFile, { root: absDest, scanStartNs, racyWindowNs, files, dirs });
   const result: SeedStatCacheResult = {
     files: files.size,
+    linked: linked.length,
     skipped: nodes.length - files.size,
     racyWindowMs: Number(racyWindowNs) / 1e6,
     waitedMs,
   };
   logger.debug(
     `stat cache of ${absDest} seeded from the restored tree: ${result.files} file(s), ` +
-      `${result.skipped} left out, racy window ${result.racyWindowMs} ms`,
+      `${result.skipped} left out, ${result.linked} linked, racy window ${result.racyWindowMs} ms`,
   );
   return result;
 }

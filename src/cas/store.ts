@@ -7,6 +7,7 @@ import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_executi
 import type { Connection } from '../grpc/connection.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { forEachLimit } from '../util/concurrency.js';
+import { corruptObject, holding } from './corrupt.js';
 import { type Digest, formatDigest, validateDigest } from './digest.js';
 import { captureFiles, captureTree, statusToCasError } from './local-cas.js';
 import { validateDirectory } from './names.js';
@@ -168,7 +169,8 @@ export class CasStore {
    * Reads, checks and decodes the Directory `digest` from the object store. The bytes must
    * hash to `digest` and every entry must be safe (see validateDirectory).
    * Throws CasError('blob-not-found') when absent, 'corrupt-data' when the blob does not
-   * match or parse, 'unsafe-tree' when it names unsafe entries.
+   * match (naming the object as corrupt, see corruptObject) or parse, 'unsafe-tree' when it
+   * names unsafe entries.
    */
   async readDirectory(digest: Digest): Promise<Directory> {
     const path = this.objectPath(digest);
@@ -187,10 +189,7 @@ export class CasStore {
     }
     const actual = createHash('sha256').update(data).digest('hex');
     if (actual !== digest.hash || data.byteLength !== digest.sizeBytes) {
-      throw new CasError(
-        'corrupt-data',
-        `object ${formatDigest(digest)} is corrupt: its content hashes to ${actual}/${data.byteLength}`,
-      );
+      throw corruptObject(digest, path, holding({ hash: actual, sizeBytes: data.byteLength }));
     }
     let directory: Directory;
     try {

@@ -1,17 +1,28 @@
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Connection } from '../grpc/connection.js';
 import { grpcToCasError, unary } from '../grpc/call.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { forEachLimit } from '../util/concurrency.js';
 import { formatBytes } from '../util/size.js';
 
-/** The local cache's size as casd sees it. */
+/** The local cache's size. */
 export interface CacheUsage {
   usedBytes: number;
   /** 0 when casd runs without a quota. */
   quotaBytes: number;
 }
 
+/** Object-store subdirectories (`cas/objects/<2 hex>`) read at once by objectStoreUsage. */
+const SCAN_DIR_CONCURRENCY = 8;
+/** Object files stat'ed at once within one subdirectory. */
+const SCAN_FILE_CONCURRENCY = 32;
+
 /**
  * Asks casd (LocalCAS GetLocalDiskUsage) how much the local cache holds and its quota.
+ * Only meaningful for a daemon started with a quota: without one, casd answers with the
+ * filesystem's figures (sizeBytes: everything used on the disk, quotaBytes: the disk's size
+ * less the reserved space), which say nothing about the cache; use objectStoreUsage then.
  * Throws a CasError (from the gRPC failure) when casd cannot answer.
  */
 export async function getUsage(connection: Connection, timeoutMs = 10_000): Promise<CacheUsage> {
@@ -22,6 +33,26 @@ export async function getUsage(connection: Connection, timeoutMs = 10_000): Prom
   } catch (err) {
     throw grpcToCasError(err, 'asking buildbox-casd for its disk usage');
   }
+}
+
+/**
+ * The usage of a cache that has no quota, read from disk without casd: the bytes of the blobs
+ * in `<cacheDir>/cas/objects` (what casd counts against a quota), quotaBytes 0. Names that
+ * are not objects (temporary files) are not counted; a missing store is empty.
+ */
+export async function objectStoreUsage(cacheDir: string): Promise<CacheUsage> {
+  const objectsDir = join(cacheDir, 'cas', 'objects');
+  const list = (dir: string): Promise<string[]> => readdir(dir).catch(() => []);
+  let usedBytes = 0;
+  const prefixes = (await list(objectsDir)).filter((name) => /^[0-9a-f]{2}$/.test(name));
+  await forEachLimit(prefixes, SCAN_DIR_CONCURRENCY, async (prefix) => {
+    const names = (await list(join(objectsDir, prefix))).filter((name) => /^[0-9a-f]{62}$/.test(name));
+    await forEachLimit(names, SCAN_FILE_CONCURRENCY, async (name) => {
+      const info = await lstat(join(objectsDir, prefix, name)).catch(() => undefined);
+      if (info?.isFile()) usedBytes += info.size;
+    });
+  });
+  return { usedBytes, quotaBytes: 0 };
 }
 
 /**

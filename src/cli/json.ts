@@ -46,6 +46,8 @@ export interface StopJson {
 }
 
 export interface StatusJson {
+  /** False when the directory holds no cache (then nothing is used and there is no quota). */
+  cache: boolean;
   running: boolean;
   pid: number | null;
   socket: string | null;
@@ -53,7 +55,8 @@ export interface StatusJson {
   bazelUrl: string | null;
   cacheDir: string;
   usedBytes: number;
-  quotaBytes: number;
+  /** null without a quota. */
+  quotaBytes: number | null;
   usage: string;
   refs: number;
 }
@@ -147,6 +150,16 @@ export interface GcJson {
   removed: { name: string; digest: string; bytes: number }[];
 }
 
+export interface VerifyJson {
+  /** Objects re-hashed, and their bytes. */
+  checked: number;
+  bytes: number;
+  /** Objects the given trees name that the local cache lacks (0 without trees). */
+  missing: number;
+  /** `digest`: HASH/SIZE when a tree named the object, HASH alone when every object was scanned. */
+  evicted: { digest: string; path: string }[];
+}
+
 /** The schema of each command's --json document. */
 export const SCHEMAS = {
   start: {
@@ -163,6 +176,7 @@ export const SCHEMAS = {
   },
   stop: { stopped: 'boolean', pid: 'number?', exitCode: 'number?', logPath: 'string?' },
   status: {
+    cache: 'boolean',
     running: 'boolean',
     pid: 'number?',
     socket: 'string?',
@@ -170,7 +184,7 @@ export const SCHEMAS = {
     bazelUrl: 'string?',
     cacheDir: 'string',
     usedBytes: 'number',
-    quotaBytes: 'number',
+    quotaBytes: 'number?',
     usage: 'string',
     refs: 'number',
   },
@@ -234,6 +248,12 @@ export const SCHEMAS = {
     keptBytes: 'number',
     kept: { array: 'string' },
     removed: { array: { object: { name: 'string', digest: 'string', bytes: 'number' } } },
+  },
+  verify: {
+    checked: 'number',
+    bytes: 'number',
+    missing: 'number',
+    evicted: { array: { object: { digest: 'string', path: 'string' } } },
   },
   settings: settingsSchema,
 } satisfies Record<string, Schema>;

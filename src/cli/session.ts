@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -25,11 +25,25 @@ export interface SavedDaemon extends DaemonState {
   remote?: string;
   /** Started by `serve` (foreground) rather than `start`. */
   serve?: boolean;
+  /** casd's high-water mark in bytes; absent when it runs without a quota. */
+  quotaBytes?: number;
 }
 
 /** Path of the state file for `cacheDir`. */
 export function stateFilePath(cacheDir: string): string {
   return join(cacheDir, STATE_FILE);
+}
+
+/**
+ * True when `cacheDir` holds a cache: casd's object store `cas/objects` exists in it. Creates
+ * nothing (a command that only reports must not make a cache appear).
+ */
+export function holdsCache(cacheDir: string): boolean {
+  try {
+    return statSync(join(cacheDir, 'cas', 'objects')).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function answers(socket: string): Promise<boolean> {
@@ -80,7 +94,7 @@ export async function findRunning(cacheDir: string, logger: Logger): Promise<Sav
 /** Records `daemon` as the one running for its cache directory (atomically). */
 export async function saveRunning(
   daemon: CasdDaemon,
-  extra: { remote?: string; serve?: boolean },
+  extra: { remote?: string; serve?: boolean; quotaBytes?: number },
 ): Promise<string> {
   const path = stateFilePath(daemon.cacheDir);
   const saved: SavedDaemon = { ...daemon.toState(), startedAt: new Date().toISOString(), ...extra };

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
-import { CasdDaemon, formatUsage, getUsage } from '../../casd/index.js';
+import { type CacheUsage, CasdDaemon, formatUsage, getUsage } from '../../casd/index.js';
+import { objectStoreUsage } from '../../casd/usage.js';
 import { RefStore } from '../../cas/refs.js';
 import { CasError } from '../../errors.js';
 import { formatEndpoint } from '../../grpc/endpoint.js';
 import { type ToolEndpoints, writeToolSettings } from '../../settings/tool-settings.js';
+import type { Logger } from '../../logger.js';
 import { sleep } from '../../util/concurrency.js';
 import { type Command, flagOption, stringOption } from '../command.js';
 import type { CliConfig } from '../config.js';
@@ -11,6 +13,7 @@ import type { ServeJson, SettingsJson, StartJson, StatusJson, StopJson } from '.
 import {
   findRunning,
   forgetRunning,
+  holdsCache,
   type SavedDaemon,
   saveRunning,
   startOptions,
@@ -74,12 +77,16 @@ export const startCommand: Command = {
   positionals: [0, 0],
   async run({ config, values, out, logger }) {
     await refuseSecondDaemon(config, logger);
+    const options = await startOptions(config, logger, { proxy: true, listen: config.listen });
     const daemon = await CasdDaemon.start({
-      ...(await startOptions(config, logger, { proxy: true, listen: config.listen })),
+      ...options,
       bazelBridge: config.listen !== undefined,
       detach: true,
     });
-    const stateFile = await saveRunning(daemon, { remote: config.remote?.url });
+    const stateFile = await saveRunning(daemon, {
+      remote: config.remote?.url,
+      quotaBytes: options.quotaHighBytes,
+    });
     const settingsDir = stringOption(values, 'settings-dir');
     let settings: SettingsJson | null = null;
     if (settingsDir) {
@@ -147,24 +154,64 @@ export const stopCommand: Command = {
   },
 };
 
+/**
+ * The cache's usage. A daemon without a quota (the one running, else the one this command
+ * would start) reports the filesystem, not the cache (see getUsage): then the object store is
+ * measured on disk and no daemon is needed; with a quota, casd's answer.
+ */
+async function usageOf(
+  config: CliConfig,
+  running: SavedDaemon | undefined,
+  logger: Logger,
+): Promise<CacheUsage> {
+  const hasQuota = running ? running.quotaBytes !== undefined : config.quota !== undefined;
+  if (!hasQuota) return objectStoreUsage(config.cacheDir);
+  return withDaemon(config, logger, (daemon) => getUsage(daemon.connection()));
+}
+
+/** What status and usage report for a directory that holds no cache. */
+function noCache(config: CliConfig): StatusJson {
+  return {
+    cache: false,
+    running: false,
+    pid: null,
+    socket: null,
+    grpcUrl: null,
+    bazelUrl: null,
+    cacheDir: config.cacheDir,
+    usedBytes: 0,
+    quotaBytes: null,
+    usage: 'no cache',
+    refs: 0,
+  };
+}
+
 function statusCommand(name: 'status' | 'usage'): Command {
   return {
     name,
     summary:
       name === 'status' ? 'daemon state, cache usage and ref count' : 'cache usage: used / quota (pct%)',
     synopsis: name,
-    description:
+    description: [
       name === 'status'
         ? 'Shows whether a daemon runs for the cache directory, its socket, the cache usage and the number of refs.'
-        : 'Prints the cache usage as casd reports it: `used / quota (pct%)`, or `used` without a quota.',
+        : 'Prints the cache usage: `used / quota (pct%)`, or `used` without a quota.',
+      'A directory that holds no cache is reported as such (`no cache at DIR`, exit 0) and not created.',
+    ].join('\n'),
     options: {},
     optionHelp: {},
     positionals: [0, 0],
     async run({ config, out, logger }) {
       const running: SavedDaemon | undefined = await findRunning(config.cacheDir, logger);
-      const usage = await withDaemon(config, logger, (daemon) => getUsage(daemon.connection()));
+      if (!running && !holdsCache(config.cacheDir)) {
+        out.document(noCache(config));
+        out.line(`no cache at ${config.cacheDir}`);
+        return 0;
+      }
+      const usage = await usageOf(config, running, logger);
       const refs = (await new RefStore(config.cacheDir).list()).length;
       const json: StatusJson = {
+        cache: true,
         running: running !== undefined,
         pid: running?.pid ?? null,
         socket: running?.socket ?? null,
@@ -172,7 +219,7 @@ function statusCommand(name: 'status' | 'usage'): Command {
         bazelUrl: running?.bazelBridge?.url ?? null,
         cacheDir: config.cacheDir,
         usedBytes: usage.usedBytes,
-        quotaBytes: usage.quotaBytes,
+        quotaBytes: usage.quotaBytes > 0 ? usage.quotaBytes : null,
         usage: formatUsage(usage),
         refs,
       };
@@ -235,17 +282,20 @@ export const serveCommand: Command = {
     await refuseSecondDaemon(config, logger);
     const signals = catchSignals();
     let daemon: CasdDaemon;
+    let quotaBytes: number | undefined;
     try {
-      daemon = await CasdDaemon.start({
-        ...(await startOptions(config, logger, { proxy: true, listen: config.listen ?? '127.0.0.1:0' })),
-        bazelBridge: true,
+      const options = await startOptions(config, logger, {
+        proxy: true,
+        listen: config.listen ?? '127.0.0.1:0',
       });
+      quotaBytes = options.quotaHighBytes;
+      daemon = await CasdDaemon.start({ ...options, bazelBridge: true });
     } catch (err) {
       signals.release();
       throw err;
     }
     try {
-      await saveRunning(daemon, { remote: config.remote?.url, serve: true });
+      await saveRunning(daemon, { remote: config.remote?.url, serve: true, quotaBytes });
       const url = daemon.grpcUrl as string;
       const json: ServeJson = {
         url,

@@ -3,6 +3,7 @@ import { serveCommand, settingsCommand, startCommand, statusCommands, stopComman
 import { gcCommands } from './gc.js';
 import { pullCommand, pushCommand } from './remote.js';
 import { captureCommand, checkoutCommand, diffCommand, refsCommand, rmCommand } from './store.js';
+import { verifyCommand } from './verify.js';
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: Command[] = [
@@ -14,6 +15,7 @@ export const COMMANDS: Command[] = [
   diffCommand,
   refsCommand,
   rmCommand,
+  verifyCommand,
   pushCommand,
   pullCommand,
   serveCommand,

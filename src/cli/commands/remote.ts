@@ -11,6 +11,7 @@ import { type Command, type CommandContext, UsageError } from '../command.js';
 import type { RemoteSettings } from '../config.js';
 import type { PulledRefJson, PullJson, PushedRefJson, PushJson } from '../json.js';
 import type { Progress } from '../progress.js';
+import { checkRefName, checkTarget } from '../ref-args.js';
 import { withDaemon } from '../session.js';
 import { openStore, resolveTarget } from './store.js';
 
@@ -86,6 +87,7 @@ export const pushCommand: Command = {
     const settings = needRemote(ctx);
     if (settings.readOnly)
       throw new UsageError('push writes to the remote; drop --read-only (CASD_ACTION_READ_ONLY)');
+    for (const name of ctx.positionals) checkTarget(name);
     return withRemote(ctx, async (_store, remote) => {
       const refs = new RefStore(ctx.config.cacheDir);
       const progress = ctx.out.progress('pushing');
@@ -194,6 +196,8 @@ export const pullCommand: Command = {
   optionHelp: {},
   positionals: [1, Infinity],
   async run(ctx) {
+    needRemote(ctx);
+    for (const name of ctx.positionals) checkRefName(name);
     return withRemote(ctx, async (store, remote) => {
       const refs = new RefStore(ctx.config.cacheDir);
       const progress = ctx.out.progress('pulling');

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { checkout } from '../../cas/checkout.js';
 import { type Digest, formatDigest, parseDigest } from '../../cas/digest.js';
 import { diffTrees } from '../../cas/diff.js';
-import { RefStore, validateRefName } from '../../cas/refs.js';
+import { RefStore } from '../../cas/refs.js';
 import { Remote } from '../../cas/remote.js';
 import { CasStore } from '../../cas/store.js';
 import type { CasdDaemon } from '../../casd/index.js';
@@ -11,10 +11,9 @@ import type { Logger } from '../../logger.js';
 import { type Command, type CommandContext, flagOption, stringOption, UsageError } from '../command.js';
 import { capturePaths, countTree, rootNames } from '../capture.js';
 import type { CaptureJson, CheckoutJson, DiffJson, RefsJson, RmJson } from '../json.js';
+import { checkRefName, checkTarget, DIGEST_FORM } from '../ref-args.js';
 import { withDaemon } from '../session.js';
 import { remoteSpec } from './remote.js';
-
-const DIGEST_FORM = /^[0-9a-f]{64}\/\d+$/;
 
 /** A local store on `daemon`'s cache; captures stay local even through a proxying daemon. */
 export async function openStore(daemon: CasdDaemon, logger: Logger): Promise<CasStore> {
@@ -32,14 +31,6 @@ export async function openStore(daemon: CasdDaemon, logger: Logger): Promise<Cas
 export async function resolveTarget(refs: RefStore, text: string): Promise<Digest> {
   if (DIGEST_FORM.test(text)) return parseDigest(text);
   return refs.resolve(text, { touch: true });
-}
-
-function checkRefName(name: string): void {
-  try {
-    validateRefName(name);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
 }
 
 export const captureCommand: Command = {
@@ -104,7 +95,7 @@ export const checkoutCommand: Command = {
   positionals: [2, 2],
   async run({ config, positionals, values, out, logger }) {
     const [target, dest] = positionals;
-    if (!DIGEST_FORM.test(target)) checkRefName(target);
+    checkTarget(target);
     return withDaemon(config, logger, async (daemon) => {
       const store = await openStore(daemon, logger);
       const root = await resolveTarget(new RefStore(config.cacheDir), target);
@@ -158,7 +149,7 @@ export const diffCommand: Command = {
   positionals: [2, 2],
   async run({ config, positionals, out, logger }) {
     const [a, b] = positionals;
-    for (const name of [a, b]) if (!DIGEST_FORM.test(name)) checkRefName(name);
+    for (const name of [a, b]) checkTarget(name);
     return withDaemon(config, logger, async (daemon) => {
       const store = await openStore(daemon, logger);
       const refs = new RefStore(config.cacheDir);
