@@ -19,6 +19,8 @@ const ENTRIES = [
   { name: 'main', input: 'lib/main.js', bin: false },
   { name: 'post', input: 'lib/post.js', bin: false },
   { name: 'cli', input: 'lib/cli/index.js', bin: true },
+  { name: 'restore', input: 'lib/restore.js', bin: false },
+  { name: 'save', input: 'lib/save.js', bin: false },
   { name: 'bazel-bridge', input: 'lib/bazel-bridge.js', bin: false },
 ];
 

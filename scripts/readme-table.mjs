@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Renders the inputs and outputs of action.yml as markdown tables into README.md, between
 // `<!-- inputs:start -->` / `<!-- inputs:end -->` and `<!-- outputs:start -->` /
-// `<!-- outputs:end -->`, so the README never disagrees with the action's interface.
+// `<!-- outputs:end -->`, and those of the sub-actions (restore/action.yml, save/action.yml)
+// between `<!-- restore-inputs:start -->` ... and `<!-- save-inputs:start -->` ..., so the
+// README never disagrees with the actions' interfaces.
 //
 // usage: node scripts/readme-table.mjs [--check]
 //   --check  change nothing; exit 1 when README.md is out of date with action.yml
@@ -59,12 +61,18 @@ function replaceSection(text, section, body) {
   return `${text.slice(0, from + start.length)}\n${body}\n${text.slice(to)}`;
 }
 
-const action = parse(readFileSync(join(root, 'action.yml'), 'utf8'));
+const load = (file) => parse(readFileSync(join(root, file), 'utf8'));
+const action = load('action.yml');
+const restore = load('restore/action.yml');
+const save = load('save/action.yml');
 const current = readFileSync(readmePath, 'utf8');
 let updated;
 try {
   updated = replaceSection(current, 'inputs', inputsTable(action.inputs));
   updated = replaceSection(updated, 'outputs', outputsTable(action.outputs));
+  updated = replaceSection(updated, 'restore-inputs', inputsTable(restore.inputs));
+  updated = replaceSection(updated, 'restore-outputs', outputsTable(restore.outputs));
+  updated = replaceSection(updated, 'save-inputs', inputsTable(save.inputs));
 } catch (err) {
   console.error(`readme-table: ${err.message}`);
   process.exit(1);
@@ -72,7 +80,7 @@ try {
 
 if (check) {
   if (updated !== current) {
-    console.error('README.md inputs/outputs tables are out of date with action.yml: run npm run docs');
+    console.error('README.md inputs/outputs tables are out of date with the action.yml files: run npm run docs');
     process.exit(1);
   }
   console.log('README.md tables match action.yml');

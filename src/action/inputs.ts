@@ -115,7 +115,8 @@ export function lines(raw: string): string[] {
     .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
-function expandHome(path: string): string {
+/** `~` and `~/x` expanded against the home directory (as the runner's shell would). */
+export function expandHome(path: string): string {
   if (path === '~') return homedir();
   if (path.startsWith('~/')) return resolve(homedir(), path.slice(2));
   return resolve(path);

@@ -5,7 +5,7 @@ import { casdRemoteUrl } from '../grpc/endpoint.js';
 import { writeToolSettings } from '../settings/tool-settings.js';
 import { withDeadline } from '../util/deadline.js';
 import { lockCacheDir, updateLock } from './cache-lock.js';
-import { jobId, persistPrefix, pushAllowed, readConfig } from './config.js';
+import { jobId, persistPrefix, pushAllowed, readConfig, readInput } from './config.js';
 import { ExportedEnv, Outputs } from './constants.js';
 import { guarded } from './guard.js';
 import { installCasd } from './install.js';
@@ -14,6 +14,7 @@ import { restorePersisted } from './persist/index.js';
 import { emptyStats, timed } from './report.js';
 import { restoreRequested } from './restore.js';
 import { writeSecretFiles } from './secret-files.js';
+import { recordedInputs, writeSessionRecord } from './session-record.js';
 import { daemonStartOptions, startDaemon } from './start-daemon.js';
 import { type MainState, saveMainState } from './state.js';
 
@@ -86,6 +87,14 @@ export async function mainStep(): Promise<void> {
   state.daemon = daemon.toState();
   if (state.lock) await updateLock(state.lock.dir, job, daemon.pid);
   save();
+  // For the save sub-action (it gets no STATE_ of ours): the session, found through cache-dir.
+  const handOff = (): Promise<string> =>
+    writeSessionRecord(config.cacheDir, {
+      version: 1,
+      state,
+      inputs: recordedInputs(readInput, secrets),
+    });
+  await handOff();
 
   core.setOutput(Outputs.Socket, daemon.socket);
   core.exportVariable(ExportedEnv.Socket, daemon.socket);
@@ -131,4 +140,5 @@ export async function mainStep(): Promise<void> {
   core.setOutput(Outputs.MatchedKey, state.matchedKey ?? '');
   core.setOutput(Outputs.RestoredRefs, state.refsRestored.join('\n'));
   save();
+  await handOff();
 }

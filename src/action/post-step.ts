@@ -21,6 +21,7 @@ import { savePersisted } from './persist/index.js';
 import { type RunReport, type RunStats, timed } from './report.js';
 import { unlockCacheDir } from './cache-lock.js';
 import { removeSecretFiles } from './secret-files.js';
+import { removeSessionRecord } from './session-record.js';
 import { loadMainState, type MainState } from './state.js';
 import { describeEarlyExit, renderSummary } from './summary.js';
 
@@ -346,7 +347,14 @@ export async function postStep(): Promise<void> {
     core.info('casd-action: the main step did not start the cache; nothing to save');
     return;
   }
-  const inputs = readConfig();
+  await finishSession(state, readConfig());
+}
+
+/**
+ * Everything the post step does, for the session `state` that a main (or restore) step left
+ * and the `inputs` to save with: the post step's own, or the save sub-action's over restore's.
+ */
+export async function finishSession(state: MainState, inputs: ActionConfig): Promise<void> {
   const config = { ...inputs, cacheDir: state.cacheDir ?? inputs.cacheDir };
   const report: RunReport = {
     casdVersion: state.casdVersion,
@@ -394,6 +402,7 @@ export async function postStep(): Promise<void> {
     }
   }
   await removeSecretFiles(state.secretsDir);
+  await removeSessionRecord(config.cacheDir);
   if (state.lock) await unlockCacheDir(state.lock.dir, state.lock.job);
   // A private directory (another job held the shared one) has nothing to offer a later job.
   if (config.cacheDir !== inputs.cacheDir) await rm(config.cacheDir, { recursive: true, force: true });

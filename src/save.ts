@@ -1,0 +1,4 @@
+import { runStep } from './action/run-step.js';
+import { saveStep } from './action/save-step.js';
+
+await runStep(saveStep);
