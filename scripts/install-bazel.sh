@@ -66,40 +66,12 @@ if installed; then
   exit 0
 fi
 
-# The mirror this machine's apt already uses (deb822 or one-line sources).
-mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-  sed -nE 's#^(URIs:|deb)[[:space:]]+([a-z]+://[^[:space:]]+/debian)/?([[:space:]].*)?$#\2#p' | head -n 1 || true)
-[[ -n "$mirror" ]] || fail "cannot find a Debian mirror in /etc/apt sources"
-
 apt="$prefix/apt"
 root="$prefix/root"
-mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/sources" "$apt/preferences.d" \
-  "$apt/state" "$apt/log" "$apt/pkg"
-cat >"$apt/sources/unstable.sources" <<SOURCES
-Types: deb
-URIs: $mirror
-Suites: sid
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-: >"$apt/status"
-
-apt_private=(
-  -qq
-  -o Dir::Etc::sourcelist=/dev/null
-  -o Dir::Etc::sourceparts="$apt/sources"
-  -o Dir::Etc::preferences=/dev/null
-  -o Dir::Etc::preferencesparts="$apt/preferences.d"
-  -o Dir::State="$apt/state"
-  -o Dir::State::Lists="$apt/lists"
-  -o Dir::State::status="$apt/status"
-  -o Dir::Cache="$apt/cache"
-  -o Dir::Log="$apt/log"
-  -o Debug::NoLocking=1
-  -o APT::Architectures=amd64
-  -o APT::Install-Recommends=0
-  -o APT::Sandbox::User=root
-)
+# shellcheck source=lib/private-apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/private-apt.sh"
+private_apt_setup "$apt" || exit 1
+mirror=$private_apt_mirror
 
 log "apt-get update (sid, private state in $apt)"
 apt-get "${apt_private[@]}" update >&2

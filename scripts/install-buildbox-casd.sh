@@ -19,43 +19,12 @@ if [[ -x "$casd" ]] && "$casd" --version / >/dev/null 2>&1; then
   exit 0
 fi
 
-# The mirror this machine's apt already uses (deb822 or one-line sources).
-mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-  sed -nE 's#^(URIs:|deb)[[:space:]]+([a-z]+://[^[:space:]]+/debian)/?([[:space:]].*)?$#\2#p' | head -n 1 || true)
-if [[ -z "$mirror" ]]; then
-  echo "install-buildbox-casd: cannot find a Debian mirror in /etc/apt sources" >&2
-  exit 1
-fi
-
 state="$prefix/apt-state"
 root="$prefix/root"
-mkdir -p "$state/lists/partial" "$state/archives/partial" "$state/sources" "$state/pkg" "$state/log" \
-  "$prefix/bin" "$prefix/libexec"
-cat >"$state/sources/unstable.sources" <<SOURCES
-Types: deb
-URIs: $mirror
-Suites: sid
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-: >"$state/status"
-
-# Why Dir::State and Dir::Log: without them even a download-only run rewrites the host's
-# /var/lib/apt and /var/log/apt (eipp.log.xz); every piece of apt's state stays in $state.
-apt_private=(
-  -q
-  -o Dir::State="$state"
-  -o Dir::Log="$state/log"
-  -o Dir::Cache="$state/cache"
-  -o Dir::Etc::sourcelist=/dev/null
-  -o Dir::Etc::sourceparts="$state/sources"
-  -o Dir::State::Lists="$state/lists"
-  -o Dir::Cache::Archives="$state/archives"
-  -o Dir::State::status="$state/status"
-  -o Debug::NoLocking=1
-  -o APT::Install-Recommends=0
-  -o APT::Sandbox::User=root
-)
+# shellcheck source=lib/private-apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/private-apt.sh"
+private_apt_setup "$state"
+mkdir -p "$prefix/bin" "$prefix/libexec"
 
 apt-get "${apt_private[@]}" update >/dev/null
 rm -f "$state/pkg"/buildbox_*.deb
@@ -71,7 +40,7 @@ apt-get "${apt_private[@]}" -y --download-only install libc6 libstdc++6 libgcc-s
 
 rm -rf "$root" "$prefix/unpacked"
 mkdir -p "$root"
-for pkg in "$state"/archives/*.deb; do dpkg-deb -x "$pkg" "$root"; done
+for pkg in "$state"/cache/archives/*.deb; do dpkg-deb -x "$pkg" "$root"; done
 dpkg-deb -x "$deb" "$prefix/unpacked"
 
 libdir="$root/usr/lib/x86_64-linux-gnu"

@@ -60,39 +60,11 @@ fi
 arch=$(dpkg --print-architecture)
 [[ "$arch" == amd64 ]] || die "only amd64 is supported (this machine is $arch)"
 
-# The mirror this machine's apt already uses (deb822 or one-line sources).
-mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-  sed -nE 's#^(URIs:|deb)[[:space:]]+([a-z]+://[^[:space:]]+/debian)/?([[:space:]].*)?$#\2#p' | head -n 1 || true)
-[[ -n "$mirror" ]] || die "cannot find a Debian mirror in /etc/apt sources"
-
-mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$state/sources" "$state/preferences" \
-  "$state/lib" "$state/log" "$prefix/bin"
-cat >"$state/sources/unstable.sources" <<SOURCES
-Types: deb
-URIs: $mirror
-Suites: sid
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-: >"$state/status"
-
-# Everything apt reads or writes is under $state, except the host's apt.conf.d (kept: it may
-# hold the proxy this machine needs) and the archive keyring.
-apt_private=(
-  -q
-  -o Dir::State="$state/lib"
-  -o Dir::State::Lists="$state/lists"
-  -o Dir::State::status="$state/status"
-  -o Dir::Cache="$state/cache"
-  -o Dir::Log="$state/log"
-  -o Dir::Etc::sourcelist=/dev/null
-  -o Dir::Etc::sourceparts="$state/sources"
-  -o Dir::Etc::preferences=/dev/null
-  -o Dir::Etc::preferencesparts="$state/preferences"
-  -o Debug::NoLocking=1
-  -o APT::Install-Recommends=0
-  -o APT::Sandbox::User=root
-)
+# shellcheck source=lib/private-apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/private-apt.sh"
+private_apt_setup "$state" || exit 1
+mirror=$private_apt_mirror
+mkdir -p "$prefix/bin"
 
 log "apt-get update (unstable, from $mirror)"
 apt-get "${apt_private[@]}" update >/dev/null
