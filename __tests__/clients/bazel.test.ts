@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../../src/casd/process.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { startReleaseServer } from '../helpers/release.js';
-import { createRunnerJob, runAction, type RunnerJob } from '../helpers/runner.js';
+import { createRunnerJob, runAction, runnerPath, type RunnerJob } from '../helpers/runner.js';
 import { cliJson, cliOk, runCli, tempDir } from '../cli/run-cli.js';
 import { SCHEMAS, type StartJson } from '../../src/cli/json.js';
 import { buildTool, INSTALL_TIMEOUT_MS } from './tools.js';
@@ -159,10 +159,7 @@ describe('Bazel 7 with the generated bazelrc, through the Bazel bridge', () => {
   it('the bundled action with listen: its bazelrc output gets the hits, and post stops the bridge', async () => {
     const job = createRunnerJob();
     jobs.push(job);
-    const runnerPath = (process.env.PATH ?? '')
-      .split(':')
-      .filter((dir) => !dir.includes('buildbox'))
-      .join(':');
+    const path = runnerPath();
     const main = await runAction('main', {
       job,
       inputs: {
@@ -173,7 +170,7 @@ describe('Bazel 7 with the generated bazelrc, through the Bazel bridge', () => {
         remote: remote.url!,
         'save-local-cache': 'false',
       },
-      env: { PATH: runnerPath },
+      env: { PATH: path },
     });
     expect(main.exitCode, main.stdout + main.stderr).toBe(0);
     expect(main.outputs['bazel-url']).toMatch(/^grpc:\/\/127\.0\.0\.1:\d+$/);
@@ -185,7 +182,7 @@ describe('Bazel 7 with the generated bazelrc, through the Bazel bridge', () => {
     const bridgePid = (JSON.parse(main.state['casd-main']!) as { daemon: { bazelBridge: { pid: number } } })
       .daemon.bazelBridge.pid;
     expect(processAlive(bridgePid)).toBe(true);
-    const post = await runAction('post', { after: main, env: { PATH: runnerPath } });
+    const post = await runAction('post', { after: main, env: { PATH: path } });
     expect(post.exitCode, post.stdout + post.stderr).toBe(0);
     for (let i = 0; i < 50 && processAlive(bridgePid); i++) await new Promise((r) => setTimeout(r, 100));
     expect(processAlive(bridgePid)).toBe(false);

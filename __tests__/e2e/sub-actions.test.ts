@@ -6,7 +6,7 @@ import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { runComposite } from '../helpers/composite.js';
 import { startReleaseServer } from '../helpers/release.js';
-import { createRunnerJob, runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
+import { createRunnerJob, runAction, runnerPath, type ActionRun, type RunnerJob } from '../helpers/runner.js';
 import { readTree, writeWorkspaceTree } from './helpers.js';
 
 type Release = Awaited<ReturnType<typeof startReleaseServer>>;
@@ -78,10 +78,7 @@ describe('the restore/ and save/ sub-actions', () => {
     await Promise.all([release?.stop(), remote?.stop(), cache?.stop()]);
   });
 
-  const runnerPath = (process.env.PATH ?? '')
-    .split(':')
-    .filter((dir) => !dir.includes('buildbox'))
-    .join(':');
+  const path = runnerPath();
 
   function newJob(): RunnerJob {
     const job = createRunnerJob();
@@ -104,7 +101,7 @@ describe('the restore/ and save/ sub-actions', () => {
     it(`a composite action restores, builds and saves on a miss, then hits on a fresh runner (${backend})`, async () => {
       const withRemote = backend === 'a remote';
       const key = `composite-${withRemote ? 'remote' : 'actions'}`;
-      const env = { ...cache.env, PATH: runnerPath };
+      const env = { ...cache.env, PATH: path };
       const first = newJob();
       const cold = await runComposite(compositeYaml, {
         job: first,
@@ -151,7 +148,7 @@ describe('the restore/ and save/ sub-actions', () => {
 
   it('save takes path and key from restore, saves mid-job, and the job goes on without the daemon', async () => {
     const job = newJob();
-    const env = { PATH: runnerPath };
+    const env = { PATH: path };
     const restore = await runAction('restore', {
       job,
       inputs: {
@@ -204,7 +201,7 @@ describe('the restore/ and save/ sub-actions', () => {
     const save = await runAction('save', {
       job,
       inputs: { 'cache-dir': join(job.root, 'nothing-here'), path: 'out', key: 'k' },
-      env: { PATH: runnerPath },
+      env: { PATH: path },
     });
     expect(save.exitCode).toBe(0);
     expect(save.commands.find((c) => c.command === 'warning')?.message).toMatch(

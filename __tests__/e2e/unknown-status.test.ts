@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { startReleaseServer } from '../helpers/release.js';
-import { createRunnerJob, runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
+import { createRunnerJob, runAction, runnerPath, type ActionRun, type RunnerJob } from '../helpers/runner.js';
 import { readTree, startJobsApi, writeWorkspaceTree } from './helpers.js';
 
 type Release = Awaited<ReturnType<typeof startReleaseServer>>;
@@ -29,10 +29,7 @@ describe('a job whose status cannot be read', () => {
     await Promise.all([release?.stop(), remote?.stop(), api?.stop()]);
   });
 
-  const runnerPath = (process.env.PATH ?? '')
-    .split(':')
-    .filter((dir) => !dir.includes('buildbox'))
-    .join(':');
+  const path = runnerPath();
 
   /** One job on a fresh runner: main, the build step writes `out`, post. */
   async function job(key: string, seed: string | undefined): Promise<{ main: ActionRun; post: ActionRun }> {
@@ -48,7 +45,7 @@ describe('a job whose status cannot be read', () => {
       'save-local-cache': 'false',
       'github-token': 'ghs_test',
     };
-    const env = { ...api.env, PATH: runnerPath };
+    const env = { ...api.env, PATH: path };
     const main = await runAction('main', { job: runner, inputs, env });
     expect(main.exitCode, main.stdout + main.stderr).toBe(0);
     if (seed) writeWorkspaceTree(join(runner.workspace, 'out'), 20, seed);
@@ -86,13 +83,13 @@ describe('a job whose status cannot be read', () => {
         key: 'unknown-status-k',
         'save-local-cache': 'false',
       },
-      env: { PATH: runnerPath },
+      env: { PATH: path },
     });
     expect(next.outputs['cache-hit']).toBe('true');
     const expected = join(runner.root, 'expected');
     writeWorkspaceTree(expected, 20, 'good');
     expect(readTree(join(runner.workspace, 'out'))).toEqual(readTree(expected));
-    await runAction('post', { after: next, env: { PATH: runnerPath } });
+    await runAction('post', { after: next, env: { PATH: path } });
   });
 
   it('publishes a key that does not exist yet, with the same warning', async () => {

@@ -34,6 +34,17 @@ export function actionYamlOf(entry: ActionEntry): string {
   return entry === 'restore' || entry === 'save' ? join(entry, 'action.yml') : 'action.yml';
 }
 
+/**
+ * This process's PATH without the test casd's directory: the test process has buildbox on
+ * PATH, a fresh runner does not, so a step given this PATH installs casd as on GitHub.
+ */
+export function runnerPath(): string {
+  return (process.env.PATH ?? '')
+    .split(':')
+    .filter((dir) => !dir.includes('buildbox'))
+    .join(':');
+}
+
 /** The directories the steps of one job share; `remove()` deletes them all. */
 export interface RunnerJob {
   /** Temp directory holding everything below and each step's command files. */
