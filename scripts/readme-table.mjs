@@ -80,7 +80,9 @@ try {
 
 if (check) {
   if (updated !== current) {
-    console.error('README.md inputs/outputs tables are out of date with the action.yml files: run npm run docs');
+    console.error(
+      'README.md inputs/outputs tables are out of date with the action.yml files: run npm run docs',
+    );
     process.exit(1);
   }
   console.log('README.md tables match action.yml');

@@ -66,7 +66,8 @@ for (const [dir, doc] of [
   ['save', save],
 ]) {
   const path = join(root, dir, 'action.yml');
-  const text = HEADER + stringify(doc, { lineWidth: 0, defaultStringType: 'QUOTE_SINGLE', defaultKeyType: 'PLAIN' });
+  const text =
+    HEADER + stringify(doc, { lineWidth: 0, defaultStringType: 'QUOTE_SINGLE', defaultKeyType: 'PLAIN' });
   const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
   if (current === text) continue;
   stale = true;
