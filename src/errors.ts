@@ -19,6 +19,8 @@ export type CasErrorReason =
   | 'corrupt-data'
   | 'unsafe-tree'
   | 'timeout'
+  /** Nothing matched the key and fail-on-cache-miss is set. */
+  | 'cache-miss'
   | 'io';
 
 export interface CasErrorOptions {

@@ -62,6 +62,23 @@ describe('parseInputs', () => {
     );
   });
 
+  it('reads lookup-only and fail-on-cache-miss as actions/cache does, off by default', () => {
+    expect(parse({})).toMatchObject({ lookupOnly: false, failOnCacheMiss: false });
+    const config = parse({
+      [Inputs.Path]: 'out',
+      [Inputs.Key]: 'k',
+      [Inputs.LookupOnly]: 'true',
+      [Inputs.FailOnCacheMiss]: 'TRUE',
+    });
+    expect(config).toMatchObject({ lookupOnly: true, failOnCacheMiss: true });
+  });
+
+  it('rejects lookup-only without a key, naming key and lookup-only', () => {
+    expect(problem({ [Inputs.LookupOnly]: 'true' })).toBe(
+      'input "key" has value ""; expected a key, since lookup-only is set',
+    );
+  });
+
   it('parses refs with and without a destination path', () => {
     const config = parse({ [Inputs.Refs]: 'toolchain\n# comment\n  deps/linux -> out/deps  \n' });
     expect(config.refs).toEqual([

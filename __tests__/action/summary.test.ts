@@ -39,6 +39,20 @@ describe('job summary', () => {
     ).toContain('✅ committed');
   });
 
+  it('lists the keys published and counts the restore-key pointers instead of listing them', () => {
+    const html = renderSummary(
+      report({ refsCommitted: true, refsNote: 'saved', refsPushed: ['keys/k-a-b-c'], pointersPushed: 2 }),
+    );
+    expect(html).toContain('(<code>keys/k-a-b-c</code>, 2 restore-key pointer(s))');
+    expect(html).not.toContain('restore-keys/');
+  });
+
+  it('names the path patterns that matched nothing', () => {
+    expect(renderSummary(report({ pathsUnmatched: ['generated', '~/<x>'] }))).toContain(
+      '<b>Path:</b> matched nothing, so not saved: <code>generated</code>, <code>~/&lt;x&gt;</code>',
+    );
+  });
+
   it('computes the hit ratio from blobs already local', () => {
     expect(hitRatio(report().stats)).toBe(0.75);
     expect(renderSummary(report())).toContain('75.0%');

@@ -26,6 +26,8 @@ export enum Inputs {
   Path = 'path',
   Key = 'key',
   RestoreKeys = 'restore-keys',
+  LookupOnly = 'lookup-only',
+  FailOnCacheMiss = 'fail-on-cache-miss',
   RestoreLinks = 'restore-links',
   SaveLocalCache = 'save-local-cache',
   SaveRefs = 'save-refs',
@@ -43,6 +45,9 @@ export enum Outputs {
   CasdVersion = 'casd-version',
   CacheHit = 'cache-hit',
   MatchedKey = 'matched-key',
+  /** As actions/cache/restore: the key input, and the key restored ('' on a miss). */
+  CachePrimaryKey = 'cache-primary-key',
+  CacheMatchedKey = 'cache-matched-key',
   RestoredRefs = 'restored-refs',
   Bazelrc = 'bazelrc',
   ReccEnv = 'recc-env',

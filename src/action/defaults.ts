@@ -33,6 +33,8 @@ export const INPUT_DEFAULTS: Readonly<Record<Inputs, string>> = {
   [Inputs.Path]: '',
   [Inputs.Key]: '',
   [Inputs.RestoreKeys]: '',
+  [Inputs.LookupOnly]: 'false',
+  [Inputs.FailOnCacheMiss]: 'false',
   [Inputs.RestoreLinks]: 'false',
   [Inputs.SaveLocalCache]: 'auto',
   [Inputs.SaveRefs]: 'on-success',

@@ -46,6 +46,10 @@ export interface ActionConfig {
   paths: string[];
   key?: string;
   restoreKeys: string[];
+  /** actions/cache's lookup-only: find key or a restore key, restore nothing. */
+  lookupOnly: boolean;
+  /** actions/cache's fail-on-cache-miss: fail the main step when nothing matched. */
+  failOnCacheMiss: boolean;
   restoreLinks: boolean;
   saveLocalCache: boolean;
   saveRefs: 'on-success' | 'always';
@@ -322,6 +326,14 @@ export function parseInputs(read: InputReader): ActionConfig {
   if (paths.length > 0 && !key) problems.add(Inputs.Key, '', 'a key, since path is set');
   if (key && paths.length === 0) problems.add(Inputs.Path, '', 'one or more paths, since key is set');
   if (restoreKeys.length > 0 && !key) problems.add(Inputs.Key, '', 'a key, since restore-keys is set');
+  const lookupOnly = parseBoolean(problems, Inputs.LookupOnly, get(Inputs.LookupOnly));
+  const failOnCacheMiss = parseBoolean(problems, Inputs.FailOnCacheMiss, get(Inputs.FailOnCacheMiss));
+  for (const [input, set] of [
+    [Inputs.LookupOnly, lookupOnly],
+    [Inputs.FailOnCacheMiss, failOnCacheMiss],
+  ] as const) {
+    if (set && !key) problems.add(Inputs.Key, '', `a key, since ${input} is set`);
+  }
   for (const k of [key, ...restoreKeys]) {
     if (k !== undefined && (k.length > 512 || k.includes(','))) {
       problems.add(
@@ -372,6 +384,8 @@ export function parseInputs(read: InputReader): ActionConfig {
     paths,
     key,
     restoreKeys,
+    lookupOnly,
+    failOnCacheMiss,
     restoreLinks,
     saveLocalCache,
     saveRefs,

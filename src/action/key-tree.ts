@@ -1,73 +1,145 @@
-import { lstat, mkdir, readFile, readdir, rename, rm, copyFile, chmod } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import {
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  copyFile,
+  chmod,
+  symlink,
+} from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CasError } from '../errors.js';
 import {
   Directory,
   type DirectoryNode,
   type FileNode,
+  type SymlinkNode,
 } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { checkout } from '../cas/checkout.js';
 import { captureIncremental } from '../cas/incremental-capture.js';
-import type { Digest } from '../cas/digest.js';
+import { type Digest, digestOfBuffer, formatDigest } from '../cas/digest.js';
 import { type SeedStatCacheResult, seedStatCache, wallClockNs } from '../cas/stat-seed.js';
 import type { CasStore } from '../cas/store.js';
 import type { VisitedDirectory } from '../cas/tree.js';
 import { type Logger, silentLogger } from '../logger.js';
-
-/**
- * An actions/cache-style entry is one tree: entry `i` holds the i-th path (a directory or a
- * file) and `paths.json` lists the paths, so a restore with other paths is a miss, as the
- * version check of actions/cache makes it.
- */
-const MANIFEST = 'paths.json';
+import { type CachePath, type PathRoots, absolutePath, checkRecordedPaths } from './cache-paths.js';
+import {
+  ENTRY_MANIFEST,
+  type EntryInfo,
+  type EntryManifest,
+  encodeManifest,
+  entryContentId,
+  manifestNode,
+  parseManifest,
+  samePatterns,
+} from './entry-manifest.js';
 
 export interface CapturedPaths {
   root: Digest;
-  captured: string[];
-  missing: string[];
+  /** What the entry holds, without its save time (see entryContentId). */
+  contentId: string;
+  captured: CachePath[];
+  /** Matched paths gone by the time of the capture, or neither file, directory nor symlink. */
+  missing: CachePath[];
 }
 
-/** Captures `paths` into one tree (see above). Paths that do not exist are skipped and listed. */
-export async function capturePaths(store: CasStore, paths: string[]): Promise<CapturedPaths> {
+/** What to save: the key, the `path` lines, and what they matched (resolvePatterns). */
+export interface EntrySpec {
+  key: string;
+  patterns: string[];
+  paths: CachePath[];
+}
+
+/**
+ * Captures the paths of `spec` into one entry tree (see entry-manifest.ts), directories
+ * incrementally (only files whose stat changed since the last capture are hashed again).
+ * `savedAtMs` is recorded as the save time (default now).
+ */
+export async function capturePaths(
+  store: CasStore,
+  spec: EntrySpec,
+  roots: PathRoots,
+  savedAtMs = Date.now(),
+): Promise<CapturedPaths> {
   const files: FileNode[] = [];
   const directories: DirectoryNode[] = [];
-  const captured: string[] = [];
-  const missing: string[] = [];
-  for (const [index, path] of paths.entries()) {
-    const absolute = resolve(path);
+  const symlinks: SymlinkNode[] = [];
+  const captured: CachePath[] = [];
+  const missing: CachePath[] = [];
+  for (const path of spec.paths) {
+    const absolute = absolutePath(path, roots);
     const stats = await lstat(absolute).catch(() => undefined);
-    if (!stats) {
-      missing.push(path);
-      continue;
-    }
-    const name = String(index);
-    if (stats.isDirectory()) {
-      // Only files whose stat changed since the last capture are hashed again.
+    // Entries are numbered among the captured paths: entry i is captured[i].
+    const name = String(captured.length);
+    if (stats?.isDirectory()) {
       directories.push({ name, digest: (await captureIncremental(store, absolute)).root });
-    } else if (stats.isFile()) {
+    } else if (stats?.isFile()) {
       const digest = await store.addObject({ path: absolute });
       files.push({ name, digest, isExecutable: (stats.mode & 0o111) !== 0, nodeProperties: undefined });
+    } else if (stats?.isSymbolicLink()) {
+      // As tar keeps a matched symlink (actions/cache): the link, not what it points to.
+      symlinks.push({ name, target: await readlink(absolute), nodeProperties: undefined });
     } else {
       missing.push(path);
       continue;
     }
     captured.push(path);
   }
-  // Paths as the user wrote them (relative to the workspace), like actions/cache, so that a
-  // restore on another runner whose workspace lives elsewhere still matches.
-  const manifest = Buffer.from(JSON.stringify(paths));
+  const manifest: EntryManifest = {
+    version: 2,
+    key: spec.key,
+    patterns: spec.patterns,
+    paths: captured,
+    savedAtMs,
+  };
   files.push({
-    name: MANIFEST,
-    digest: await store.addObject({ buffer: manifest }),
+    name: ENTRY_MANIFEST,
+    digest: await store.addObject({ buffer: encodeManifest(manifest) }),
     isExecutable: false,
     nodeProperties: undefined,
   });
   // REAPI wants entries sorted by name; indexes sort as strings, which is all that matters.
-  files.sort((a, b) => (a.name < b.name ? -1 : 1));
-  directories.sort((a, b) => (a.name < b.name ? -1 : 1));
-  const root = await store.putDirectory({ files, directories, symlinks: [], nodeProperties: undefined });
-  return { root, captured, missing };
+  const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : 1);
+  files.sort(byName);
+  directories.sort(byName);
+  symlinks.sort(byName);
+  const directory: Directory = { files, directories, symlinks, nodeProperties: undefined };
+  const root = await store.putDirectory(directory);
+  return { root, contentId: entryContentId(directory, manifest), captured, missing };
+}
+
+/**
+ * Reads the manifest of entry tree `root` from the local cache, with the root Directory.
+ * Throws CasError('blob-not-found') when either is not local, 'corrupt-data' when the tree
+ * has no manifest or a broken one.
+ */
+export async function readEntry(
+  store: CasStore,
+  root: Digest,
+): Promise<{ directory: Directory; entry: EntryInfo }> {
+  const directory = await store.readDirectory(root);
+  const node = manifestNode(directory);
+  if (!node?.digest) {
+    throw new CasError('corrupt-data', `cache entry ${formatDigest(root)} has no ${ENTRY_MANIFEST}`);
+  }
+  let data: Buffer;
+  try {
+    data = await readFile(store.objectPath(node.digest));
+  } catch (err) {
+    throw new CasError(
+      'blob-not-found',
+      `the ${node.name} of cache entry ${formatDigest(root)} is not in the local cache`,
+      { cause: err },
+    );
+  }
+  if (digestOfBuffer(data).hash !== node.digest.hash) {
+    throw new CasError('corrupt-data', `the ${node.name} of cache entry ${formatDigest(root)} is corrupt`);
+  }
+  return { directory, entry: parseManifest(node.name, data, formatDigest(root)) };
 }
 
 /** Moves everything in `from` into `to`, replacing files, merging directories. */
@@ -160,26 +232,28 @@ export async function stageDirectory(
 }
 
 /**
- * Restores a tree made by capturePaths to `paths` (directories through stageDirectory, with
- * `options`: copies by default, the stat cache seeded). Returns false, writing nothing, when
- * the tree was saved for other paths. Throws CasError when blobs are missing or the tree is
- * unsafe.
+ * Restores entry tree `root` (see capturePaths) for the `path` lines `patterns`: each recorded
+ * path where it belongs on this runner (directories through stageDirectory, with `options`:
+ * copies by default, the stat cache seeded). Returns false, writing nothing, when the entry was
+ * saved for other patterns. Throws CasError when blobs are missing, or 'unsafe-tree' when the
+ * tree or its recorded paths are unsafe (checkRecordedPaths), before anything is written.
  */
 export async function restorePaths(
   store: CasStore,
   root: Digest,
-  paths: string[],
+  patterns: string[],
+  roots: PathRoots,
   options: StageOptions = {},
 ): Promise<boolean> {
-  const directory: Directory = await store.readDirectory(root);
-  const manifestNode = directory.files.find((f) => f.name === MANIFEST);
-  if (!manifestNode?.digest) throw new CasError('corrupt-data', 'the cached tree has no paths.json');
-  const saved = JSON.parse(await readFile(store.objectPath(manifestNode.digest), 'utf8')) as string[];
-  if (JSON.stringify(saved) !== JSON.stringify(paths)) return false;
-  for (const [index, path] of paths.map((p) => resolve(p)).entries()) {
+  const { directory, entry } = await readEntry(store, root);
+  if (!samePatterns(entry.patterns, patterns)) return false;
+  checkRecordedPaths(entry.paths, patterns, roots);
+  for (const [index, recorded] of entry.paths.entries()) {
+    const path = absolutePath(recorded, roots);
     const name = String(index);
     const dir = directory.directories.find((d) => d.name === name);
     const file = directory.files.find((f) => f.name === name);
+    const link = directory.symlinks.find((l) => l.name === name);
     if (dir?.digest) {
       await stageDirectory(store, dir.digest, path, options);
     } else if (file?.digest) {
@@ -187,6 +261,10 @@ export async function restorePaths(
       await rm(path, { force: true });
       await copyFile(store.objectPath(file.digest), path);
       await chmod(path, file.isExecutable ? 0o755 : 0o644);
+    } else if (link) {
+      await mkdir(dirname(path), { recursive: true });
+      await rm(path, { force: true });
+      await symlink(link.target, path);
     }
   }
   return true;

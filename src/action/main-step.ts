@@ -12,6 +12,8 @@ import { installCasd } from './install.js';
 import { actionsLogger } from './logger.js';
 import { restorePersisted } from './persist/index.js';
 import { emptyStats, timed } from './report.js';
+import { cacheMissError, lookupRequested } from './lookup.js';
+import { finishSession } from './post-step.js';
 import { restoreRequested } from './restore.js';
 import { writeSecretFiles } from './secret-files.js';
 import { recordedInputs, writeSessionRecord } from './session-record.js';
@@ -56,8 +58,9 @@ export async function mainStep(): Promise<void> {
   state.casdVersion = installed.version;
   core.setOutput(Outputs.CasdVersion, installed.version);
 
-  if (config.saveLocalCache) {
-    state.persistPrefix = persistPrefix();
+  if (config.saveLocalCache) state.persistPrefix = persistPrefix();
+  // lookup-only restores nothing: its lookup reads the persisted index alone (lookup.ts).
+  if (config.saveLocalCache && !config.lookupOnly) {
     const restored = await phase('restoring the local cache from the Actions cache', () =>
       timed(stats, 'restore local cache', () =>
         restorePersisted({
@@ -128,17 +131,28 @@ export async function mainStep(): Promise<void> {
   core.setOutput(Outputs.BuildstreamConf, settings.buildstreamConf);
 
   if (config.refs.length > 0 || config.key) {
-    await phase('restoring refs', () =>
-      timed(stats, 'restore refs', () =>
-        withDeadline('restoring refs', config.restoreTimeoutMs, () =>
-          restoreRequested(config, daemon.connection(), state),
-        ),
+    const [what, restore] = config.lookupOnly
+      ? ['looking up keys', lookupRequested]
+      : ['restoring refs', restoreRequested];
+    await phase(what, () =>
+      timed(stats, config.lookupOnly ? 'lookup' : 'restore refs', () =>
+        withDeadline(what, config.restoreTimeoutMs, () => restore(config, daemon.connection(), state)),
       ),
     );
   }
   core.setOutput(Outputs.CacheHit, String(state.cacheHit));
   core.setOutput(Outputs.MatchedKey, state.matchedKey ?? '');
+  core.setOutput(Outputs.CachePrimaryKey, config.key ?? '');
+  core.setOutput(Outputs.CacheMatchedKey, state.matchedKey ?? '');
   core.setOutput(Outputs.RestoredRefs, state.refsRestored.join('\n'));
+  state.failedOnMiss = config.failOnCacheMiss && !state.matchedKey ? true : undefined;
   save();
+  if (state.failedOnMiss) {
+    // Why here and not in post: no later step needs the daemon, and the restore sub-action
+    // has no post step. The session ends saving nothing (see saveSkipped); trouble ending it
+    // is a warning, so that the step fails with the miss.
+    await guarded(state, 'stopping the cache', () => finishSession(state, readConfig()));
+    throw cacheMissError(config);
+  }
   await handOff();
 }

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import * as core from '@actions/core';
 import { CasdDaemon, getUsage, tailLog } from '../casd/index.js';
-import { type Digest, formatDigest, sameDigest } from '../cas/digest.js';
+import { type Digest, parseDigest, sameDigest } from '../cas/digest.js';
 import type { Connection } from '../grpc/connection.js';
 import { RefStore } from '../cas/refs.js';
 import { pushRef, resolveRemoteRef } from '../cas/remote-refs.js';
@@ -11,9 +11,10 @@ import { formatEndpoint } from '../grpc/endpoint.js';
 import { withDeadline } from '../util/deadline.js';
 import type { ActionConfig } from './inputs.js';
 import { type JobStatusResult, readJobStatus } from './job-status.js';
-import { capturePaths } from './key-tree.js';
+import { absolutePath, pathRoots, resolvePatterns } from './cache-paths.js';
+import { type CapturedPaths, capturePaths } from './key-tree.js';
 import { checkLinkWrites } from './link-writes.js';
-import { keyRef, restoreKeyRef, statsRef } from './keys.js';
+import { keyPrefixes, keyRef, POINTER_REF_PREFIX, pointerRef, statsRef } from './keys.js';
 import { actionsLogger } from './logger.js';
 import { pushAllowed, readConfig, remoteSpec } from './config.js';
 import { guarded } from './guard.js';
@@ -22,6 +23,7 @@ import { type RunReport, type RunStats, timed } from './report.js';
 import { unlockCacheDir } from './cache-lock.js';
 import { removeSecretFiles } from './secret-files.js';
 import { removeSessionRecord } from './session-record.js';
+import { restoreSkippedPersist, saveSkipped } from './lookup.js';
 import { loadMainState, type MainState } from './state.js';
 import { describeEarlyExit, renderSummary } from './summary.js';
 
@@ -79,11 +81,25 @@ async function readPreviousStats(
   }
 }
 
-/** Captures `path` into one tree; undefined (with the reason in the summary) when nothing was. */
-async function captureKey(ctx: PostContext, store: CasStore): Promise<Digest | undefined> {
+/**
+ * Resolves the `path` patterns (as actions/cache does; a pattern that matches nothing is a
+ * warning and a summary line) and captures what they match into one entry tree; undefined
+ * (with the reason in the summary) when nothing was.
+ */
+async function captureKey(ctx: PostContext, store: CasStore): Promise<CapturedPaths | undefined> {
   const { config, report } = ctx;
+  const roots = pathRoots();
   const captured = await guarded(ctx.report, 'capturing path', () =>
-    timed(report.stats, 'capture', () => capturePaths(store, config.paths)),
+    timed(report.stats, 'capture', async () => {
+      const resolved = await resolvePatterns(config.paths, roots);
+      for (const pattern of resolved.unmatched) {
+        core.warning(
+          `path pattern ${pattern} matches nothing (workspace ${roots.workspace}); nothing of it is saved`,
+        );
+      }
+      if (resolved.unmatched.length) report.pathsUnmatched = resolved.unmatched;
+      return capturePaths(store, { key: config.key!, patterns: config.paths, paths: resolved.paths }, roots);
+    }),
   );
   if (!captured) {
     report.refsNote = `capturing path failed, so nothing was saved under key ${config.key}`;
@@ -95,8 +111,8 @@ async function captureKey(ctx: PostContext, store: CasStore): Promise<Digest | u
     report.refsNote = message;
     return undefined;
   }
-  for (const path of captured.missing) core.info(`Path ${path} does not exist; not saved`);
-  return captured.root;
+  for (const path of captured.missing) core.info(`Path ${absolutePath(path, roots)} vanished; not saved`);
+  return captured;
 }
 
 /** Registers the remote for pushing, or says why there is none. */
@@ -126,7 +142,10 @@ async function connectRemote(
   );
 }
 
-/** Whether the remote already publishes `root` under the key (a local hit can hide a miss there). */
+/**
+ * Whether the remote publishes `root` (the entry restored) under the key: a local hit can hide
+ * a miss there.
+ */
 async function remoteHoldsKey(ctx: PostContext, remote: Remote, root: Digest): Promise<boolean> {
   const published = await guarded(ctx.report, 'looking up the key on the remote', () =>
     withDeadline('looking up the key on the remote', ctx.config.saveTimeoutMs, () =>
@@ -136,7 +155,11 @@ async function remoteHoldsKey(ctx: PostContext, remote: Remote, root: Digest): P
   return published !== undefined && sameDigest(published, root);
 }
 
-/** Refs whose trees are the likeliest bases of this save: the key, the match, each prefix. */
+/**
+ * Refs whose trees are the likeliest bases of this save: the key, the entry restored, then the
+ * pointers of the key's prefixes, longest first (the newest sibling entries). Each costs a
+ * lookup before the push, so a few.
+ */
 const MAX_PRESENT_TREES = 4;
 
 /**
@@ -148,7 +171,8 @@ async function presentTrees(ctx: PostContext, remote: Remote): Promise<Digest[]>
   const { config, state } = ctx;
   const names = new Set<string>([keyRef(config.key!)]);
   if (state.matchedKey) names.add(keyRef(state.matchedKey));
-  for (const prefix of config.restoreKeys) names.add(restoreKeyRef(prefix));
+  const prefixes = keyPrefixes(config.key!, config.restoreKeys).sort((a, b) => b.length - a.length);
+  for (const prefix of prefixes) names.add(pointerRef(prefix, config.paths));
   const roots: Digest[] = [];
   for (const name of [...names].slice(0, MAX_PRESENT_TREES)) {
     try {
@@ -200,9 +224,13 @@ async function saveKey(
   report.refsNote = decision.note;
   if (!decision.commit) return;
 
+  // The key, and a pointer per prefix of it (keyPrefixes) naming this entry as the newest.
   const wanted = new Map<string, string>([
     [keyRef(config.key!), `key ${config.key}`],
-    ...config.restoreKeys.map((prefix): [string, string] => [restoreKeyRef(prefix), `restore-key ${prefix}`]),
+    ...keyPrefixes(config.key!, config.restoreKeys).map((prefix): [string, string] => [
+      pointerRef(prefix, config.paths),
+      prefix,
+    ]),
   ]);
   const names = decision.onlyNew ? await refsNotYetSet(ctx, refs, remote, wanted, root) : [...wanted.keys()];
   if (names.length === 0) {
@@ -217,13 +245,15 @@ async function saveKey(
       timed(report.stats, 'push refs', () =>
         withDeadline('publishing refs', config.saveTimeoutMs, async () => {
           for (const name of names) {
-            if (await pushRef(remote, name, root)) report.refsPushed.push(name);
+            if (!(await pushRef(remote, name, root))) continue;
+            if (name.startsWith(POINTER_REF_PREFIX)) report.pointersPushed = (report.pointersPushed ?? 0) + 1;
+            else report.refsPushed.push(name);
           }
         }),
       ),
     );
   }
-  const where = report.refsPushed.length ? ' locally and on the remote' : ' locally';
+  const where = report.refsPushed.length || report.pointersPushed ? ' locally and on the remote' : ' locally';
   report.refsNote = `${decision.note}; saved ${config.key}${where}`;
 }
 
@@ -257,13 +287,22 @@ async function refsNotYetSet(
   const why = `the job status could not be read (${ctx.report.jobStatus?.detail ?? 'unknown'}), so the job may have failed`;
   const fix =
     'grant the job `permissions: actions: read` so that the post step can tell a successful job from a failed one';
+  const isPointer = (name: string): boolean => name.startsWith(POINTER_REF_PREFIX);
   const label = (list: string[]): string => list.map((name) => names.get(name)).join(', ');
-  const message = kept.length
-    ? `${why}: not replacing ${label(kept)}, which already exist${free.length ? `; saved ${label(free)}, which did not` : ''}; ${fix}`
-    : `${why}: saved ${label(free)}, which did not exist yet (an existing key would not have been replaced); ${fix}`;
+  const keysKept = kept.filter((name) => !isPointer(name));
+  const pointersKept = kept.filter(isPointer);
+  // A pointer says "the newest entry under this prefix": with the key kept, there is no entry
+  // of this job to point at.
+  const saved = keysKept.length ? [] : free;
+  const pointerNote = pointersKept.length
+    ? `; ${pointersKept.length} restore-key pointer(s) that name another entry were kept (${label(pointersKept)})`
+    : '';
+  const message = keysKept.length
+    ? `${why}: not replacing ${label(keysKept)}, which already exists (and no restore-key pointer was set); ${fix}`
+    : `${why}: saved ${label(free.filter((name) => !isPointer(name)))}, which did not exist yet (an existing key would not have been replaced)${pointerNote}; ${fix}`;
   // Not a report warning: it is not cache trouble, and must not fail a fail-on-cache-error job.
   core.warning(message);
-  return free;
+  return saved;
 }
 
 /** Capture, push blobs, publish refs, record stats: everything that needs the live daemon. */
@@ -283,13 +322,16 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
   // First, before anything is captured, pushed or persisted: objects damaged through links.
   await guarded(ctx.report, 'checking files restored as links', () => checkLinkWrites(store, ctx.report));
 
-  const keyRoot = config.key && config.paths.length > 0 ? await captureKey(ctx, store) : undefined;
+  const saving = config.key && config.paths.length > 0 && !saveSkipped(config, state);
+  const captured = saving ? await captureKey(ctx, store) : undefined;
+  const keyRoot = captured?.root;
   report.previous = config.key ? await readPreviousStats(store, refs, config.key) : undefined;
   const remote = keyRoot ? await connectRemote(ctx, connection, store) : undefined;
   try {
+    // Each capture records its save time, so an unchanged one has a new root but the same content.
     let unchanged =
-      keyRoot !== undefined && state.cacheHit && state.restoredKeyRoot === formatDigest(keyRoot);
-    if (unchanged && remote && !(await remoteHoldsKey(ctx, remote, keyRoot!))) {
+      captured !== undefined && state.cacheHit && state.restoredKeyContent === captured.contentId;
+    if (unchanged && remote && !(await remoteHoldsKey(ctx, remote, parseDigest(state.restoredKeyRoot!)))) {
       core.info(`Key ${config.key} was an exact hit locally but the remote lacks it: pushing it`);
       unchanged = false;
     }
@@ -347,6 +389,12 @@ export async function postStep(): Promise<void> {
     core.info('casd-action: the main step did not start the cache; nothing to save');
     return;
   }
+  if (state.failedOnMiss) {
+    core.info(
+      'casd-action: fail-on-cache-miss failed the main step, which stopped the cache; nothing to save',
+    );
+    return;
+  }
   await finishSession(state, readConfig());
 }
 
@@ -362,6 +410,7 @@ export async function finishSession(state: MainState, inputs: ActionConfig): Pro
     stats: state.stats,
     matchedKey: state.matchedKey,
     cacheHit: state.cacheHit,
+    lookupOnly: config.lookupOnly,
     refsRestored: state.refsRestored,
     refsMissing: state.refsMissing,
     refsPushed: [],
@@ -371,6 +420,11 @@ export async function finishSession(state: MainState, inputs: ActionConfig): Pro
   };
   const ctx: PostContext = { config, state, report };
   const stats = report.stats;
+  const skipped = saveSkipped(config, state);
+  if (skipped) {
+    core.info(skipped);
+    report.refsNote = skipped;
+  }
 
   if (state.daemon) {
     const daemon = CasdDaemon.attach(state.daemon, actionsLogger);
@@ -378,7 +432,12 @@ export async function finishSession(state: MainState, inputs: ActionConfig): Pro
     await stopDaemon(ctx, daemon);
   }
 
-  if (config.saveLocalCache && state.persistPrefix) {
+  const persist =
+    config.saveLocalCache &&
+    state.persistPrefix &&
+    !skipped &&
+    (!config.lookupOnly || (await restoreSkippedPersist(config, state, report)));
+  if (persist) {
     const saved = await guarded(ctx.report, 'saving the local cache to the Actions cache', () =>
       timed(stats, 'save local cache', () =>
         savePersisted({

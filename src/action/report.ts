@@ -47,9 +47,15 @@ export interface RunReport {
   previous?: RunStats;
   matchedKey?: string;
   cacheHit: boolean;
+  /** lookup-only: matchedKey was found, not restored. */
+  lookupOnly?: boolean;
   refsRestored: string[];
   refsMissing: string[];
   refsPushed: string[];
+  /** How many restore-key pointers were published on the remote (see keys.ts pointerRef). */
+  pointersPushed?: number;
+  /** `path` patterns that matched nothing at save time. */
+  pathsUnmatched?: string[];
   /** Whether refs were published, and why (not). */
   refsCommitted: boolean;
   refsNote: string;

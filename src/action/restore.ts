@@ -3,17 +3,20 @@ import { RefStore } from '../cas/refs.js';
 import type { Connection } from '../grpc/connection.js';
 import { remoteSpec } from './config.js';
 import type { ActionConfig } from './inputs.js';
-import { restorePaths, stageDirectory } from './key-tree.js';
+import { pathRoots } from './cache-paths.js';
+import { type EntryInfo, entryContentId, manifestNode, samePatterns } from './entry-manifest.js';
+import { readEntry, restorePaths, stageDirectory } from './key-tree.js';
 import { actionsLogger } from './logger.js';
 import type { MainState } from './state.js';
-import { type Digest, formatDigest } from '../cas/digest.js';
+import { type Digest, formatDigest, sameDigest } from '../cas/digest.js';
+import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { resolveRemoteRef } from '../cas/remote-refs.js';
 import { Remote } from '../cas/remote.js';
 import { CasStore } from '../cas/store.js';
 import { requiredBlobs } from '../cas/tree.js';
 import { CasError, isCasError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { keyRef, newestLocalKeyWithPrefix, restoreKeyRef } from './keys.js';
+import { keyRef, localKeysWithPrefix, pointerRef } from './keys.js';
 import type { RunStats } from './report.js';
 
 export interface RestoreContext {
@@ -97,30 +100,163 @@ export async function ensureRef(ctx: RestoreContext, name: string): Promise<Dige
 }
 
 export interface KeyMatch {
+  /** The key the entry was saved under (never the restore key that found it). */
   key: string;
   root: Digest;
+  /** The key is the one asked for: `cache-hit`. */
   exact: boolean;
+  /** What the entry holds (entryContentId): an unchanged capture has the same. */
+  contentId: string;
+}
+
+/** An entry a lookup found, read but not yet fetched whole. */
+interface Candidate {
+  /** The ref it was found under; set locally when it came from the remote. */
+  name: string;
+  root: Digest;
+  onRemote: boolean;
+  key: string;
+  directory: Directory;
+  entry: EntryInfo;
 }
 
 /**
- * actions/cache-style lookup: the exact key first, then each restore key as a prefix (newest
- * local match first, then the prefix's pointer on the remote).
+ * Reads the manifest of entry `root`, fetching the root Directory and the manifest (two small
+ * blobs, not the tree) from the remote when the local cache lacks them. Undefined when neither
+ * has them; throws 'unsafe-tree' for a hostile root.
+ */
+async function peekEntry(
+  ctx: RestoreContext,
+  root: Digest,
+): Promise<{ directory: Directory; entry: EntryInfo } | undefined> {
+  try {
+    return await readEntry(ctx.store, root);
+  } catch (err) {
+    if (!isCasError(err, 'blob-not-found') || !ctx.remote) throw err;
+  }
+  if ((await ctx.remote.fetchBlobs([root])).missing.length > 0) return undefined;
+  const node = manifestNode(await ctx.store.readDirectory(root));
+  if (node?.digest && (await ctx.remote.fetchBlobs([node.digest])).missing.length > 0) return undefined;
+  return readEntry(ctx.store, root);
+}
+
+/**
+ * The entry ref `name` points to (locally, or on the remote with `onRemote`) when it was saved
+ * for `patterns`; `key` names a legacy entry, whose manifest does not. Undefined otherwise, or
+ * when the entry cannot be read (logged at debug level).
+ */
+async function candidate(
+  ctx: RestoreContext,
+  name: string,
+  onRemote: boolean,
+  patterns: string[],
+  key?: string,
+): Promise<Candidate | undefined> {
+  const root = onRemote
+    ? await resolveRemoteRef(ctx.remote!, name)
+    : await ctx.refs.resolve(name).catch((err: unknown) => {
+        if (isCasError(err, 'ref-not-found')) return undefined;
+        throw err;
+      });
+  if (!root) return undefined;
+  let read: Awaited<ReturnType<typeof peekEntry>>;
+  try {
+    read = await peekEntry(ctx, root);
+  } catch (err) {
+    if (!isCasError(err, 'blob-not-found', 'corrupt-data')) throw err;
+    ctx.logger.debug(`cache entry ${name} cannot be read: ${(err as Error).message}`);
+  }
+  const entryKey = read?.entry.key ?? key;
+  if (!read || entryKey === undefined) return undefined;
+  if (!samePatterns(read.entry.patterns, patterns)) {
+    ctx.logger.debug(`cache entry ${name} was saved for other paths (${read.entry.patterns.join(', ')})`);
+    return undefined;
+  }
+  return { name, root, onRemote, key: entryKey, ...read };
+}
+
+/** The entry saved under exactly `key`: the local one, then (when that will not do) the remote's. */
+async function* exactCandidates(
+  ctx: RestoreContext,
+  key: string,
+  patterns: string[],
+): AsyncGenerator<Candidate> {
+  const local = await candidate(ctx, keyRef(key), false, patterns, key);
+  if (local) yield local;
+  if (!ctx.remote) return;
+  const remote = await candidate(ctx, keyRef(key), true, patterns, key);
+  if (remote && !(local && sameDigest(local.root, remote.root))) yield remote;
+}
+
+/**
+ * Every entry whose key starts with `prefix`, newest save first: local keys (a local cache
+ * can list them) and the prefix's pointer, locally and on the remote (see pointerRef). Why
+ * the save time and not ref mtimes: a restore touches its ref, which makes an old key "newer".
+ * Legacy entries, which record no save time, come last, most recently used first.
+ */
+async function prefixCandidates(
+  ctx: RestoreContext,
+  prefix: string,
+  patterns: string[],
+): Promise<Candidate[]> {
+  const found: Candidate[] = [];
+  const add = (c: Candidate | undefined): void => {
+    if (c && !found.some((f) => sameDigest(f.root, c.root))) found.push(c);
+  };
+  for (const local of await localKeysWithPrefix(ctx.refs, prefix)) {
+    add(await candidate(ctx, local.ref, false, patterns, local.key));
+  }
+  const pointer = pointerRef(prefix, patterns);
+  add(await candidate(ctx, pointer, false, patterns));
+  if (ctx.remote) add(await candidate(ctx, pointer, true, patterns));
+  const savedAt = (c: Candidate): number => c.entry.savedAtMs ?? -Infinity;
+  return found.filter((c) => c.key.startsWith(prefix)).sort((a, b) => savedAt(b) - savedAt(a));
+}
+
+/**
+ * Fetches what the local cache lacks of `c` and returns it as the match for `key`; undefined
+ * (logged) when its blobs are gone. A hostile tree ('unsafe-tree') throws.
+ */
+async function take(ctx: RestoreContext, c: Candidate, key: string): Promise<KeyMatch | undefined> {
+  try {
+    if (!(await completeTree(ctx, c.root))) return undefined;
+  } catch (err) {
+    if (!isCasError(err, 'blob-not-found', 'corrupt-data')) throw err;
+    ctx.logger.debug(`cache entry ${c.name} is incomplete: ${(err as Error).message}`);
+    return undefined;
+  }
+  if (c.onRemote) await ctx.refs.set(c.name, c.root);
+  else await ctx.refs.touch(c.name);
+  return { key: c.key, root: c.root, exact: c.key === key, contentId: entryContentId(c.directory, c.entry) };
+}
+
+/**
+ * actions/cache-style lookup of an entry saved for the `path` lines `patterns`: the key
+ * exactly, then for each restore key that key exactly, then the newest save whose key starts
+ * with it (prefixCandidates). Entries saved for other patterns never match. `exact` only when
+ * the entry's key is `key` itself.
  */
 export async function findKey(
   ctx: RestoreContext,
   key: string,
   restoreKeys: string[],
+  patterns: string[],
 ): Promise<KeyMatch | undefined> {
-  const exact = await ensureRef(ctx, keyRef(key));
-  if (exact) return { key, root: exact, exact: true };
-  for (const prefix of restoreKeys) {
-    const local = await newestLocalKeyWithPrefix(ctx.refs, prefix);
-    if (local) {
-      const root = await ensureRef(ctx, local[1]);
-      if (root) return { key: local[0], root, exact: false };
+  for await (const c of exactCandidates(ctx, key, patterns)) {
+    const match = await take(ctx, c, key);
+    if (match) return match;
+  }
+  for (const restoreKey of new Set(restoreKeys)) {
+    if (restoreKey !== key) {
+      for await (const c of exactCandidates(ctx, restoreKey, patterns)) {
+        const match = await take(ctx, c, key);
+        if (match) return match;
+      }
     }
-    const pointer = await ensureRef(ctx, restoreKeyRef(prefix));
-    if (pointer) return { key: prefix, root: pointer, exact: false };
+    for (const c of await prefixCandidates(ctx, restoreKey, patterns)) {
+      const match = await take(ctx, c, key);
+      if (match) return match;
+    }
   }
   return undefined;
 }
@@ -160,11 +296,12 @@ export async function restoreRequested(
       core.info(`Restored ref ${ref.name} (${formatDigest(root)})${ref.path ? ` to ${ref.path}` : ''}`);
     }
     if (config.key) {
-      const match = await findKey(ctx, config.key, config.restoreKeys);
-      if (match && (await restorePaths(store, match.root, config.paths, stageOptions))) {
+      const match = await findKey(ctx, config.key, config.restoreKeys, config.paths);
+      if (match && (await restorePaths(store, match.root, config.paths, pathRoots(), stageOptions))) {
         state.matchedKey = match.key;
         state.cacheHit = match.exact;
         state.restoredKeyRoot = formatDigest(match.root);
+        state.restoredKeyContent = match.contentId;
         core.info(
           `Restored ${config.paths.join(', ')} from key ${match.key}${match.exact ? '' : ' (partial match)'}`,
         );

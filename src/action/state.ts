@@ -17,11 +17,18 @@ export interface MainState {
   matchedKey?: string;
   cacheHit: boolean;
   restoredKeyRoot?: string;
+  /** What the restored entry holds (entryContentId): post saves nothing when a capture matches. */
+  restoredKeyContent?: string;
   refsRestored: string[];
   refsMissing: string[];
   stats: RunStats;
   warnings: string[];
   persistPrefix?: string;
+  /**
+   * Nothing matched and fail-on-cache-miss is set: the main step ended the session itself
+   * (daemon stopped, nothing saved) and failed; the post step has nothing to do.
+   */
+  failedOnMiss?: boolean;
   /** The remote did not answer at start: the daemon runs local-only and post pushes nothing. */
   remoteUnavailable?: boolean;
 }

@@ -62,14 +62,21 @@ export function renderSummary(report: RunReport): string {
   );
 
   const restoredLine = report.matchedKey
-    ? `restored key <code>${escape(report.matchedKey)}</code> (${report.cacheHit ? 'exact hit' : 'partial match'})`
-    : 'no key restored';
+    ? `${report.lookupOnly ? 'found' : 'restored'} key <code>${escape(report.matchedKey)}</code> (${report.cacheHit ? 'exact hit' : 'partial match'}${report.lookupOnly ? '; lookup-only: nothing restored' : ''})`
+    : `no key ${report.lookupOnly ? 'found (lookup-only)' : 'restored'}`;
   parts.push(
     `<p><b>Restore:</b> ${restoredLine}; refs restored: ${report.refsRestored.length ? report.refsRestored.map((r) => `<code>${escape(r)}</code>`).join(', ') : 'none'}${report.refsMissing.length ? `; not found: ${report.refsMissing.map((r) => `<code>${escape(r)}</code>`).join(', ')}` : ''}</p>`,
   );
+  const pushed = report.refsPushed.map((r) => `<code>${escape(r)}</code>`);
+  if (report.pointersPushed) pushed.push(`${report.pointersPushed} restore-key pointer(s)`);
   parts.push(
-    `<p><b>Refs:</b> ${report.refsCommitted ? '✅ committed' : '⏸️ not committed'} — ${escape(report.refsNote)}${report.refsPushed.length ? ` (${report.refsPushed.map((r) => `<code>${escape(r)}</code>`).join(', ')})` : ''}</p>`,
+    `<p><b>Refs:</b> ${report.refsCommitted ? '✅ committed' : '⏸️ not committed'} — ${escape(report.refsNote)}${pushed.length ? ` (${pushed.join(', ')})` : ''}</p>`,
   );
+  if (report.pathsUnmatched?.length) {
+    parts.push(
+      `<p><b>Path:</b> matched nothing, so not saved: ${report.pathsUnmatched.map((p) => `<code>${escape(p)}</code>`).join(', ')}</p>`,
+    );
+  }
 
   if (report.actionsCacheReadOnly) {
     parts.push(

@@ -33,23 +33,9 @@ export async function restorePersisted(options: PersistRestoreOptions): Promise<
     warnings: session.warnings,
   };
   try {
-    await rm(layout.stagingRoot, { recursive: true, force: true });
-    const found = await restoreEntry(session, [layout.indexEntryPath], indexKeyPrefix(options.prefix), [
-      indexKeyPrefix(options.prefix),
-    ]);
-    if (found.status === 'miss') {
-      session.logger.info(`persist: no saved cache under ${options.prefix} yet`);
-      return result;
-    }
-    if (found.status === 'failed') {
-      session.problem(
-        'remote-unavailable',
-        `could not restore the cache index of ${options.prefix}: ${found.detail}`,
-      );
-      return result;
-    }
-    const manifestPath = join(layout.indexStaging, INDEX_MANIFEST);
-    const index = parseIndexManifest(await readFile(manifestPath, 'utf8'), found.key);
+    const found = await stageIndex(session, layout, options.prefix);
+    if (!found) return result;
+    const { index } = found;
     result.indexKey = found.key;
     session.logger.info(`persist: restoring ${found.key} (${index.packs.length} pack(s))`);
 
@@ -78,6 +64,32 @@ export async function restorePersisted(options: PersistRestoreOptions): Promise<
     result.durationMs = session.elapsedMs();
   }
   return result;
+}
+
+/**
+ * Downloads the newest index entry of `prefix` into the (emptied) staging area and parses its
+ * manifest; its small files are then under `<indexStaging>/files`. Undefined on a miss, and
+ * on service trouble after recording a problem.
+ */
+export async function stageIndex(
+  session: Session,
+  layout: PersistLayout,
+  prefix: string,
+): Promise<{ key: string; index: IndexManifest } | undefined> {
+  await rm(layout.stagingRoot, { recursive: true, force: true });
+  const found = await restoreEntry(session, [layout.indexEntryPath], indexKeyPrefix(prefix), [
+    indexKeyPrefix(prefix),
+  ]);
+  if (found.status === 'miss') {
+    session.logger.info(`persist: no saved cache under ${prefix} yet`);
+    return undefined;
+  }
+  if (found.status === 'failed') {
+    session.problem('remote-unavailable', `could not restore the cache index of ${prefix}: ${found.detail}`);
+    return undefined;
+  }
+  const manifestPath = join(layout.indexStaging, INDEX_MANIFEST);
+  return { key: found.key, index: parseIndexManifest(await readFile(manifestPath, 'utf8'), found.key) };
 }
 
 /** Downloads one pack and moves its blobs into place. */
