@@ -15,6 +15,7 @@ export const BAD_INPUTS: [Inputs, Partial<Record<Inputs, string>>, string[]][] =
   [Inputs.CasdPath, { [Inputs.CasdPath]: '/nonexistent/casd' }, ['casd-path', 'executable']],
   [Inputs.Quota, { [Inputs.Quota]: 'lots' }, ['quota', '"lots"', '10G']],
   [Inputs.Quota, { [Inputs.Quota]: '150%' }, ['quota', '100%']],
+  [Inputs.Quota, { [Inputs.Quota]: '0' }, ['quota', '"0"', 'above 0 bytes']],
   [Inputs.QuotaLow, { [Inputs.QuotaLow]: '-3' }, ['quota-low', '"-3"']],
   [Inputs.QuotaLow, { [Inputs.Quota]: '1G', [Inputs.QuotaLow]: '2G' }, ['quota-low', 'not above quota']],
   [Inputs.Reserved, { [Inputs.Reserved]: '5 parsecs' }, ['reserved', '"5 parsecs"']],

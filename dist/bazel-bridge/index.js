@@ -5,7 +5,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _casd_bridge_process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(404);
+/* harmony import */ var _casd_bridge_process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(530);
 
 // The detached Bazel bridge process (see src/casd/bazel-bridge.ts), started by the daemon manager.
 try {
@@ -21,7 +21,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 404:
+/***/ 530:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -226,7 +226,78 @@ function lowerLowApiVersionInGrpcBody(body, floor = REAPI_2_0) {
     return Buffer.concat(out);
 }
 //# sourceMappingURL=api-version.js.map
+;// CONCATENATED MODULE: ./lib/casd/options.js
+/**
+ * Tuning numbers of the daemon's life: readiness, shutdown, log files, the Bazel bridge.
+ * Each is defined here once, with its default and why; the modules that use them import them
+ * from here.
+ */
+// --- Readiness (daemon.ts) ---
+/**
+ * Give up when casd does not answer within this long from start: a cold start with a big store
+ * takes a few seconds, 15 s leaves room on a slow runner.
+ */
+const DEFAULT_READY_TIMEOUT_MS = 15_000;
+/**
+ * Wait between readiness probes: casd usually answers within tens of ms, so a short poll saves
+ * start-up time.
+ */
+const READY_POLL_MS = 10;
+/**
+ * Longest single readiness probe (GetCapabilities), so a socket that accepts but never answers is
+ * probed again.
+ */
+const READY_PROBE_MAX_MS = 2_000;
+// --- Shutdown (daemon.ts) ---
+/**
+ * How a daemon is stopped by default: a quiet 0.5 s after SIGTERM (casd usually exits in
+ * it), then 15 s announced as "Terminating buildbox-casd" before SIGKILL, then 15 s for the
+ * kill to be seen.
+ */
+const DEFAULT_STOP = {
+    termGraceMs: 500,
+    termTimeoutMs: 15_000,
+    killTimeoutMs: 15_000,
+};
+/**
+ * How a daemon that failed to start is stopped: briefly, as the error already says what went wrong.
+ */
+const FAILED_START_STOP = {
+    termGraceMs: 500,
+    termTimeoutMs: 2_000,
+    killTimeoutMs: 5_000,
+};
+// --- Log files (logs.ts) ---
+/**
+ * How many daemon log files a cache directory keeps: enough for the last few runs, bounded on disk.
+ */
+const MAX_LOG_FILES = 10;
+/**
+ * Lines of a log quoted in an error by default: the end of the story without flooding the message.
+ */
+const LOG_TAIL_LINES = 20;
+/** Bytes read from the end of a log to find its last lines, so a huge log is never read whole. */
+const LOG_TAIL_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
+// --- Bazel bridge (bridge-process.ts, bazel-bridge.ts) ---
+/**
+ * How long a new bridge process may take to say it listens: a Node start is well under a second, 10
+ * s allows a loaded runner.
+ */
+const options_BRIDGE_READY_TIMEOUT_MS = 10_000;
+/**
+ * How often the bridge process checks that casd still runs: a bridge left behind for a quarter
+ * second is harmless.
+ */
+const BRIDGE_WATCH_POLL_MS = 250;
+/**
+ * HTTP/2 stream window: big enough that a ByteStream transfer is not held to 64 KiB a round trip.
+ */
+const BRIDGE_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Connection window, shared by Bazel's many concurrent calls on one connection. */
+const BRIDGE_CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
+//# sourceMappingURL=options.js.map
 ;// CONCATENATED MODULE: ./lib/casd/bazel-bridge.js
+
 
 
 
@@ -236,10 +307,6 @@ function lowerLowApiVersionInGrpcBody(body, floor = REAPI_2_0) {
 // Bazel 4-7 require (see api-version.ts). One upstream connection per Bazel connection keeps
 // flow control and cancellation end to end.
 const CAPABILITIES_PATH = '/build.bazel.remote.execution.v2.Capabilities/GetCapabilities';
-/** HTTP/2 stream window: big enough that a ByteStream transfer is not held to 64 KiB a round trip. */
-const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
-/** Connection window, shared by Bazel's many concurrent calls on one connection. */
-const CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = external_node_http2_namespaceObject.constants;
 // Headers the HTTP/2 layer sets itself, or that HTTP/2 forbids on a forwarded stream.
 const DROPPED_REQUEST_HEADERS = new Set([':scheme', ':authority', 'connection', 'keep-alive', 'host']);
@@ -342,15 +409,15 @@ function forwardStream(stream, headers, upstream, onProblem) {
 async function startBazelBridge(options) {
     const onProblem = options.onProblem ?? (() => undefined);
     const sessions = new Set();
-    const server = external_node_http2_namespaceObject.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } });
+    const server = external_node_http2_namespaceObject.createServer({ settings: { initialWindowSize: BRIDGE_STREAM_WINDOW_BYTES } });
     server.on('session', (session) => {
         sessions.add(session);
-        session.on('connect', () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+        session.on('connect', () => session.setLocalWindowSize(BRIDGE_CONNECTION_WINDOW_BYTES));
         const upstream = external_node_http2_namespaceObject.connect('http://localhost', {
             createConnection: () => external_node_net_namespaceObject.connect(options.socketPath),
-            settings: { initialWindowSize: STREAM_WINDOW_BYTES },
+            settings: { initialWindowSize: BRIDGE_STREAM_WINDOW_BYTES },
         });
-        upstream.on('connect', () => upstream.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+        upstream.on('connect', () => upstream.setLocalWindowSize(BRIDGE_CONNECTION_WINDOW_BYTES));
         upstream.on('error', (err) => onProblem(`casd connection: ${err.message}`));
         session.on('error', (err) => onProblem(`client connection: ${err.message}`));
         // Why both ways: a client gone leaves nothing to serve; casd gone leaves nothing to serve
@@ -502,13 +569,10 @@ function attachedHandle(pid) {
 
 
 
+
 // A detached daemon outlives the process that started it (the action's main step, the CLI's
 // `start`), so its Bazel bridge must too: it runs as a small Node process of its own, started
 // with the daemon, and it exits when casd does (or on SIGTERM from the daemon's `stop`).
-/** How long a new bridge process may take to say it listens. */
-const BRIDGE_READY_TIMEOUT_MS = 10_000;
-/** How often the bridge process checks that casd still runs. */
-const WATCH_POLL_MS = 250;
 const READY_PREFIX = 'listening ';
 /**
  * The bridge's entry script: beside the running bundle (dist/<entry>/index.js ->
@@ -598,7 +662,7 @@ async function runBridgeProcess(argv) {
     setInterval(() => {
         if (!processAlive(watchPid))
             exit();
-    }, WATCH_POLL_MS);
+    }, BRIDGE_WATCH_POLL_MS);
     process.stdout.write(`${READY_PREFIX}${bridge.url}\n`);
 }
 //# sourceMappingURL=bridge-process.js.map

@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5729);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5582);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5729:
+/***/ 5582:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31683,7 +31683,7 @@ function stderrLogger(verbose = false) {
     };
 }
 //# sourceMappingURL=logger.js.map
-;// CONCATENATED MODULE: ./lib/cli/command.js
+;// CONCATENATED MODULE: ./lib/cli/options.js
 /** Wrong use of the command line: exit code 2 and a one-line message. */
 class UsageError extends Error {
     constructor(message) {
@@ -31691,6 +31691,9 @@ class UsageError extends Error {
         this.name = 'UsageError';
     }
 }
+//# sourceMappingURL=options.js.map
+;// CONCATENATED MODULE: ./lib/cli/command.js
+
 /** A string option's value, or undefined. */
 function stringOption(values, name) {
     const value = values[name];
@@ -31705,7 +31708,22 @@ function flagOption(values, name) {
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: ./lib/grpc/endpoint.js
 var grpc_endpoint = __nccwpck_require__(1735);
+;// CONCATENATED MODULE: ./lib/grpc/options.js
+/**
+ * Tuning numbers of talking to a remote. Each is defined here once, with its default and
+ * why; `src/casd` (the flags casd starts with) and `src/cas` (remotes registered with a
+ * running casd) both read them from here, so a remote is treated alike on either path.
+ */
+/**
+ * Times casd retries a call to a remote that failed with a retryable status (UNAVAILABLE and
+ * the like) before the client sees the error: `--cas-retry-limit` (and `--ra-`, `--ac-`) on
+ * casd's command line, `retry_limit` of GetInstanceNameForRemotes. 3 rides out a remote's
+ * brief hiccup (casd backs off between tries) while a dead remote still fails within seconds.
+ */
+const REMOTE_RETRY_LIMIT = 3;
+//# sourceMappingURL=options.js.map
 ;// CONCATENATED MODULE: ./lib/casd/args.js
+
 
 
 /** casd's log levels, quietest first. */
@@ -31722,7 +31740,7 @@ function serviceFlags(endpoint, files = {}) {
         clientCertPath: files.clientCertPath,
         clientKeyPath: files.clientKeyPath,
         accessTokenPath: files.tokenPath,
-        retryLimit: 3,
+        retryLimit: REMOTE_RETRY_LIMIT,
         requestTimeoutSeconds: 120,
     };
 }
@@ -32171,7 +32189,78 @@ function lowerLowApiVersionInGrpcBody(body, floor = REAPI_2_0) {
     return Buffer.concat(out);
 }
 //# sourceMappingURL=api-version.js.map
+;// CONCATENATED MODULE: ./lib/casd/options.js
+/**
+ * Tuning numbers of the daemon's life: readiness, shutdown, log files, the Bazel bridge.
+ * Each is defined here once, with its default and why; the modules that use them import them
+ * from here.
+ */
+// --- Readiness (daemon.ts) ---
+/**
+ * Give up when casd does not answer within this long from start: a cold start with a big store
+ * takes a few seconds, 15 s leaves room on a slow runner.
+ */
+const DEFAULT_READY_TIMEOUT_MS = 15_000;
+/**
+ * Wait between readiness probes: casd usually answers within tens of ms, so a short poll saves
+ * start-up time.
+ */
+const READY_POLL_MS = 10;
+/**
+ * Longest single readiness probe (GetCapabilities), so a socket that accepts but never answers is
+ * probed again.
+ */
+const READY_PROBE_MAX_MS = 2_000;
+// --- Shutdown (daemon.ts) ---
+/**
+ * How a daemon is stopped by default: a quiet 0.5 s after SIGTERM (casd usually exits in
+ * it), then 15 s announced as "Terminating buildbox-casd" before SIGKILL, then 15 s for the
+ * kill to be seen.
+ */
+const DEFAULT_STOP = {
+    termGraceMs: 500,
+    termTimeoutMs: 15_000,
+    killTimeoutMs: 15_000,
+};
+/**
+ * How a daemon that failed to start is stopped: briefly, as the error already says what went wrong.
+ */
+const FAILED_START_STOP = {
+    termGraceMs: 500,
+    termTimeoutMs: 2_000,
+    killTimeoutMs: 5_000,
+};
+// --- Log files (logs.ts) ---
+/**
+ * How many daemon log files a cache directory keeps: enough for the last few runs, bounded on disk.
+ */
+const MAX_LOG_FILES = 10;
+/**
+ * Lines of a log quoted in an error by default: the end of the story without flooding the message.
+ */
+const LOG_TAIL_LINES = 20;
+/** Bytes read from the end of a log to find its last lines, so a huge log is never read whole. */
+const LOG_TAIL_BYTES = 64 * 1024;
+// --- Bazel bridge (bridge-process.ts, bazel-bridge.ts) ---
+/**
+ * How long a new bridge process may take to say it listens: a Node start is well under a second, 10
+ * s allows a loaded runner.
+ */
+const BRIDGE_READY_TIMEOUT_MS = 10_000;
+/**
+ * How often the bridge process checks that casd still runs: a bridge left behind for a quarter
+ * second is harmless.
+ */
+const options_BRIDGE_WATCH_POLL_MS = 250;
+/**
+ * HTTP/2 stream window: big enough that a ByteStream transfer is not held to 64 KiB a round trip.
+ */
+const BRIDGE_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Connection window, shared by Bazel's many concurrent calls on one connection. */
+const BRIDGE_CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
+//# sourceMappingURL=options.js.map
 ;// CONCATENATED MODULE: ./lib/casd/bazel-bridge.js
+
 
 
 
@@ -32181,10 +32270,6 @@ function lowerLowApiVersionInGrpcBody(body, floor = REAPI_2_0) {
 // Bazel 4-7 require (see api-version.ts). One upstream connection per Bazel connection keeps
 // flow control and cancellation end to end.
 const CAPABILITIES_PATH = '/build.bazel.remote.execution.v2.Capabilities/GetCapabilities';
-/** HTTP/2 stream window: big enough that a ByteStream transfer is not held to 64 KiB a round trip. */
-const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
-/** Connection window, shared by Bazel's many concurrent calls on one connection. */
-const CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = external_node_http2_namespaceObject.constants;
 // Headers the HTTP/2 layer sets itself, or that HTTP/2 forbids on a forwarded stream.
 const DROPPED_REQUEST_HEADERS = new Set([':scheme', ':authority', 'connection', 'keep-alive', 'host']);
@@ -32287,15 +32372,15 @@ function forwardStream(stream, headers, upstream, onProblem) {
 async function bazel_bridge_startBazelBridge(options) {
     const onProblem = options.onProblem ?? (() => undefined);
     const sessions = new Set();
-    const server = external_node_http2_namespaceObject.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } });
+    const server = external_node_http2_namespaceObject.createServer({ settings: { initialWindowSize: BRIDGE_STREAM_WINDOW_BYTES } });
     server.on('session', (session) => {
         sessions.add(session);
-        session.on('connect', () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+        session.on('connect', () => session.setLocalWindowSize(BRIDGE_CONNECTION_WINDOW_BYTES));
         const upstream = external_node_http2_namespaceObject.connect('http://localhost', {
             createConnection: () => external_node_net_namespaceObject.connect(options.socketPath),
-            settings: { initialWindowSize: STREAM_WINDOW_BYTES },
+            settings: { initialWindowSize: BRIDGE_STREAM_WINDOW_BYTES },
         });
-        upstream.on('connect', () => upstream.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+        upstream.on('connect', () => upstream.setLocalWindowSize(BRIDGE_CONNECTION_WINDOW_BYTES));
         upstream.on('error', (err) => onProblem(`casd connection: ${err.message}`));
         session.on('error', (err) => onProblem(`client connection: ${err.message}`));
         // Why both ways: a client gone leaves nothing to serve; casd gone leaves nothing to serve
@@ -32451,13 +32536,10 @@ function attachedHandle(pid) {
 
 
 
+
 // A detached daemon outlives the process that started it (the action's main step, the CLI's
 // `start`), so its Bazel bridge must too: it runs as a small Node process of its own, started
 // with the daemon, and it exits when casd does (or on SIGTERM from the daemon's `stop`).
-/** How long a new bridge process may take to say it listens. */
-const BRIDGE_READY_TIMEOUT_MS = 10_000;
-/** How often the bridge process checks that casd still runs. */
-const WATCH_POLL_MS = 250;
 const READY_PREFIX = 'listening ';
 /**
  * The bridge's entry script: beside the running bundle (dist/<entry>/index.js ->
@@ -32547,7 +32629,7 @@ async function runBridgeProcess(argv) {
     setInterval(() => {
         if (!processAlive(watchPid))
             exit();
-    }, WATCH_POLL_MS);
+    }, BRIDGE_WATCH_POLL_MS);
     process.stdout.write(`${READY_PREFIX}${bridge.url}\n`);
 }
 //# sourceMappingURL=bridge-process.js.map
@@ -32555,8 +32637,8 @@ async function runBridgeProcess(argv) {
 
 
 
-/** How many daemon log files a cache directory keeps. */
-const MAX_LOG_FILES = 10;
+
+
 /** Directory of the daemon's log files inside a cache directory: `<cacheDir>/cas/logs`. */
 function logDir(cacheDir) {
     return (0,external_node_path_namespaceObject.join)(cacheDir, 'cas', 'logs');
@@ -32631,7 +32713,7 @@ function pruneLogs(dir, keep = MAX_LOG_FILES, current) {
  * The last `lines` lines of a log file (at most its last 64 KiB), for error messages.
  * Returns '' when the file is missing or empty.
  */
-function tailLog(path, lines = 20) {
+function tailLog(path, lines = LOG_TAIL_LINES) {
     let fd;
     try {
         fd = (0,external_node_fs_.openSync)(path, 'r');
@@ -32641,7 +32723,7 @@ function tailLog(path, lines = 20) {
     }
     try {
         const size = (0,external_node_fs_.statSync)(path).size;
-        const length = Math.min(size, 64 * 1024);
+        const length = Math.min(size, LOG_TAIL_BYTES);
         const buffer = Buffer.alloc(length);
         (0,external_node_fs_.readSync)(fd, buffer, 0, length, size - length);
         const text = buffer.toString('utf8').replace(/\s+$/, '');
@@ -32657,7 +32739,7 @@ function tailLog(path, lines = 20) {
  * Lines worth quoting in an error: up to 5 earlier lines that mention an error (casd prints a
  * parse error and then its whole usage text), then the last `lines` lines. '' when empty.
  */
-function logExcerpt(path, lines = 20) {
+function logExcerpt(path, lines = LOG_TAIL_LINES) {
     const text = tailLog(path, Number.MAX_SAFE_INTEGER);
     if (text === '')
         return '';
@@ -32875,13 +32957,8 @@ function casdVersion(binary, timeoutMs = 10_000) {
 
 
 
-const DEFAULT_READY_TIMEOUT_MS = 15_000;
-const READY_POLL_MS = 10;
-const DEFAULT_STOP = {
-    termGraceMs: 500,
-    termTimeoutMs: 15_000,
-    killTimeoutMs: 15_000,
-};
+
+
 function withTail(message, logPath) {
     const excerpt = logExcerpt(logPath);
     return excerpt ? `${message}\nfrom the log:\n${excerpt}` : message;
@@ -33001,7 +33078,7 @@ class CasdDaemon {
         }
         catch (err) {
             // Quietly: the error thrown says what went wrong, with the log.
-            daemon.stopping ??= daemon.shutdown({ termGraceMs: 500, termTimeoutMs: 2_000, killTimeoutMs: 5_000 }, logger_silentLogger);
+            daemon.stopping ??= daemon.shutdown(FAILED_START_STOP, logger_silentLogger);
             await daemon.stopping;
             throw err;
         }
@@ -33113,7 +33190,7 @@ class CasdDaemon {
             if (remaining <= 0) {
                 throw new errors/* CasError */.Ko('daemon-timeout', withTail(`buildbox-casd did not answer on ${this.socket} in time; see its log: ${this.logPath}`, this.logPath), { logPath: this.logPath });
             }
-            if ((0,external_node_fs_.existsSync)(this.socketPath) && (await this.probe(Math.min(remaining, 2_000))))
+            if ((0,external_node_fs_.existsSync)(this.socketPath) && (await this.probe(Math.min(remaining, READY_PROBE_MAX_MS))))
                 return;
             await sleep(READY_POLL_MS);
         }
@@ -33259,6 +33336,17 @@ function formatBytes(bytes) {
     }
     return `${value.toFixed(1)} ${units[unit]}`;
 }
+/**
+ * Cache usage for people: `<used> / <quota> (<pct>%)`, or `<used>` without a quota (0 or
+ * absent). Sizes as formatBytes; the percentage rounded down, so a cache never reads full
+ * before it is. The job summary and `casd-action usage` both print it.
+ */
+function formatUsedOfQuota(usedBytes, quotaBytes) {
+    if (!quotaBytes || quotaBytes <= 0)
+        return formatBytes(usedBytes);
+    const percent = Math.floor((usedBytes * 100) / quotaBytes);
+    return `${formatBytes(usedBytes)} / ${formatBytes(quotaBytes)} (${percent}%)`;
+}
 /** Parses durations like `10m`, `30s`, `1h`, `500ms`, or a bare number of seconds, into ms. */
 function parseDurationMs(text, what) {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
@@ -33324,10 +33412,7 @@ async function objectStoreUsage(cacheDir) {
 function formatUsage(usage) {
     if (!usage)
         return 'unknown';
-    if (usage.quotaBytes <= 0)
-        return formatBytes(usage.usedBytes);
-    const percent = Math.floor((usage.usedBytes * 100) / usage.quotaBytes);
-    return `${formatBytes(usage.usedBytes)} / ${formatBytes(usage.quotaBytes)} (${percent}%)`;
+    return formatUsedOfQuota(usage.usedBytes, usage.quotaBytes);
 }
 /**
  * Polls casd's disk usage in the background and keeps the latest answer. The timer never
@@ -33397,7 +33482,57 @@ class UsageMonitor {
     }
 }
 //# sourceMappingURL=usage.js.map
+;// CONCATENATED MODULE: ./lib/casd/start-options.js
+
+
+
+/**
+ * Parses a quota (casd's high-water mark): a size above 0 bytes, or N% of the filesystem.
+ * `what` names the setting in errors (`quota`, `--quota`). Both front ends call it, so a bad
+ * quota reads the same in the action and the CLI. Throws CasError('invalid-input').
+ */
+function parseQuota(text, what) {
+    const spec = parseSizeSpec(text, what);
+    // Why refuse 0 rather than read it as "no quota": 0% is refused already, and casd would be
+    // given a low-water mark without a high one. No quota is said by giving none (CLI).
+    if ('bytes' in spec && spec.bytes <= 0) {
+        throw new errors/* CasError */.Ko('invalid-input', `${what}: "${text}" must be above 0 bytes; give a size such as 10G or 512MiB, or a percentage of the disk such as 75%`);
+    }
+    return spec;
+}
+/** Size of the filesystem holding `dir` (created if missing), for quotas given as a percentage. */
+async function filesystemBytes(dir) {
+    await (0,promises_.mkdir)(dir, { recursive: true });
+    const stats = await (0,promises_.statfs)(dir);
+    return stats.blocks * stats.bsize;
+}
+/**
+ * casd's start options from `settings`: the one place a quota given as a percentage is
+ * resolved against the cache directory's filesystem. Creates the cache directory.
+ */
+async function daemonStartOptions(settings) {
+    await (0,promises_.mkdir)(settings.cacheDir, { recursive: true });
+    const quota = settings.quota;
+    const quotaHighBytes = quota === undefined
+        ? undefined
+        : resolveSize(quota, 'percent' in quota ? await filesystemBytes(settings.cacheDir) : 0);
+    return {
+        binary: settings.binary,
+        cacheDir: settings.cacheDir,
+        logLevel: settings.logLevel,
+        quotaHighBytes: quotaHighBytes !== undefined && quotaHighBytes > 0 ? quotaHighBytes : undefined,
+        quotaLow: settings.quotaLow,
+        reservedBytes: settings.reservedBytes,
+        protectSessionBlobs: settings.protectSessionBlobs,
+        listen: settings.listen,
+        bazelBridge: settings.bazelBridge,
+        remote: settings.remote,
+        logger: settings.logger,
+    };
+}
+//# sourceMappingURL=start-options.js.map
 ;// CONCATENATED MODULE: ./lib/casd/index.js
+
 
 
 
@@ -33876,6 +34011,25 @@ async function writeToolSettings(dir, endpoints) {
     return files;
 }
 //# sourceMappingURL=tool-settings.js.map
+;// CONCATENATED MODULE: ./lib/settings/remote.js
+
+
+/**
+ * casd's flags proxying the CAS, Remote Asset and Action Cache to `remote` (each defaulting
+ * to the CAS endpoint). Throws CasError('invalid-input') when a token would go over plaintext.
+ */
+function casdProxyFlags(remote) {
+    if (remote.tokenFile)
+        (0,grpc_endpoint/* checkTokenTransport */.nD)(remote.endpoint);
+    return proxyFlags({ cas: remote.endpoint, ra: remote.assetEndpoint, ac: remote.actionCacheEndpoint }, {
+        instance: remote.instanceName,
+        serverCertPath: remote.serverCertPath,
+        clientCertPath: remote.clientCertPath,
+        clientKeyPath: remote.clientKeyPath,
+        tokenPath: remote.tokenFile,
+    }, remote.readOnly);
+}
+//# sourceMappingURL=remote.js.map
 ;// CONCATENATED MODULE: ./lib/cli/config.js
 
 
@@ -34055,7 +34209,7 @@ function resolveConfig(values, env = process.env) {
     const config = {
         cacheDir,
         casdPath: casd?.value,
-        quota: quota ? guard(() => parseSizeSpec(quota.value, quota.from)) : undefined,
+        quota: quota ? guard(() => parseQuota(quota.value, quota.from)) : undefined,
         quotaLow: quotaLow ? guard(() => parseSizeSpec(quotaLow.value, quotaLow.from)) : undefined,
         reservedBytes: reserved ? guard(() => parseBytes(reserved.value, reserved.from)) : undefined,
         protectSessionBlobs: flag('protect-session-blobs'),
@@ -34203,17 +34357,7 @@ function remoteFlags(remote) {
         if (path && !(0,external_node_fs_.existsSync)(path))
             throw new errors/* CasError */.Ko('invalid-input', `${what} file ${path} does not exist`);
     }
-    if (remote.tokenFile && !remote.endpoint.secure) {
-        // Why: casd refuses access tokens on plaintext channels; say so in our words first.
-        throw new errors/* CasError */.Ko('invalid-input', `remote ${remote.url}: a token can only be sent over TLS; use grpcs://`);
-    }
-    return proxyFlags({ cas: remote.endpoint }, {
-        instance: remote.instanceName,
-        serverCertPath: remote.serverCertPath,
-        clientCertPath: remote.clientCertPath,
-        clientKeyPath: remote.clientKeyPath,
-        tokenPath: remote.tokenFile,
-    }, remote.readOnly ?? false);
+    return casdProxyFlags(remote);
 }
 /**
  * casd's start options from the CLI settings. With `proxy`, casd proxies its CAS, Remote
@@ -34223,29 +34367,18 @@ function remoteFlags(remote) {
 async function startOptions(config, logger, options = {}) {
     // Check the remote settings and find casd before creating anything on disk.
     const remote = options.proxy ? remoteFlags(config.remote) : undefined;
-    const binary = locateCasd(config);
-    await (0,promises_.mkdir)(config.cacheDir, { recursive: true });
-    let quotaHighBytes;
-    if (config.quota) {
-        let total = 0;
-        if ('percent' in config.quota) {
-            const stats = await (0,promises_.statfs)(config.cacheDir);
-            total = stats.blocks * stats.bsize;
-        }
-        quotaHighBytes = resolveSize(config.quota, total);
-    }
-    return {
-        binary,
+    return daemonStartOptions({
+        binary: locateCasd(config),
         cacheDir: config.cacheDir,
         logLevel: config.logLevel,
-        quotaHighBytes,
+        quota: config.quota,
         quotaLow: config.quotaLow,
         reservedBytes: config.reservedBytes,
         protectSessionBlobs: config.protectSessionBlobs,
         listen: options.listen,
         remote,
         logger,
-    };
+    });
 }
 /**
  * Runs `body` with a daemon on the configured cache directory: the one `start` left running
@@ -34762,6 +34895,393 @@ function requiredBlobs(store, root, options) {
     })();
 }
 //# sourceMappingURL=tree.js.map
+;// CONCATENATED MODULE: ./lib/cas/remote-refs.js
+
+
+
+
+/** Our own URN scheme for refs; BuildStream's artifacts use `urn:fdc:buildstream.build:2020:...`. */
+const DEFAULT_REF_URN_TEMPLATE = 'urn:fdc:casd-action:2026:ref:{name}';
+/**
+ * The URN under which ref `name` is published. Characters outside the URN-safe set are
+ * percent-encoded; `/` is kept so that `project/branch` reads naturally.
+ * Throws CasError('invalid-ref') for an empty name or a template without `{name}`.
+ */
+function refUri(name, template = DEFAULT_REF_URN_TEMPLATE) {
+    if (name.trim() === '' || /[\s\p{Cc}]/u.test(name)) {
+        throw new errors/* CasError */.Ko('invalid-ref', `ref name "${name}" must be non-empty and contain no whitespace`);
+    }
+    if (!template.includes('{name}')) {
+        throw new errors/* CasError */.Ko('invalid-input', `ref URN template "${template}" has no {name} placeholder`);
+    }
+    return template.split('{name}').join(encodeURIComponent(name).replace(/%2F/g, '/'));
+}
+function qualifierList(qualifiers) {
+    return Object.entries(qualifiers ?? {})
+        .map(([name, value]) => ({ name, value }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+}
+/**
+ * Publishes ref `name` -> `root` (a Directory digest) on the remote with Remote Asset
+ * PushDirectory. Returns false, after a notice, when the remote has no Remote Asset service;
+ * throws CasError for a read-only remote or any other failure.
+ */
+async function pushRef(remote, name, root, options = {}) {
+    const uri = refUri(name, options.uriTemplate);
+    validateDigest(root, `ref ${name}`);
+    if (remote.spec.readOnly) {
+        throw new errors/* CasError */.Ko('invalid-input', `cannot publish ref ${name}: remote ${remote.spec.url} is configured read-only`);
+    }
+    const push = remote.assetConnection.push;
+    try {
+        await unary(push.pushDirectory.bind(push), {
+            instanceName: remote.spec.instanceName ?? '',
+            uris: [uri],
+            qualifiers: qualifierList(options.qualifiers),
+            expireAt: undefined,
+            rootDirectoryDigest: root,
+            referencesBlobs: [],
+            referencesDirectories: [],
+            digestFunction: 0,
+        }, { timeoutMs: options.timeoutMs });
+        return true;
+    }
+    catch (err) {
+        if (isGrpcError(err, src/* status */.h5.UNIMPLEMENTED)) {
+            remote.logger.info(`remote ${remote.spec.url} has no Remote Asset service: ref ${name} was not published (blobs were pushed)`);
+            return false;
+        }
+        throw call_grpcToCasError(err, `publishing ref ${name} (${uri} -> ${digest_formatDigest(root)})`);
+    }
+}
+/**
+ * The Directory digest ref `name` points at on the remote (Remote Asset FetchDirectory), or
+ * undefined when the remote does not know the ref or has no Remote Asset service (the latter
+ * with a notice). Throws CasError on other failures.
+ */
+async function resolveRemoteRef(remote, name, options = {}) {
+    const uri = refUri(name, options.uriTemplate);
+    const fetch = remote.assetConnection.fetch;
+    try {
+        const response = await unary(fetch.fetchDirectory.bind(fetch), {
+            instanceName: remote.spec.instanceName ?? '',
+            timeout: undefined,
+            oldestContentAccepted: undefined,
+            uris: [uri],
+            qualifiers: qualifierList(options.qualifiers),
+            digestFunction: 0,
+        }, { timeoutMs: options.timeoutMs });
+        // Why: Remote Asset may report failure in the response's status instead of the call's.
+        const code = response.status?.code ?? 0;
+        if (code === src/* status */.h5.NOT_FOUND)
+            return undefined;
+        if (code !== 0) {
+            throw new errors/* CasError */.Ko('remote-error', `resolving ref ${name} (${uri}) on ${remote.spec.url} failed: ${src/* status */.h5[code] ?? code}: ${response.status?.message ?? ''}`, { grpcCode: code });
+        }
+        if (!response.rootDirectoryDigest)
+            return undefined;
+        return validateDigest(response.rootDirectoryDigest, `ref ${name} on ${remote.spec.url}`);
+    }
+    catch (err) {
+        if (isGrpcError(err, src/* status */.h5.NOT_FOUND))
+            return undefined;
+        if (isGrpcError(err, src/* status */.h5.UNIMPLEMENTED)) {
+            remote.logger.info(`remote ${remote.spec.url} has no Remote Asset service: ref ${name} cannot be resolved there`);
+            return undefined;
+        }
+        throw call_grpcToCasError(err, `resolving ref ${name} (${uri}) on ${remote.spec.url}`);
+    }
+}
+//# sourceMappingURL=remote-refs.js.map
+;// CONCATENATED MODULE: ./lib/cas/remote-tree.js
+
+
+
+
+
+
+/** Directories per GetTree page asked for; servers may send fewer. */
+const GET_TREE_PAGE_SIZE = 1000;
+// Reads every page of GetTree; returns undefined when the server lacks GetTree.
+async function getTreePages(client, root, logger) {
+    const cas = client.connection.cas;
+    const directories = [];
+    let pageToken = '';
+    try {
+        do {
+            const stream = cas.getTree({
+                instanceName: client.instanceName,
+                rootDigest: root,
+                pageSize: GET_TREE_PAGE_SIZE,
+                pageToken,
+                digestFunction: 0,
+            });
+            pageToken = '';
+            for await (const page of stream) {
+                directories.push(...page.directories);
+                pageToken = page.nextPageToken;
+            }
+        } while (pageToken !== '');
+    }
+    catch (err) {
+        if (isGrpcError(err, src/* status */.h5.UNIMPLEMENTED)) {
+            logger.debug(`${client.where()} has no GetTree; reading Directory blobs level by level`);
+            return undefined;
+        }
+        if (isGrpcError(err, src/* status */.h5.NOT_FOUND)) {
+            throw new errors/* CasError */.Ko('blob-not-found', `tree ${digest_formatDigest(root)} is not on ${client.where()}`, {
+                cause: err,
+                grpcCode: src/* status */.h5.NOT_FOUND,
+            });
+        }
+        // Why: any other GetTree failure is worth a second chance through plain blob reads.
+        logger.debug(`GetTree of ${digest_formatDigest(root)} on ${client.where()} failed (${String(err)}); reading level by level`);
+        return undefined;
+    }
+    return directories;
+}
+/**
+ * Every Directory reachable from `root` (root first, then level by level). Directories that
+ * GetTree returned are re-encoded and accepted only when that encoding hashes to a digest the
+ * tree references; everything else is read as blobs and verified. Throws 'blob-not-found'
+ * naming the first Directory the server lacks.
+ */
+async function fetchTreeDirectories(client, root, logger) {
+    const known = new Map();
+    const pages = await getTreePages(client, root, logger);
+    for (const directory of pages ?? []) {
+        const { digest, data } = digestOfMessage(remote_execution/* Directory */.__, directory);
+        known.set(digest.hash, { digest, data: Buffer.from(data), directory });
+    }
+    const result = [];
+    const levels = treeLevels(root, async (level) => {
+        const unknown = level.filter((d) => !known.has(d.hash));
+        if (unknown.length > 0) {
+            const read = await client.readBlobs(unknown);
+            if (read.missing.length > 0) {
+                throw new errors/* CasError */.Ko('blob-not-found', `Directory ${digest_formatDigest(read.missing[0])} of tree ${digest_formatDigest(root)} is not on ${client.where()}`);
+            }
+            for (const digest of unknown) {
+                const data = read.blobs.get(digest.hash);
+                known.set(digest.hash, { digest, data, directory: decodeDirectory(digest, data) });
+            }
+        }
+        return level.map((digest) => known.get(digest.hash));
+    });
+    for await (const level of levels)
+        result.push(...level);
+    return result;
+}
+/**
+ * Walks the Directories of tree `root` a level at a time (breadth first, each distinct
+ * Directory once): `readLevel` gives the Directories of one level, in the order asked, from
+ * wherever the caller reads them. Yields each level as read; rethrows what `readLevel` throws.
+ */
+async function* treeLevels(root, readLevel) {
+    const seen = new DigestSet();
+    seen.add(root);
+    let level = [root];
+    while (level.length > 0) {
+        const read = await readLevel(level);
+        yield read;
+        const next = [];
+        for (const { directory } of read) {
+            for (const child of directory.directories)
+                if (child.digest && seen.add(child.digest))
+                    next.push(child.digest);
+        }
+        level = next;
+    }
+}
+/** Parses a Directory blob; a blob that is not one is reported as corrupt, naming it. */
+function decodeDirectory(digest, data) {
+    try {
+        return remote_execution/* Directory */.__.decode(data);
+    }
+    catch (err) {
+        throw new errors/* CasError */.Ko('corrupt-data', `blob ${digest_formatDigest(digest)} is not a valid Directory message`, {
+            cause: err,
+        });
+    }
+}
+//# sourceMappingURL=remote-tree.js.map
+;// CONCATENATED MODULE: ./lib/cas/options.js
+/**
+ * Tuning numbers of the store and the remote sync: concurrency, batch and chunk sizes,
+ * limits. Each is defined here once, with its default and why; the modules that use them
+ * import them from here.
+ */
+// --- Remote CAS calls (cas-client.ts, remote-batches.ts, remote-bytestream.ts) ---
+/**
+ * Calls to a remote in flight at once (batches, ByteStream transfers, FindMissingBlobs groups). 8:
+ * enough to hide a round trip without flooding a small server.
+ */
+const CAS_CLIENT_CONCURRENCY = 8;
+/**
+ * Batch and ByteStream transfers in flight at once, at most: each carries up to a batch limit of
+ * data, so fewer than the lighter FindMissingBlobs calls.
+ */
+const TRANSFER_CONCURRENCY_CAP = 4;
+/**
+ * FindMissingBlobs asks about at most this many digests per call: 512 digests keep a request far
+ * below any message limit.
+ */
+const FIND_MISSING_GROUP = 512;
+/** The batch limit assumed when a server advertises none (REAPI suggests 4 MiB). */
+const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** The batch limit used after a server rejected a batch for its size; 1 MiB is common. */
+const FALLBACK_MAX_BATCH_BYTES = 1024 * 1024;
+/**
+ * Bytes counted per blob on top of its data: the digest (64 hex + size), field tags, length
+ * prefixes and a status or compressor field. Generous on purpose, as strict servers measure
+ * the whole message.
+ */
+const PER_BLOB_OVERHEAD_BYTES = 160;
+/** Kept free in every batch for the request's own fields (instance name, digest function). */
+const BATCH_HEADROOM_BYTES = 4096;
+/** At most this many blobs per batch, so that many small blobs still spread over calls. */
+const MAX_BLOBS_PER_BATCH = 1024;
+/**
+ * ByteStream messages carry at most this much data each: 1 MiB stays well inside gRPC's default 4
+ * MiB message limit.
+ */
+const BYTESTREAM_CHUNK_BYTES = 1024 * 1024;
+// --- Checkout (checkout.ts) ---
+/**
+ * Files written at once by default. 8, 32 and 128 measured the same (bench/copy-variants.ts):
+ * libuv's pool has 4 threads and the work is kernel time; 32 keeps the pool fed.
+ */
+const CHECKOUT_CONCURRENCY = 32;
+/**
+ * File entries whose Directories checkout's first pass keeps for the second (beyond: read again),
+ * bounding memory on huge trees.
+ */
+const CHECKOUT_KEEP_FILE_ENTRIES = 250_000;
+// --- Incremental capture (incremental-capture.ts) ---
+/** Files per CaptureFiles call: 128 keeps each call short so a slow file holds up little. */
+const CAPTURE_BATCH = 128;
+/** CaptureFiles calls in flight: casd hashes on a few threads, so more only queue. */
+const CAPTURE_CONCURRENCY = 4;
+// --- Verify (verify.ts, link-check.ts) ---
+/**
+ * Objects hashed at once. Big objects are read in libuv's 4-thread pool while the main thread
+ * hashes: 1 lane gave 1.5 GB/s, 4 to 16 lanes 1.9 GB/s (SHA-256 bound); small ones are read
+ * synchronously (see checkObject), about 70,000 a second whatever the lanes.
+ */
+const VERIFY_CONCURRENCY = 4;
+/** Bytes read per call: big files stream through a buffer of this size, never whole. */
+const VERIFY_READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Objects up to this size are read synchronously (see checkObject): cheaper than a thread-pool
+ * round trip.
+ */
+const VERIFY_SYNC_READ_BYTES = 64 * 1024;
+// --- Bringing a tree local (bring-local.ts) ---
+/** Directory blobs of one level read from the local store at once. */
+const BRING_LOCAL_READ_CONCURRENCY = 32;
+/**
+ * File blobs gathered before they are fetched: four LocalCAS calls of 512 (Remote.fetchBlobs
+ * runs four at once), so transfers stay batched while progress moves during a walk.
+ */
+const BRING_LOCAL_FILE_GROUP = 2048;
+//# sourceMappingURL=options.js.map
+;// CONCATENATED MODULE: ./lib/cas/bring-local.js
+
+
+
+
+
+
+
+
+/**
+ * Makes the tree under `root` complete in the local cache: walks it level by level from the
+ * local store, fetching from `remote` only the Directories and files the local cache lacks
+ * (a tree complete locally makes no remote call). Every Directory is validated as it is read.
+ * Returns the counts. Throws CasError('blob-not-found') naming what neither the local cache
+ * nor the remote holds (or that no remote is given), 'corrupt-data' / 'unsafe-tree' for a
+ * broken or hostile Directory.
+ */
+async function bringLocal(store, remote, root, options = {}) {
+    const result = { needed: 0, fetched: 0, bytesFetched: 0 };
+    const fetch = async (absent) => {
+        if (absent.length === 0)
+            return;
+        if (!remote) {
+            throw new errors/* CasError */.Ko('blob-not-found', `tree ${digest_formatDigest(root)} is incomplete in the local cache and no remote is set: ${absent.length} blob(s) missing, e.g. ${digest_formatDigest(absent[0])}`);
+        }
+        const { missing } = await remote.fetchBlobs(absent);
+        if (missing.length > 0) {
+            throw new errors/* CasError */.Ko('blob-not-found', `tree ${digest_formatDigest(root)} is incomplete on ${remote.spec.url}: ${missing.length} blob(s) missing, e.g. ${digest_formatDigest(missing[0])}`);
+        }
+        const bytes = absent.reduce((sum, d) => sum + d.sizeBytes, 0);
+        result.fetched += absent.length;
+        result.bytesFetched += bytes;
+        options.onFetched?.(absent.length, bytes);
+    };
+    // Every distinct blob counts once, whether a Directory or a file holds it.
+    const blobs = new DigestSet();
+    let files = [];
+    const levels = treeLevels(root, async (level) => {
+        for (const digest of level)
+            blobs.add(digest);
+        await fetch(await store.localMissingBlobs(level));
+        return mapLimit(level, BRING_LOCAL_READ_CONCURRENCY, async (digest) => ({
+            directory: await store.readDirectory(digest),
+        }));
+    });
+    for await (const level of levels) {
+        const wanted = [];
+        for (const { directory } of level) {
+            for (const file of directory.files)
+                if (file.digest && blobs.add(file.digest))
+                    wanted.push(file.digest);
+        }
+        files.push(...(await store.localMissingBlobs(wanted)));
+        if (files.length >= BRING_LOCAL_FILE_GROUP) {
+            await fetch(files);
+            files = [];
+        }
+    }
+    await fetch(files);
+    result.needed = blobs.size;
+    return result;
+}
+/**
+ * Resolves ref `name` on `remote` (Remote Asset), brings its tree local (bringLocal) and
+ * points the local ref at it. Undefined when the remote does not know the ref; throws like
+ * bringLocal when the remote cannot complete the tree (the local ref is then left alone).
+ */
+async function pullRef(store, refs, remote, name, options = {}) {
+    const root = await resolveRemoteRef(remote, name);
+    if (!root)
+        return undefined;
+    const fetched = await bringLocal(store, remote, root, options);
+    await refs.set(name, root);
+    return { root, ...fetched };
+}
+/**
+ * Makes ref `name` available locally with every blob of its tree: the local ref when its tree
+ * can be completed (from the local cache, else with the remote's blobs), else the remote's ref
+ * (pullRef). Undefined when neither knows the ref. A hostile tree ('unsafe-tree') throws.
+ */
+async function ensureRef(store, refs, remote, name, logger = silentLogger) {
+    if (await refs.has(name)) {
+        const local = await refs.resolve(name, { touch: true });
+        try {
+            return { root: local, ...(await bringLocal(store, remote, local)) };
+        }
+        catch (err) {
+            // A local ref whose blobs expired and that the remote cannot complete: try the remote's
+            // ref. A hostile tree (unsafe names) is never "incomplete": that error stands.
+            if (!isCasError(err, 'blob-not-found', 'corrupt-data'))
+                throw err;
+            logger.debug(`local ref ${name} is incomplete: ${err.message}`);
+        }
+    }
+    return remote ? pullRef(store, refs, remote, name) : undefined;
+}
+//# sourceMappingURL=bring-local.js.map
 // EXTERNAL MODULE: ./lib/gen/build/buildgrid/local_cas.js
 var local_cas = __nccwpck_require__(2163);
 ;// CONCATENATED MODULE: ./lib/cas/local-cas.js
@@ -34924,11 +35444,9 @@ function emptyStageRequest() {
 
 
 
-/**
- * Files written at once by default. 8, 32 and 128 measured the same (bench/copy-variants.ts):
- * libuv's pool has 4 threads and the work is kernel time; 32 keeps the pool fed.
- */
-const DEFAULT_CONCURRENCY = 32;
+
+/** Files written at once by default (see CHECKOUT_CONCURRENCY in options.ts). */
+const DEFAULT_CONCURRENCY = CHECKOUT_CONCURRENCY;
 function checkout_errnoOf(err) {
     return err?.code;
 }
@@ -34957,13 +35475,11 @@ async function prepareDestination(dest) {
     if (!info)
         await (0,promises_.mkdir)(dest, { recursive: true });
 }
-/** File entries whose Directories the first pass keeps for the second (beyond: read again). */
-const KEEP_FILE_ENTRIES = 250_000;
 /**
  * First pass: reads (and so validates) every Directory and checks that every file blob is
  * in the store, so that nothing is written for a tree that is hostile or incomplete. Gives
  * the Directories read, in walk order (parents first), while they hold at most
- * KEEP_FILE_ENTRIES files; undefined beyond (the second pass then walks again).
+ * CHECKOUT_KEEP_FILE_ENTRIES files; undefined beyond (the second pass then walks again).
  */
 async function verifyTree(store, root) {
     let missing = 0;
@@ -34982,7 +35498,7 @@ async function verifyTree(store, root) {
             }
         }
         entries += visited.directory.files.length + visited.directory.symlinks.length + 1;
-        if (entries > KEEP_FILE_ENTRIES)
+        if (entries > CHECKOUT_KEEP_FILE_ENTRIES)
             kept = undefined;
         kept?.push(visited);
     }
@@ -35302,8 +35818,8 @@ const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(im
 
 
 
-/** ByteStream messages carry at most this much data each. */
-const BYTESTREAM_CHUNK_BYTES = 1024 * 1024;
+
+
 /** `{instance}/blobs/{hash}/{size}`; the instance and its slash are omitted when empty. */
 function readResourceName(instanceName, digest) {
     const path = `blobs/${digest.hash}/${digest.sizeBytes}`;
@@ -35455,16 +35971,8 @@ async function byteStreamWrite(client, instanceName, digest, source, timeoutMs) 
 }
 //# sourceMappingURL=remote-bytestream.js.map
 ;// CONCATENATED MODULE: ./lib/cas/remote-batches.js
-/**
- * Bytes counted per blob on top of its data: the digest (64 hex + size), field tags, length
- * prefixes and a status or compressor field. Generous on purpose, as strict servers measure
- * the whole message.
- */
-const PER_BLOB_OVERHEAD_BYTES = 160;
-/** Kept free in every batch for the request's own fields (instance name, digest function). */
-const BATCH_HEADROOM_BYTES = 4096;
-/** At most this many blobs per batch, so that many small blobs still spread over calls. */
-const MAX_BLOBS_PER_BATCH = 1024;
+
+
 /**
  * Packs digests into batches whose total (data plus per-blob overhead) stays within
  * `maxBatchBytes` minus headroom; blobs that cannot fit even alone go to `singles`.
@@ -35493,107 +36001,6 @@ function planBatches(digests, maxBatchBytes) {
     return plan;
 }
 //# sourceMappingURL=remote-batches.js.map
-;// CONCATENATED MODULE: ./lib/cas/remote-tree.js
-
-
-
-
-
-/** Directories per GetTree page asked for; servers may send fewer. */
-const GET_TREE_PAGE_SIZE = 1000;
-// Reads every page of GetTree; returns undefined when the server lacks GetTree.
-async function getTreePages(client, root, logger) {
-    const cas = client.connection.cas;
-    const directories = [];
-    let pageToken = '';
-    try {
-        do {
-            const stream = cas.getTree({
-                instanceName: client.instanceName,
-                rootDigest: root,
-                pageSize: GET_TREE_PAGE_SIZE,
-                pageToken,
-                digestFunction: 0,
-            });
-            pageToken = '';
-            for await (const page of stream) {
-                directories.push(...page.directories);
-                pageToken = page.nextPageToken;
-            }
-        } while (pageToken !== '');
-    }
-    catch (err) {
-        if (isGrpcError(err, src/* status */.h5.UNIMPLEMENTED)) {
-            logger.debug(`${client.where()} has no GetTree; reading Directory blobs level by level`);
-            return undefined;
-        }
-        if (isGrpcError(err, src/* status */.h5.NOT_FOUND)) {
-            throw new errors/* CasError */.Ko('blob-not-found', `tree ${digest_formatDigest(root)} is not on ${client.where()}`, {
-                cause: err,
-                grpcCode: src/* status */.h5.NOT_FOUND,
-            });
-        }
-        // Why: any other GetTree failure is worth a second chance through plain blob reads.
-        logger.debug(`GetTree of ${digest_formatDigest(root)} on ${client.where()} failed (${String(err)}); reading level by level`);
-        return undefined;
-    }
-    return directories;
-}
-/**
- * Every Directory reachable from `root` (root first, then level by level). Directories that
- * GetTree returned are re-encoded and accepted only when that encoding hashes to a digest the
- * tree references; everything else is read as blobs and verified. Throws 'blob-not-found'
- * naming the first Directory the server lacks.
- */
-async function fetchTreeDirectories(client, root, logger) {
-    const known = new Map();
-    const pages = await getTreePages(client, root, logger);
-    for (const directory of pages ?? []) {
-        const { digest, data } = digestOfMessage(remote_execution/* Directory */.__, directory);
-        known.set(digest.hash, { digest, data: Buffer.from(data), directory });
-    }
-    const result = [];
-    const seen = new Set([root.hash]);
-    let level = [root];
-    while (level.length > 0) {
-        const unknown = level.filter((d) => !known.has(d.hash));
-        if (unknown.length > 0) {
-            const read = await client.readBlobs(unknown);
-            if (read.missing.length > 0) {
-                throw new errors/* CasError */.Ko('blob-not-found', `Directory ${digest_formatDigest(read.missing[0])} of tree ${digest_formatDigest(root)} is not on ${client.where()}`);
-            }
-            for (const digest of unknown) {
-                const data = read.blobs.get(digest.hash);
-                known.set(digest.hash, { digest, data, directory: decodeDirectory(digest, data) });
-            }
-        }
-        const next = [];
-        for (const digest of level) {
-            const entry = known.get(digest.hash);
-            result.push(entry);
-            for (const child of entry.directory.directories) {
-                if (!child.digest || seen.has(child.digest.hash))
-                    continue;
-                seen.add(child.digest.hash);
-                next.push(child.digest);
-            }
-        }
-        level = next;
-    }
-    return result;
-}
-/** Parses a Directory blob; a blob that is not one is reported as corrupt, naming it. */
-function decodeDirectory(digest, data) {
-    try {
-        return remote_execution/* Directory */.__.decode(data);
-    }
-    catch (err) {
-        throw new errors/* CasError */.Ko('corrupt-data', `blob ${digest_formatDigest(digest)} is not a valid Directory message`, {
-            cause: err,
-        });
-    }
-}
-//# sourceMappingURL=remote-tree.js.map
 ;// CONCATENATED MODULE: ./lib/cas/cas-client.js
 
 
@@ -35605,12 +36012,8 @@ function decodeDirectory(digest, data) {
 
 
 
-/** The batch limit assumed when a server advertises none (REAPI suggests 4 MiB). */
-const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
-/** The batch limit used after a server rejected a batch for its size; 1 MiB is common. */
-const FALLBACK_MAX_BATCH_BYTES = 1024 * 1024;
-/** FindMissingBlobs asks about at most this many digests per call. */
-const FIND_MISSING_GROUP = 512;
+
+
 /**
  * A REAPI CAS client for one server and instance name: casd, or any strict third-party cache.
  * Sizes batches from the server's capabilities, sends blobs too big for a batch through
@@ -35628,7 +36031,7 @@ class CasClient {
         this.connection = connection;
         this.instanceName = instanceName;
         this.logger = options.logger ?? logger_silentLogger;
-        this.concurrency = options.concurrency ?? 8;
+        this.concurrency = options.concurrency ?? CAS_CLIENT_CONCURRENCY;
         this.timeoutMs = options.timeoutMs;
         this.batchLimit = options.maxBatchBytes;
     }
@@ -35765,7 +36168,7 @@ class CasClient {
             ...plan.singles.map((single) => ({ single })),
             ...plan.batches.map((batch) => ({ batch })),
         ];
-        await forEachLimit(jobs, Math.min(this.concurrency, 4), async (job) => {
+        await forEachLimit(jobs, Math.min(this.concurrency, TRANSFER_CONCURRENCY_CAP), async (job) => {
             if (job.single)
                 return run.single(job.single);
             const batch = job.batch;
@@ -36116,6 +36519,7 @@ async function* blobsBeyond(store, root, bases, skipped = () => undefined) {
 
 
 
+
 /**
  * Blobs of the present trees asked about anyway: enough to catch a server that does not keep
  * what it vouches for, about 4.5 kB of request.
@@ -36168,11 +36572,8 @@ class Remote {
      */
     static async register(local, spec, options = {}) {
         const endpoint = (0,grpc_endpoint/* parseEndpoint */.Bk)(spec.url);
-        if ((spec.token || spec.tokenFile) && !endpoint.secure) {
-            // Why: casd refuses access tokens on plaintext channels ("Secure Channel options cannot
-            // be used with this URL"), so say so before it does, in our words.
-            throw new errors/* CasError */.Ko('invalid-input', `remote ${spec.url}: a token can only be sent over TLS; use grpcs:// or https:// (casd refuses tokens on plaintext channels)`);
-        }
+        if (spec.token || spec.tokenFile)
+            (0,grpc_endpoint/* checkTokenTransport */.nD)(endpoint);
         let tokenDir;
         let tokenPath = spec.tokenFile ?? '';
         if (spec.token) {
@@ -36190,7 +36591,9 @@ class Remote {
             keepaliveTime: undefined,
             accessTokenPath: tokenPath,
             accessTokenReloadInterval: undefined,
-            retryLimit: 0,
+            // Why: casd reads 0 as "unset" and then retries 4 times, 1 s apart; the flags path
+            // (serviceFlags) and this one share one limit.
+            retryLimit: REMOTE_RETRY_LIMIT,
             retryDelay: undefined,
             requestTimeout: undefined,
             readOnly: spec.readOnly ?? false,
@@ -36268,9 +36671,7 @@ class Remote {
      */
     async fetchDirectory(root) {
         const result = [];
-        const seen = new Set([root.hash]);
-        let level = [root];
-        while (level.length > 0) {
+        const levels = treeLevels(root, async (level) => {
             const absent = await this.local.findMissingBlobs(level);
             if (absent.length > 0) {
                 const { missing } = await this.fetchBlobs(absent);
@@ -36279,22 +36680,15 @@ class Remote {
                 }
             }
             const read = await this.local.readBlobs(level);
-            const next = [];
-            for (const digest of level) {
+            return level.map((digest) => {
                 const data = read.blobs.get(digest.hash);
                 if (!data)
                     throw new errors/* CasError */.Ko('blob-not-found', `Directory ${digest_formatDigest(digest)} vanished from the local cache`);
-                const directory = decodeDirectory(digest, data);
-                result.push({ digest, data, directory });
-                for (const child of directory.directories) {
-                    if (!child.digest || seen.has(child.digest.hash))
-                        continue;
-                    seen.add(child.digest.hash);
-                    next.push(child.digest);
-                }
-            }
-            level = next;
-        }
+                return { digest, data, directory: decodeDirectory(digest, data) };
+            });
+        });
+        for await (const level of levels)
+            result.push(...level);
         return result;
     }
     /**
@@ -36501,7 +36895,7 @@ class Remote {
 /** How many object files are stat-ed or touched at once. */
 const FS_CONCURRENCY = 32;
 /** How many paths go into one CaptureFiles call. */
-const CAPTURE_BATCH = 1000;
+const store_CAPTURE_BATCH = 1000;
 function store_errnoOf(err) {
     return err?.code;
 }
@@ -36726,8 +37120,8 @@ class CasStore {
     // `move`: the paths are our own temporary files, which casd may take into its store.
     async capture(paths, labels, move = false) {
         const digests = [];
-        for (let start = 0; start < paths.length; start += CAPTURE_BATCH) {
-            const batch = paths.slice(start, start + CAPTURE_BATCH);
+        for (let start = 0; start < paths.length; start += store_CAPTURE_BATCH) {
+            const batch = paths.slice(start, start + store_CAPTURE_BATCH);
             const responses = await captureFiles(this.connection, batch, {
                 instanceName: this.instanceName,
                 skipUpload: this.skipUpload,
@@ -37014,11 +37408,9 @@ async function removeStatCache(file) {
 
 
 
+
 /** The racy window of stat caches that did not record theirs. */
 const LEGACY_RACY_WINDOW_NS = 1000000000n;
-/** Files per CaptureFiles call, and calls in flight. */
-const incremental_capture_CAPTURE_BATCH = 128;
-const CAPTURE_CONCURRENCY = 4;
 /** casd marks a file executable when its owner may execute it (checked on casd 1.4.30). */
 const OWNER_EXECUTE = 0o100;
 function* stats(scan) {
@@ -37091,7 +37483,7 @@ function scanTree(absRoot) {
 }
 // Captures `files` through CaptureFiles (casd hashes and stores them), setting their digests.
 async function captureScanned(store, absRoot, files) {
-    await forEachLimit(chunks(files, incremental_capture_CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
+    await forEachLimit(chunks(files, CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
         const paths = batch.map((f) => (0,external_node_path_namespaceObject.join)(absRoot, f.path));
         const responses = await captureFiles(store.connection, paths, {
             instanceName: store.instanceName,
@@ -37115,7 +37507,7 @@ async function storeDirectories(store, blobs) {
         store.writeLocalObjects(blobs);
         return;
     }
-    await forEachLimit(chunks(blobs, incremental_capture_CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
+    await forEachLimit(chunks(blobs, CAPTURE_BATCH), CAPTURE_CONCURRENCY, async (batch) => {
         const tag = `${process.pid}-${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}`;
         const paths = batch.map((_, i) => (0,external_node_path_namespaceObject.join)(store.tmpDir, `dir-${tag}-${i}`));
         try {
@@ -37430,115 +37822,7 @@ function checkTarget(text) {
         checkRefName(text);
 }
 //# sourceMappingURL=ref-args.js.map
-;// CONCATENATED MODULE: ./lib/cas/remote-refs.js
-
-
-
-
-/** Our own URN scheme for refs; BuildStream's artifacts use `urn:fdc:buildstream.build:2020:...`. */
-const DEFAULT_REF_URN_TEMPLATE = 'urn:fdc:casd-action:2026:ref:{name}';
-/**
- * The URN under which ref `name` is published. Characters outside the URN-safe set are
- * percent-encoded; `/` is kept so that `project/branch` reads naturally.
- * Throws CasError('invalid-ref') for an empty name or a template without `{name}`.
- */
-function refUri(name, template = DEFAULT_REF_URN_TEMPLATE) {
-    if (name.trim() === '' || /[\s\p{Cc}]/u.test(name)) {
-        throw new errors/* CasError */.Ko('invalid-ref', `ref name "${name}" must be non-empty and contain no whitespace`);
-    }
-    if (!template.includes('{name}')) {
-        throw new errors/* CasError */.Ko('invalid-input', `ref URN template "${template}" has no {name} placeholder`);
-    }
-    return template.split('{name}').join(encodeURIComponent(name).replace(/%2F/g, '/'));
-}
-function qualifierList(qualifiers) {
-    return Object.entries(qualifiers ?? {})
-        .map(([name, value]) => ({ name, value }))
-        .sort((a, b) => a.name.localeCompare(b.name));
-}
-/**
- * Publishes ref `name` -> `root` (a Directory digest) on the remote with Remote Asset
- * PushDirectory. Returns false, after a notice, when the remote has no Remote Asset service;
- * throws CasError for a read-only remote or any other failure.
- */
-async function pushRef(remote, name, root, options = {}) {
-    const uri = refUri(name, options.uriTemplate);
-    validateDigest(root, `ref ${name}`);
-    if (remote.spec.readOnly) {
-        throw new errors/* CasError */.Ko('invalid-input', `cannot publish ref ${name}: remote ${remote.spec.url} is configured read-only`);
-    }
-    const push = remote.assetConnection.push;
-    try {
-        await unary(push.pushDirectory.bind(push), {
-            instanceName: remote.spec.instanceName ?? '',
-            uris: [uri],
-            qualifiers: qualifierList(options.qualifiers),
-            expireAt: undefined,
-            rootDirectoryDigest: root,
-            referencesBlobs: [],
-            referencesDirectories: [],
-            digestFunction: 0,
-        }, { timeoutMs: options.timeoutMs });
-        return true;
-    }
-    catch (err) {
-        if (isGrpcError(err, src/* status */.h5.UNIMPLEMENTED)) {
-            remote.logger.info(`remote ${remote.spec.url} has no Remote Asset service: ref ${name} was not published (blobs were pushed)`);
-            return false;
-        }
-        throw call_grpcToCasError(err, `publishing ref ${name} (${uri} -> ${digest_formatDigest(root)})`);
-    }
-}
-/**
- * The Directory digest ref `name` points at on the remote (Remote Asset FetchDirectory), or
- * undefined when the remote does not know the ref or has no Remote Asset service (the latter
- * with a notice). Throws CasError on other failures.
- */
-async function resolveRemoteRef(remote, name, options = {}) {
-    const uri = refUri(name, options.uriTemplate);
-    const fetch = remote.assetConnection.fetch;
-    try {
-        const response = await unary(fetch.fetchDirectory.bind(fetch), {
-            instanceName: remote.spec.instanceName ?? '',
-            timeout: undefined,
-            oldestContentAccepted: undefined,
-            uris: [uri],
-            qualifiers: qualifierList(options.qualifiers),
-            digestFunction: 0,
-        }, { timeoutMs: options.timeoutMs });
-        // Why: Remote Asset may report failure in the response's status instead of the call's.
-        const code = response.status?.code ?? 0;
-        if (code === src/* status */.h5.NOT_FOUND)
-            return undefined;
-        if (code !== 0) {
-            throw new errors/* CasError */.Ko('remote-error', `resolving ref ${name} (${uri}) on ${remote.spec.url} failed: ${src/* status */.h5[code] ?? code}: ${response.status?.message ?? ''}`, { grpcCode: code });
-        }
-        if (!response.rootDirectoryDigest)
-            return undefined;
-        return validateDigest(response.rootDirectoryDigest, `ref ${name} on ${remote.spec.url}`);
-    }
-    catch (err) {
-        if (isGrpcError(err, src/* status */.h5.NOT_FOUND))
-            return undefined;
-        if (isGrpcError(err, src/* status */.h5.UNIMPLEMENTED)) {
-            remote.logger.info(`remote ${remote.spec.url} has no Remote Asset service: ref ${name} cannot be resolved there`);
-            return undefined;
-        }
-        throw call_grpcToCasError(err, `resolving ref ${name} (${uri}) on ${remote.spec.url}`);
-    }
-}
-//# sourceMappingURL=remote-refs.js.map
-;// CONCATENATED MODULE: ./lib/cli/commands/remote.js
-
-
-
-
-
-
-
-
-
-
+;// CONCATENATED MODULE: ./lib/cli/remote-spec.js
 
 
 function readPem(path, what) {
@@ -37565,192 +37849,9 @@ function remoteSpec(remote) {
         readOnly: remote.readOnly,
     };
 }
-function needRemote(ctx) {
-    if (!ctx.config.remote) {
-        throw new UsageError(`${ctx.command} needs a remote: give --remote URL or set CASD_ACTION_REMOTE`);
-    }
-    return ctx.config.remote;
-}
-async function withRemote(ctx, body) {
-    const settings = needRemote(ctx);
-    return withDaemon(ctx.config, ctx.logger, async (daemon) => {
-        const store = await openStore(daemon, ctx.logger);
-        const remote = await Remote.register(daemon.connection(), remoteSpec(settings), {
-            store,
-            logger: ctx.logger,
-        });
-        try {
-            return await body(store, remote);
-        }
-        finally {
-            await remote.close();
-        }
-    });
-}
-const pushCommand = {
-    name: 'push',
-    summary: 'upload refs (only the blobs the remote lacks) and publish them',
-    synopsis: 'push REF... --remote URL',
-    description: [
-        'For each local ref: asks the remote which blobs of its tree it lacks, uploads only those,',
-        'then publishes the ref through Remote Asset (PushDirectory) so `pull` finds it. A remote',
-        'without Remote Asset still gets the blobs (published: false). HASH/SIZE pushes a tree',
-        "without publishing a name. Blobs the ref's current tree on the remote holds at the same",
-        'path are not asked about (a random sample of them is).',
-    ].join('\n'),
-    options: {},
-    optionHelp: {},
-    positionals: [1, Infinity],
-    async run(ctx) {
-        const settings = needRemote(ctx);
-        if (settings.readOnly)
-            throw new UsageError('push writes to the remote; drop --read-only (CASD_ACTION_READ_ONLY)');
-        for (const name of ctx.positionals)
-            checkTarget(name);
-        return withRemote(ctx, async (_store, remote) => {
-            const refs = new RefStore(ctx.config.cacheDir);
-            const progress = ctx.out.progress('pushing');
-            const pushed = [];
-            try {
-                for (const name of ctx.positionals) {
-                    const root = await resolveTarget(refs, name);
-                    const isDigest = name === digest_formatDigest(root);
-                    progress.phase(`pushing ${name}`);
-                    // The ref's current tree on the remote is the likeliest base of its new one.
-                    const previous = isDigest ? undefined : await resolveRemoteRef(remote, name).catch(() => undefined);
-                    const result = await remote.pushDirectory(root, {
-                        onUploaded: (blobs, bytes) => progress.add(blobs, bytes),
-                        presentTrees: previous ? [previous] : [],
-                    });
-                    const published = isDigest ? false : await pushRef(remote, name, root);
-                    pushed.push({
-                        name,
-                        digest: digest_formatDigest(root),
-                        blobsChecked: result.blobsChecked,
-                        blobsSkipped: result.blobsSkipped,
-                        blobsMissing: result.blobsMissing,
-                        blobsUploaded: result.blobsUploaded,
-                        bytesUploaded: result.bytesUploaded,
-                        published,
-                    });
-                    ctx.out.line(`${name} ${digest_formatDigest(root)}: uploaded ${result.blobsUploaded} blobs (${formatBytes(result.bytesUploaded)})` +
-                        `${published ? ', published' : ''}`);
-                }
-            }
-            catch (err) {
-                progress.abandon();
-                throw err;
-            }
-            progress.done();
-            const json = {
-                remote: remote.spec.url,
-                refs: pushed,
-                blobsUploaded: pushed.reduce((sum, r) => sum + r.blobsUploaded, 0),
-                bytesUploaded: pushed.reduce((sum, r) => sum + r.bytesUploaded, 0),
-            };
-            ctx.out.document(json);
-            return 0;
-        });
-    },
-};
-/**
- * Fetches the tree under `root` into the local cache: Directories level by level, then the
- * file blobs, each time only what the local cache lacks. Returns what moved.
- */
-async function fetchMissing(store, remote, root, progress) {
-    let blobs = 0;
-    let bytes = 0;
-    const fetch = async (digests) => {
-        const absent = await store.localMissingBlobs(digests);
-        if (absent.length === 0)
-            return;
-        const { missing } = await remote.fetchBlobs(absent);
-        if (missing.length > 0) {
-            throw new errors/* CasError */.Ko('blob-not-found', `tree ${digest_formatDigest(root)} is incomplete on ${remote.spec.url}: ${missing.length} blob(s) missing, e.g. ${digest_formatDigest(missing[0])}`);
-        }
-        const size = absent.reduce((sum, d) => sum + d.sizeBytes, 0);
-        blobs += absent.length;
-        bytes += size;
-        progress.add(absent.length, size);
-    };
-    const seen = new DigestSet();
-    const files = new DigestSet();
-    seen.add(root);
-    let level = [root];
-    while (level.length > 0) {
-        await fetch(level);
-        const next = [];
-        const wanted = [];
-        for (const digest of level) {
-            const directory = await store.readDirectory(digest);
-            for (const child of directory.directories)
-                if (child.digest && seen.add(child.digest))
-                    next.push(child.digest);
-            for (const file of directory.files)
-                if (file.digest && files.add(file.digest))
-                    wanted.push(file.digest);
-        }
-        await fetch(wanted);
-        level = next;
-    }
-    return { blobs, bytes };
-}
-const pullCommand = {
-    name: 'pull',
-    summary: 'fetch refs from the remote (only the blobs the local cache lacks)',
-    synopsis: 'pull REF... --remote URL',
-    description: [
-        'For each ref: resolves it on the remote through Remote Asset (FetchDirectory), fetches',
-        'the Directories and files the local cache lacks, and sets the local ref. Fails when the',
-        'remote does not know a ref.',
-    ].join('\n'),
-    options: {},
-    optionHelp: {},
-    positionals: [1, Infinity],
-    async run(ctx) {
-        needRemote(ctx);
-        for (const name of ctx.positionals)
-            checkRefName(name);
-        return withRemote(ctx, async (store, remote) => {
-            const refs = new RefStore(ctx.config.cacheDir);
-            const progress = ctx.out.progress('pulling');
-            const pulled = [];
-            try {
-                for (const name of ctx.positionals) {
-                    const root = await resolveRemoteRef(remote, name);
-                    if (!root) {
-                        throw new errors/* CasError */.Ko('ref-not-found', `ref ${JSON.stringify(name)} is not on remote ${remote.spec.url}`);
-                    }
-                    progress.phase(`pulling ${name}`);
-                    const moved = await fetchMissing(store, remote, root, progress);
-                    await refs.set(name, root);
-                    pulled.push({
-                        name,
-                        digest: digest_formatDigest(root),
-                        blobsFetched: moved.blobs,
-                        bytesFetched: moved.bytes,
-                    });
-                    ctx.out.line(`${name} ${digest_formatDigest(root)}: fetched ${moved.blobs} blobs (${formatBytes(moved.bytes)})`);
-                }
-            }
-            catch (err) {
-                progress.abandon();
-                throw err;
-            }
-            progress.done();
-            const json = {
-                remote: remote.spec.url,
-                refs: pulled,
-                blobsFetched: pulled.reduce((sum, r) => sum + r.blobsFetched, 0),
-                bytesFetched: pulled.reduce((sum, r) => sum + r.bytesFetched, 0),
-            };
-            ctx.out.document(json);
-            return 0;
-        });
-    },
-};
-//# sourceMappingURL=remote.js.map
+//# sourceMappingURL=remote-spec.js.map
 ;// CONCATENATED MODULE: ./lib/cli/commands/store.js
+
 
 
 
@@ -37856,8 +37957,7 @@ const checkoutCommand = {
                     logger,
                 });
                 try {
-                    await remote.fetchTree(root, { withFiles: true });
-                    fetched = true;
+                    fetched = (await bringLocal(store, remote, root)).fetched > 0;
                 }
                 finally {
                     await remote.close();
@@ -38062,6 +38162,162 @@ function gcCommand(name) {
 }
 const gcCommands = [gcCommand('gc'), gcCommand('prune')];
 //# sourceMappingURL=gc.js.map
+;// CONCATENATED MODULE: ./lib/cli/commands/remote.js
+
+
+
+
+
+
+
+
+
+
+
+
+function needRemote(ctx) {
+    if (!ctx.config.remote) {
+        throw new UsageError(`${ctx.command} needs a remote: give --remote URL or set CASD_ACTION_REMOTE`);
+    }
+    return ctx.config.remote;
+}
+async function withRemote(ctx, body) {
+    const settings = needRemote(ctx);
+    return withDaemon(ctx.config, ctx.logger, async (daemon) => {
+        const store = await openStore(daemon, ctx.logger);
+        const remote = await Remote.register(daemon.connection(), remoteSpec(settings), {
+            store,
+            logger: ctx.logger,
+        });
+        try {
+            return await body(store, remote);
+        }
+        finally {
+            await remote.close();
+        }
+    });
+}
+const pushCommand = {
+    name: 'push',
+    summary: 'upload refs (only the blobs the remote lacks) and publish them',
+    synopsis: 'push REF... --remote URL',
+    description: [
+        'For each local ref: asks the remote which blobs of its tree it lacks, uploads only those,',
+        'then publishes the ref through Remote Asset (PushDirectory) so `pull` finds it. A remote',
+        'without Remote Asset still gets the blobs (published: false). HASH/SIZE pushes a tree',
+        "without publishing a name. Blobs the ref's current tree on the remote holds at the same",
+        'path are not asked about (a random sample of them is).',
+    ].join('\n'),
+    options: {},
+    optionHelp: {},
+    positionals: [1, Infinity],
+    async run(ctx) {
+        const settings = needRemote(ctx);
+        if (settings.readOnly)
+            throw new UsageError('push writes to the remote; drop --read-only (CASD_ACTION_READ_ONLY)');
+        for (const name of ctx.positionals)
+            checkTarget(name);
+        return withRemote(ctx, async (_store, remote) => {
+            const refs = new RefStore(ctx.config.cacheDir);
+            const progress = ctx.out.progress('pushing');
+            const pushed = [];
+            try {
+                for (const name of ctx.positionals) {
+                    const root = await resolveTarget(refs, name);
+                    const isDigest = name === digest_formatDigest(root);
+                    progress.phase(`pushing ${name}`);
+                    // The ref's current tree on the remote is the likeliest base of its new one.
+                    const previous = isDigest ? undefined : await resolveRemoteRef(remote, name).catch(() => undefined);
+                    const result = await remote.pushDirectory(root, {
+                        onUploaded: (blobs, bytes) => progress.add(blobs, bytes),
+                        presentTrees: previous ? [previous] : [],
+                    });
+                    const published = isDigest ? false : await pushRef(remote, name, root);
+                    pushed.push({
+                        name,
+                        digest: digest_formatDigest(root),
+                        blobsChecked: result.blobsChecked,
+                        blobsSkipped: result.blobsSkipped,
+                        blobsMissing: result.blobsMissing,
+                        blobsUploaded: result.blobsUploaded,
+                        bytesUploaded: result.bytesUploaded,
+                        published,
+                    });
+                    ctx.out.line(`${name} ${digest_formatDigest(root)}: uploaded ${result.blobsUploaded} blobs (${formatBytes(result.bytesUploaded)})` +
+                        `${published ? ', published' : ''}`);
+                }
+            }
+            catch (err) {
+                progress.abandon();
+                throw err;
+            }
+            progress.done();
+            const json = {
+                remote: remote.spec.url,
+                refs: pushed,
+                blobsUploaded: pushed.reduce((sum, r) => sum + r.blobsUploaded, 0),
+                bytesUploaded: pushed.reduce((sum, r) => sum + r.bytesUploaded, 0),
+            };
+            ctx.out.document(json);
+            return 0;
+        });
+    },
+};
+const pullCommand = {
+    name: 'pull',
+    summary: 'fetch refs from the remote (only the blobs the local cache lacks)',
+    synopsis: 'pull REF... --remote URL',
+    description: [
+        'For each ref: resolves it on the remote through Remote Asset (FetchDirectory), fetches',
+        'the Directories and files the local cache lacks, and sets the local ref. Fails when the',
+        'remote does not know a ref.',
+    ].join('\n'),
+    options: {},
+    optionHelp: {},
+    positionals: [1, Infinity],
+    async run(ctx) {
+        needRemote(ctx);
+        for (const name of ctx.positionals)
+            checkRefName(name);
+        return withRemote(ctx, async (store, remote) => {
+            const refs = new RefStore(ctx.config.cacheDir);
+            const progress = ctx.out.progress('pulling');
+            const pulled = [];
+            try {
+                for (const name of ctx.positionals) {
+                    progress.phase(`pulling ${name}`);
+                    const moved = await pullRef(store, refs, remote, name, {
+                        onFetched: (blobs, bytes) => progress.add(blobs, bytes),
+                    });
+                    if (!moved) {
+                        throw new errors/* CasError */.Ko('ref-not-found', `ref ${JSON.stringify(name)} is not on remote ${remote.spec.url}`);
+                    }
+                    pulled.push({
+                        name,
+                        digest: digest_formatDigest(moved.root),
+                        blobsFetched: moved.fetched,
+                        bytesFetched: moved.bytesFetched,
+                    });
+                    ctx.out.line(`${name} ${digest_formatDigest(moved.root)}: fetched ${moved.fetched} blobs (${formatBytes(moved.bytesFetched)})`);
+                }
+            }
+            catch (err) {
+                progress.abandon();
+                throw err;
+            }
+            progress.done();
+            const json = {
+                remote: remote.spec.url,
+                refs: pulled,
+                blobsFetched: pulled.reduce((sum, r) => sum + r.blobsFetched, 0),
+                bytesFetched: pulled.reduce((sum, r) => sum + r.bytesFetched, 0),
+            };
+            ctx.out.document(json);
+            return 0;
+        });
+    },
+};
+//# sourceMappingURL=remote.js.map
 ;// CONCATENATED MODULE: ./lib/cas/verify.js
 
 
@@ -38073,16 +38329,8 @@ const gcCommands = [gcCommand('gc'), gcCommand('prune')];
 
 
 
-/**
- * Objects hashed at once. Big objects are read in libuv's 4-thread pool while the main thread
- * hashes: 1 lane gave 1.5 GB/s, 4 to 16 lanes 1.9 GB/s (SHA-256 bound); small ones are read
- * synchronously (see checkObject), about 70,000 a second whatever the lanes.
- */
-const VERIFY_CONCURRENCY = 4;
-/** Bytes read per call: big files stream through a buffer of this size, never whole. */
-const READ_CHUNK_BYTES = 1024 * 1024;
-/** Objects up to this size are read synchronously (see checkObject). */
-const SYNC_READ_BYTES = 64 * 1024;
+
+
 const readAsync = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.read);
 const PREFIX_DIR = /^[0-9a-f]{2}$/;
 const REST_NAME = /^[0-9a-f]{62}$/;
@@ -38116,8 +38364,8 @@ async function checkObject(store, object, options = {}) {
         info = (0,external_node_fs_.fstatSync)(fd, { bigint: true });
         // Why synchronous for small objects: a read of a cached file takes microseconds, a round
         // trip through libuv's thread pool tens of them; most objects are small.
-        const sync = info.size <= SYNC_READ_BYTES;
-        const buffer = Buffer.allocUnsafe(sync ? Number(info.size) + 1 : READ_CHUNK_BYTES);
+        const sync = info.size <= VERIFY_SYNC_READ_BYTES;
+        const buffer = Buffer.allocUnsafe(sync ? Number(info.size) + 1 : VERIFY_READ_CHUNK_BYTES);
         for (;;) {
             const bytesRead = sync
                 ? (0,external_node_fs_.readSync)(fd, buffer, 0, buffer.byteLength, null)
@@ -46406,9 +46654,10 @@ class Connection {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Bk: () => (/* binding */ parseEndpoint),
 /* harmony export */   T0: () => (/* binding */ formatEndpoint),
-/* harmony export */   lw: () => (/* binding */ casdRemoteUrl)
+/* harmony export */   lw: () => (/* binding */ casdRemoteUrl),
+/* harmony export */   nD: () => (/* binding */ checkTokenTransport)
 /* harmony export */ });
-/* unused harmony export ACCEPTED_ENDPOINT_FORMS */
+/* unused harmony exports ACCEPTED_ENDPOINT_FORMS, tokenRefusal */
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(452);
 
 const ACCEPTED_ENDPOINT_FORMS = 'unix:/path/to/socket, unix:///path/to/socket, grpc://host:port, grpcs://host[:port], ' +
@@ -46478,6 +46727,23 @@ function formatEndpoint(endpoint) {
     if (endpoint.kind === 'unix')
         return `unix:${endpoint.socketPath}`;
     return `${endpoint.secure ? 'grpcs' : 'grpc'}://${endpoint.target}`;
+}
+/**
+ * The one rule for bearer tokens: only over TLS. Returns why a token cannot go to `endpoint`,
+ * or undefined when it can. Why: buildbox-casd refuses access tokens on plaintext channels
+ * ("Secure Channel options cannot be used with this URL"), so every front end says so first,
+ * in these words.
+ */
+function tokenRefusal(endpoint) {
+    if (endpoint.secure)
+        return undefined;
+    return `remote ${endpoint.text}: a token can only be sent over TLS; use grpcs:// or https:// (buildbox-casd sends tokens only over TLS and refuses them on plaintext channels)`;
+}
+/** Throws CasError('invalid-input') when a token may not be sent to `endpoint` (tokenRefusal). */
+function checkTokenTransport(endpoint) {
+    const refusal = tokenRefusal(endpoint);
+    if (refusal)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .CasError */ .Ko('invalid-input', refusal);
 }
 //# sourceMappingURL=endpoint.js.map
 

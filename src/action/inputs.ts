@@ -3,7 +3,8 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { validateRefName } from '../cas/ref-names.js';
 import { CasError } from '../errors.js';
-import { type Endpoint, parseEndpoint } from '../grpc/endpoint.js';
+import { parseQuota } from '../casd/start-options.js';
+import { checkTokenTransport, type Endpoint, parseEndpoint } from '../grpc/endpoint.js';
 import { parseBytes, parseDurationMs, parseSizeSpec, type SizeSpec } from '../util/size.js';
 import { Inputs } from './constants.js';
 import { INPUT_DEFAULTS } from './defaults.js';
@@ -226,7 +227,7 @@ export function parseInputs(read: InputReader): ActionConfig {
   const cacheDirRaw = get(Inputs.CacheDir).trim();
   const cacheDir = expandHome(cacheDirRaw);
 
-  const quota = problems.try(Inputs.Quota, () => parseSizeSpec(get(Inputs.Quota), Inputs.Quota)) ?? {
+  const quota = problems.try(Inputs.Quota, () => parseQuota(get(Inputs.Quota), Inputs.Quota)) ?? {
     bytes: 0,
   };
   const quotaLow = problems.try(Inputs.QuotaLow, () =>
@@ -286,13 +287,8 @@ export function parseInputs(read: InputReader): ActionConfig {
         problems.add(input, input === Inputs.Token ? '***' : get(input), 'no value unless remote is set');
     }
   }
-  if (endpoint && !endpoint.secure && (token || tokenFile)) {
-    // casd refuses access tokens on plaintext channels; say so before it does.
-    problems.add(
-      token ? Inputs.Token : Inputs.TokenFile,
-      token ? '***' : tokenFileRaw,
-      `a TLS remote (grpcs:// or https://): buildbox-casd sends tokens only over TLS, and remote is ${endpoint.text}`,
-    );
+  if (endpoint && (token || tokenFile)) {
+    problems.try(token ? Inputs.Token : Inputs.TokenFile, () => checkTokenTransport(endpoint));
   }
   if (endpoint && !endpoint.secure && (serverCert || clientCert)) {
     problems.add(

@@ -6,15 +6,15 @@ import { CasStore } from '../cas/store.js';
 import { type Digest, formatDigest } from '../cas/digest.js';
 import { CasError } from '../errors.js';
 import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import { manifestNode, parseManifest } from './entry-manifest.js';
+import { manifestNode, parseManifest } from '../cas/entries/manifest.js';
 import type { Connection } from '../grpc/connection.js';
-import { remoteSpec } from './config.js';
 import type { ActionConfig } from './inputs.js';
 import { keyRef, localKeysWithPrefix, pointerRef } from './keys.js';
 import { actionsLogger } from './logger.js';
 import { guarded } from './guard.js';
 import { restorePersisted, withPersistedIndex } from './persist/index.js';
 import { type RunReport, timed } from './report.js';
+import { type RestoreOutcome, emptyOutcome, restoreRemote } from './restore.js';
 import type { MainState } from './state.js';
 
 /** Where lookup-only looks: refs alone, never a blob of an entry. */
@@ -119,33 +119,29 @@ export async function lookupKey(
 
 /**
  * The main step with lookup-only: looks key and restore-keys up (lookupKey) in the local
- * cache, in the persisted index when the local cache is persisted (reading the index only),
- * and on the remote, and fills the state's outputs. Restores nothing, refs included.
+ * cache, in the persisted index when the local cache is persisted (`persistPrefix`, reading
+ * the index only), and on the remote (unless `remoteUnavailable`). Restores nothing, refs
+ * included. Returns what it found (matched key, cache hit, what the index read cost).
  */
 export async function lookupRequested(
   config: ActionConfig,
   connection: Connection,
-  state: MainState,
-): Promise<void> {
+  remoteUnavailable = false,
+  persistPrefix?: string,
+): Promise<RestoreOutcome> {
+  const outcome = emptyOutcome();
   const store = new CasStore({ cacheDir: config.cacheDir, connection, logger: actionsLogger });
-  const remote =
-    config.remote && !state.remoteUnavailable
-      ? await Remote.register(connection, remoteSpec(config, true), {
-          store,
-          logger: actionsLogger,
-          tempDir: process.env.RUNNER_TEMP,
-        })
-      : undefined;
+  const remote = await restoreRemote(config, connection, store, remoteUnavailable);
   try {
     const local = new RefStore(config.cacheDir);
     const look = (index?: RefStore): Promise<KeyFound | undefined> =>
       lookupKey({ store, local, index, remote }, config.key!, config.restoreKeys, config.paths);
     let found: KeyFound | undefined;
-    if (state.persistPrefix) {
+    if (persistPrefix) {
       const read = await withPersistedIndex(
         {
           cacheDir: config.cacheDir,
-          prefix: state.persistPrefix,
+          prefix: persistPrefix,
           timeoutMs: config.restoreTimeoutMs,
           failOnError: config.failOnCacheError,
           logger: actionsLogger,
@@ -153,14 +149,14 @@ export async function lookupRequested(
         look,
       );
       found = read.value;
-      state.stats.persistBytesDownloaded += read.bytesDownloaded;
-      state.warnings.push(...read.warnings);
+      outcome.persistBytesDownloaded += read.bytesDownloaded;
+      outcome.warnings.push(...read.warnings);
     } else {
       found = await look();
     }
     if (found) {
-      state.matchedKey = found.key;
-      state.cacheHit = found.exact;
+      outcome.matchedKey = found.key;
+      outcome.cacheHit = found.exact;
       core.info(
         `Cache found and can be restored from key: ${found.key} (in ${found.source}; lookup-only: nothing was restored)`,
       );
@@ -173,6 +169,7 @@ export async function lookupRequested(
   } finally {
     await remote?.close();
   }
+  return outcome;
 }
 
 /**

@@ -1,23 +1,24 @@
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import { casdRemoteUrl } from '../grpc/endpoint.js';
 import { writeToolSettings } from '../settings/tool-settings.js';
 import { withDeadline } from '../util/deadline.js';
+import { jobTempDir } from '../util/temp.js';
 import { lockCacheDir, updateLock } from './cache-lock.js';
 import { jobId, persistPrefix, pushAllowed, readConfig, readInput } from './config.js';
 import { ExportedEnv, Outputs } from './constants.js';
-import { guarded } from './guard.js';
+import { guarded, troublePolicy, warn } from './guard.js';
+import type { ActionConfig } from './inputs.js';
 import { installCasd } from './install.js';
 import { actionsLogger } from './logger.js';
 import { restorePersisted } from './persist/index.js';
 import { emptyStats, timed } from './report.js';
 import { cacheMissError, lookupRequested } from './lookup.js';
 import { finishSession } from './post-step.js';
-import { restoreRequested } from './restore.js';
-import { writeSecretFiles } from './secret-files.js';
+import { type RestoreOutcome, restoreRequested } from './restore.js';
+import { remoteWithTokenFile, writeSecretFiles } from './secret-files.js';
 import { recordedInputs, writeSessionRecord } from './session-record.js';
-import { daemonStartOptions, startDaemon } from './start-daemon.js';
+import { actionStartOptions, startDaemon } from './start-daemon.js';
 import { type MainState, saveMainState } from './state.js';
 
 /**
@@ -25,7 +26,7 @@ import { type MainState, saveMainState } from './state.js';
  * cache, start the daemon, restore refs and keys, export the socket and settings files.
  */
 export async function mainStep(): Promise<void> {
-  let config = readConfig();
+  const config = readConfig();
   const logger = actionsLogger;
   const stats = emptyStats();
   const state: MainState = {
@@ -38,20 +39,22 @@ export async function mainStep(): Promise<void> {
   };
   const save = (): void => saveMainState(state);
   // Cache trouble is a warning, unless fail-on-cache-error: then it fails the step.
+  const policy = troublePolicy(config, 'main');
   const phase = <T>(what: string, body: () => Promise<T>): Promise<T | undefined> =>
-    guarded(state, what, body, config.failOnCacheError);
+    guarded(state, what, body, policy);
 
   const job = jobId();
   const lock = await lockCacheDir(config.cacheDir, job);
+  // The cache directory in use: the input's, or a private one when another job holds it.
+  const cacheDir = lock.shared ? config.cacheDir : lock.dir;
   if (lock.shared) {
     state.lock = { dir: config.cacheDir, job };
   } else {
     core.notice(
       `${config.cacheDir} is in use by another job${lock.holder ? ` (${lock.holder})` : ''}; this job uses ${lock.dir}`,
     );
-    config = { ...config, cacheDir: lock.dir };
   }
-  state.cacheDir = config.cacheDir;
+  state.cacheDir = cacheDir;
   save();
 
   const installed = await timed(stats, 'install', () => installCasd({ ...config.install, logger }));
@@ -64,7 +67,7 @@ export async function mainStep(): Promise<void> {
     const restored = await phase('restoring the local cache from the Actions cache', () =>
       timed(stats, 'restore local cache', () =>
         restorePersisted({
-          cacheDir: config.cacheDir,
+          cacheDir,
           prefix: state.persistPrefix!,
           timeoutMs: config.restoreTimeoutMs,
           failOnError: config.failOnCacheError,
@@ -84,15 +87,23 @@ export async function mainStep(): Promise<void> {
   const secrets = config.remote ? await writeSecretFiles(config.remote) : undefined;
   state.secretsDir = secrets?.dir;
   save();
-  const daemon = await timed(stats, 'daemon start', async () =>
-    startDaemon(config, await daemonStartOptions(config, installed.binary, secrets, allowed, logger), state),
+  const started = await timed(stats, 'daemon start', async () =>
+    startDaemon(
+      config.remote,
+      await actionStartOptions(config, cacheDir, installed.binary, secrets, allowed, logger),
+      secrets,
+      policy,
+    ),
   );
+  const daemon = started.daemon;
+  if (started.warning) warn(state, started.warning);
+  if (started.remoteUnavailable) state.remoteUnavailable = true;
   state.daemon = daemon.toState();
   if (state.lock) await updateLock(state.lock.dir, job, daemon.pid);
   save();
   // For the save sub-action (it gets no STATE_ of ours): the session, found through cache-dir.
   const handOff = (): Promise<string> =>
-    writeSessionRecord(config.cacheDir, {
+    writeSessionRecord(cacheDir, {
       version: 1,
       state,
       inputs: recordedInputs(readInput, secrets),
@@ -109,7 +120,7 @@ export async function mainStep(): Promise<void> {
     core.setOutput(Outputs.BazelUrl, daemon.bazelUrl);
     core.exportVariable(ExportedEnv.BazelUrl, daemon.bazelUrl);
   }
-  const settingsDir = join(process.env.RUNNER_TEMP || tmpdir(), 'casd-action');
+  const settingsDir = join(jobTempDir(), 'casd-action');
   const settings = await writeToolSettings(settingsDir, {
     socket: daemon.socket,
     grpcUrl: daemon.grpcUrl,
@@ -131,13 +142,34 @@ export async function mainStep(): Promise<void> {
   core.setOutput(Outputs.BuildstreamConf, settings.buildstreamConf);
 
   if (config.refs.length > 0 || config.key) {
-    const [what, restore] = config.lookupOnly
-      ? ['looking up keys', lookupRequested]
-      : ['restoring refs', restoreRequested];
+    const what = config.lookupOnly ? 'looking up keys' : 'restoring refs';
+    // restore.ts and lookup.ts read the cache directory and the remote from the config: give
+    // them the directory in use and the job's one token file (neither writes the token again).
+    const inUse: ActionConfig = {
+      ...config,
+      cacheDir,
+      remote: config.remote && remoteWithTokenFile(config.remote, secrets?.dir),
+    };
+    const restore = (): Promise<RestoreOutcome> =>
+      config.lookupOnly
+        ? lookupRequested(inUse, daemon.connection(), state.remoteUnavailable, state.persistPrefix)
+        : restoreRequested(inUse, daemon.connection(), state.remoteUnavailable);
     await phase(what, () =>
-      timed(stats, config.lookupOnly ? 'lookup' : 'restore refs', () =>
-        withDeadline(what, config.restoreTimeoutMs, () => restore(config, daemon.connection(), state)),
-      ),
+      timed(stats, config.lookupOnly ? 'lookup' : 'restore refs', async () => {
+        const done = await withDeadline(what, config.restoreTimeoutMs, restore);
+        state.matchedKey = done.matchedKey;
+        state.cacheHit = done.cacheHit;
+        state.restoredKeyRoot = done.restoredKeyRoot;
+        state.restoredKeyContent = done.restoredKeyContent;
+        state.refsRestored.push(...done.refsRestored);
+        state.refsMissing.push(...done.refsMissing);
+        stats.blobsNeeded += done.blobsNeeded;
+        stats.blobsFetched += done.blobsFetched;
+        stats.bytesFetched += done.bytesFetched;
+        stats.persistBytesDownloaded += done.persistBytesDownloaded;
+        state.warnings.push(...done.warnings);
+        if (done.error !== undefined) throw done.error;
+      }),
     );
   }
   core.setOutput(Outputs.CacheHit, String(state.cacheHit));

@@ -9,19 +9,21 @@ import { Remote } from '../cas/remote.js';
 import { CasStore } from '../cas/store.js';
 import { formatEndpoint } from '../grpc/endpoint.js';
 import { withDeadline } from '../util/deadline.js';
+import { jobTempDir } from '../util/temp.js';
 import type { ActionConfig } from './inputs.js';
 import { type JobStatusResult, readJobStatus } from './job-status.js';
-import { absolutePath, pathRoots, resolvePatterns } from './cache-paths.js';
-import { type CapturedPaths, capturePaths } from './key-tree.js';
+import { absolutePath } from '../cas/entries/paths.js';
+import { pathRoots, resolvePatterns } from './cache-paths.js';
+import { type CapturedPaths, capturePaths } from '../cas/entries/entry-tree.js';
 import { checkLinkWrites } from './link-writes.js';
 import { keyPrefixes, keyRef, POINTER_REF_PREFIX, pointerRef, statsRef } from './keys.js';
 import { actionsLogger } from './logger.js';
 import { pushAllowed, readConfig, remoteSpec } from './config.js';
-import { guarded } from './guard.js';
+import { failIfTroubled, guarded, troublePolicy } from './guard.js';
 import { savePersisted } from './persist/index.js';
 import { type RunReport, type RunStats, timed } from './report.js';
 import { unlockCacheDir } from './cache-lock.js';
-import { removeSecretFiles } from './secret-files.js';
+import { removeSecretFiles, remoteWithTokenFile } from './secret-files.js';
 import { removeSessionRecord } from './session-record.js';
 import { restoreSkippedPersist, saveSkipped } from './lookup.js';
 import { loadMainState, type MainState } from './state.js';
@@ -136,7 +138,7 @@ async function connectRemote(
       Remote.register(connection, remoteSpec(config, false), {
         store,
         logger: actionsLogger,
-        tempDir: process.env.RUNNER_TEMP,
+        tempDir: jobTempDir(),
       }),
     ),
   );
@@ -403,7 +405,13 @@ export async function postStep(): Promise<void> {
  * and the `inputs` to save with: the post step's own, or the save sub-action's over restore's.
  */
 export async function finishSession(state: MainState, inputs: ActionConfig): Promise<void> {
-  const config = { ...inputs, cacheDir: state.cacheDir ?? inputs.cacheDir };
+  // The cache directory in use, and the token as the one file the main step wrote.
+  const config: ActionConfig = {
+    ...inputs,
+    cacheDir: state.cacheDir ?? inputs.cacheDir,
+    remote: inputs.remote && remoteWithTokenFile(inputs.remote, state.secretsDir),
+  };
+  const policy = troublePolicy(config, 'post');
   const report: RunReport = {
     casdVersion: state.casdVersion,
     remote: config.remote ? formatEndpoint(config.remote.endpoint) : undefined,
@@ -467,7 +475,5 @@ export async function finishSession(state: MainState, inputs: ActionConfig): Pro
   if (config.cacheDir !== inputs.cacheDir) await rm(config.cacheDir, { recursive: true, force: true });
 
   await core.summary.addRaw(renderSummary(report)).write();
-  if (config.failOnCacheError && report.warnings.length > 0) {
-    throw new Error(`cache trouble (fail-on-cache-error is set): ${report.warnings.join('; ')}`);
-  }
+  failIfTroubled(report, policy);
 }

@@ -1,102 +1,30 @@
 import * as core from '@actions/core';
+import { type TreeFetch, bringLocal, ensureRef } from '../cas/bring-local.js';
 import { RefStore } from '../cas/refs.js';
 import type { Connection } from '../grpc/connection.js';
 import { remoteSpec } from './config.js';
 import type { ActionConfig } from './inputs.js';
 import { pathRoots } from './cache-paths.js';
-import { type EntryInfo, entryContentId, manifestNode, samePatterns } from './entry-manifest.js';
-import { readEntry, restorePaths, stageDirectory } from './key-tree.js';
+import { type EntryInfo, entryContentId, manifestNode, samePatterns } from '../cas/entries/manifest.js';
+import { readEntry, restorePaths } from '../cas/entries/entry-tree.js';
+import { stageDirectory } from '../cas/entries/stage.js';
 import { actionsLogger } from './logger.js';
+import type { RunStats } from './report.js';
 import type { MainState } from './state.js';
 import { type Digest, formatDigest, sameDigest } from '../cas/digest.js';
 import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { resolveRemoteRef } from '../cas/remote-refs.js';
 import { Remote } from '../cas/remote.js';
 import { CasStore } from '../cas/store.js';
-import { requiredBlobs } from '../cas/tree.js';
-import { CasError, isCasError } from '../errors.js';
+import { isCasError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { keyRef, localKeysWithPrefix, pointerRef } from './keys.js';
-import type { RunStats } from './report.js';
 
 export interface RestoreContext {
   store: CasStore;
   refs: RefStore;
   remote?: Remote;
   logger: Logger;
-  stats: RunStats;
-}
-
-/** Lists the blobs of `root` that the local cache lacks, counting the tree's blobs. */
-async function localMissing(
-  ctx: RestoreContext,
-  root: Digest,
-): Promise<{ needed: number; missing: Digest[] }> {
-  let needed = 0;
-  const missing = await ctx.store.localMissingBlobs(
-    (async function* () {
-      for await (const digest of requiredBlobs(ctx.store, root)) {
-        needed++;
-        yield digest;
-      }
-    })(),
-  );
-  return { needed, missing };
-}
-
-/**
- * Counts the tree's blobs and fetches those the local cache lacks from the remote. A tree
- * complete in the local cache needs no remote at all; its Directories are fetched only when
- * one is missing locally. Throws 'unsafe-tree' / 'corrupt-data' for a hostile or broken tree.
- */
-async function completeTree(ctx: RestoreContext, root: Digest): Promise<boolean> {
-  let local: { needed: number; missing: Digest[] };
-  try {
-    local = await localMissing(ctx, root);
-  } catch (err) {
-    if (!ctx.remote || !isCasError(err, 'blob-not-found')) throw err;
-    await ctx.remote.fetchDirectory(root);
-    local = await localMissing(ctx, root);
-  }
-  const { needed, missing } = local;
-  ctx.stats.blobsNeeded += needed;
-  if (missing.length === 0) return true;
-  if (!ctx.remote) return false;
-  const { missing: lacking } = await ctx.remote.fetchBlobs(missing);
-  if (lacking.length > 0) {
-    throw new CasError(
-      'blob-not-found',
-      `the remote lacks ${lacking.length} blob(s) of tree ${formatDigest(root)}, e.g. ${formatDigest(lacking[0])}`,
-    );
-  }
-  ctx.stats.blobsFetched += missing.length;
-  ctx.stats.bytesFetched += missing.reduce((sum, d) => sum + d.sizeBytes, 0);
-  return true;
-}
-
-/**
- * Makes ref `name` available locally with every blob of its tree: from the local cache when
- * complete there, else from the remote (Remote Asset to resolve, then the blobs it lacks).
- * Returns the tree's digest, or undefined when neither knows the ref.
- */
-export async function ensureRef(ctx: RestoreContext, name: string): Promise<Digest | undefined> {
-  if (await ctx.refs.has(name)) {
-    const local = await ctx.refs.resolve(name, { touch: true });
-    try {
-      if (await completeTree(ctx, local)) return local;
-    } catch (err) {
-      // A local ref whose blobs expired and that the remote cannot complete: try the remote's
-      // ref. A hostile tree (unsafe names) is never "incomplete": that error stands.
-      if (!isCasError(err, 'blob-not-found') && !isCasError(err, 'corrupt-data')) throw err;
-      ctx.logger.debug(`local ref ${name} is incomplete: ${(err as Error).message}`);
-    }
-  }
-  if (!ctx.remote) return undefined;
-  const remoteRoot = await resolveRemoteRef(ctx.remote, name);
-  if (!remoteRoot) return undefined;
-  await completeTree(ctx, remoteRoot);
-  await ctx.refs.set(name, remoteRoot);
-  return remoteRoot;
 }
 
 export interface KeyMatch {
@@ -107,6 +35,8 @@ export interface KeyMatch {
   exact: boolean;
   /** What the entry holds (entryContentId): an unchanged capture has the same. */
   contentId: string;
+  /** What bringing its tree local took. */
+  fetch: TreeFetch;
 }
 
 /** An entry a lookup found, read but not yet fetched whole. */
@@ -214,12 +144,13 @@ async function prefixCandidates(
 }
 
 /**
- * Fetches what the local cache lacks of `c` and returns it as the match for `key`; undefined
- * (logged) when its blobs are gone. A hostile tree ('unsafe-tree') throws.
+ * Fetches what the local cache lacks of `c` (bringLocal) and returns it as the match for
+ * `key`; undefined (logged) when its blobs are gone. A hostile tree ('unsafe-tree') throws.
  */
 async function take(ctx: RestoreContext, c: Candidate, key: string): Promise<KeyMatch | undefined> {
+  let fetch: TreeFetch;
   try {
-    if (!(await completeTree(ctx, c.root))) return undefined;
+    fetch = await bringLocal(ctx.store, ctx.remote, c.root);
   } catch (err) {
     if (!isCasError(err, 'blob-not-found', 'corrupt-data')) throw err;
     ctx.logger.debug(`cache entry ${c.name} is incomplete: ${(err as Error).message}`);
@@ -227,7 +158,13 @@ async function take(ctx: RestoreContext, c: Candidate, key: string): Promise<Key
   }
   if (c.onRemote) await ctx.refs.set(c.name, c.root);
   else await ctx.refs.touch(c.name);
-  return { key: c.key, root: c.root, exact: c.key === key, contentId: entryContentId(c.directory, c.entry) };
+  return {
+    key: c.key,
+    root: c.root,
+    exact: c.key === key,
+    contentId: entryContentId(c.directory, c.entry),
+    fetch,
+  };
 }
 
 /**
@@ -262,46 +199,97 @@ export async function findKey(
 }
 
 /**
+ * What restoreRequested (or lookupRequested) did, for the main step to record: the state's
+ * restore fields, the counts of the trees brought local (see TreeFetch) and of lookup-only's
+ * read of the persisted index, its warnings, and `error`, what stopped it part way (the rest
+ * is then what was done before).
+ */
+export type RestoreOutcome = Pick<
+  MainState,
+  'matchedKey' | 'cacheHit' | 'restoredKeyRoot' | 'restoredKeyContent' | 'refsRestored' | 'refsMissing'
+> &
+  Pick<RunStats, 'blobsNeeded' | 'blobsFetched' | 'bytesFetched' | 'persistBytesDownloaded'> & {
+    warnings: string[];
+    error?: unknown;
+  };
+
+/**
+ * The remote a restore or lookup reads from (registered with casd; close it after), or
+ * undefined when none is configured or it did not answer at start (`remoteUnavailable`).
+ */
+export async function restoreRemote(
+  config: ActionConfig,
+  connection: Connection,
+  store: CasStore,
+  remoteUnavailable: boolean,
+): Promise<Remote | undefined> {
+  if (!config.remote || remoteUnavailable) return undefined;
+  return Remote.register(connection, remoteSpec(config, true), {
+    store,
+    logger: actionsLogger,
+    tempDir: process.env.RUNNER_TEMP,
+  });
+}
+
+/** An outcome with nothing done yet. */
+export function emptyOutcome(): RestoreOutcome {
+  return {
+    cacheHit: false,
+    refsRestored: [],
+    refsMissing: [],
+    blobsNeeded: 0,
+    blobsFetched: 0,
+    bytesFetched: 0,
+    persistBytesDownloaded: 0,
+    warnings: [],
+  };
+}
+
+function count(outcome: RestoreOutcome, fetch: TreeFetch): void {
+  outcome.blobsNeeded += fetch.needed;
+  outcome.blobsFetched += fetch.fetched;
+  outcome.bytesFetched += fetch.bytesFetched;
+}
+
+/**
  * Restores what the inputs ask for: each of `refs` (staged at its path when given), then the
- * key or the first matching restore key into `path`. Fills the state's outputs.
+ * key or the first matching restore key into `path`. `remoteUnavailable`: the remote did not
+ * answer at start, so none is used. Returns what it did; a failure part way is returned as
+ * `error` with what was done before it.
  */
 export async function restoreRequested(
   config: ActionConfig,
   connection: Connection,
-  state: MainState,
-): Promise<void> {
+  remoteUnavailable = false,
+): Promise<RestoreOutcome> {
+  const outcome = emptyOutcome();
   const store = new CasStore({ cacheDir: config.cacheDir, connection, logger: actionsLogger });
   await store.checkLayout();
   const refs = new RefStore(config.cacheDir);
-  const remote =
-    config.remote && !state.remoteUnavailable
-      ? await Remote.register(connection, remoteSpec(config, true), {
-          store,
-          logger: actionsLogger,
-          tempDir: process.env.RUNNER_TEMP,
-        })
-      : undefined;
-  const ctx: RestoreContext = { store, refs, remote, logger: actionsLogger, stats: state.stats };
+  const remote = await restoreRemote(config, connection, store, remoteUnavailable);
+  const ctx: RestoreContext = { store, refs, remote, logger: actionsLogger };
   const stageOptions = { link: config.restoreLinks, logger: actionsLogger };
   try {
     for (const ref of config.refs) {
-      const root = await ensureRef(ctx, ref.name);
-      if (!root) {
-        state.refsMissing.push(ref.name);
+      const found = await ensureRef(store, refs, remote, ref.name, actionsLogger);
+      if (!found) {
+        outcome.refsMissing.push(ref.name);
         core.info(`Ref ${ref.name} was not found locally${remote ? ' or on the remote' : ''}`);
         continue;
       }
-      if (ref.path) await stageDirectory(store, root, ref.path, stageOptions);
-      state.refsRestored.push(ref.name);
-      core.info(`Restored ref ${ref.name} (${formatDigest(root)})${ref.path ? ` to ${ref.path}` : ''}`);
+      count(outcome, found);
+      if (ref.path) await stageDirectory(store, found.root, ref.path, stageOptions);
+      outcome.refsRestored.push(ref.name);
+      core.info(`Restored ref ${ref.name} (${formatDigest(found.root)})${ref.path ? ` to ${ref.path}` : ''}`);
     }
     if (config.key) {
       const match = await findKey(ctx, config.key, config.restoreKeys, config.paths);
+      if (match) count(outcome, match.fetch);
       if (match && (await restorePaths(store, match.root, config.paths, pathRoots(), stageOptions))) {
-        state.matchedKey = match.key;
-        state.cacheHit = match.exact;
-        state.restoredKeyRoot = formatDigest(match.root);
-        state.restoredKeyContent = match.contentId;
+        outcome.matchedKey = match.key;
+        outcome.cacheHit = match.exact;
+        outcome.restoredKeyRoot = formatDigest(match.root);
+        outcome.restoredKeyContent = match.contentId;
         core.info(
           `Restored ${config.paths.join(', ')} from key ${match.key}${match.exact ? '' : ' (partial match)'}`,
         );
@@ -311,7 +299,10 @@ export async function restoreRequested(
         );
       }
     }
+  } catch (err) {
+    outcome.error = err;
   } finally {
     await remote?.close();
   }
+  return outcome;
 }

@@ -1,76 +1,54 @@
-import { mkdir, statfs } from 'node:fs/promises';
-import * as core from '@actions/core';
-import { CasdDaemon, type CasdRemoteFlags, proxyFlags, type StartOptions } from '../casd/index.js';
+import { CasdDaemon, daemonStartOptions, type StartOptions } from '../casd/index.js';
 import { CasError, describeError } from '../errors.js';
 import { unary } from '../grpc/call.js';
 import { Connection } from '../grpc/connection.js';
 import type { Logger } from '../logger.js';
-import { resolveSize } from '../util/size.js';
-import type { ActionConfig } from './inputs.js';
-import type { SecretFiles } from './secret-files.js';
-import type { MainState } from './state.js';
+import { casdProxyFlags } from '../settings/remote.js';
+import { throwIfFailsNow, type TroublePolicy } from './guard.js';
+import type { ActionConfig, RemoteConfig } from './inputs.js';
+import { remoteDescription, type SecretFiles } from './secret-files.js';
 
 /** How long the main step waits for the remote to answer before going on without it. */
 const REMOTE_PROBE_MS = 5_000;
 
-/** Size of the filesystem holding `dir`, for quotas given as a percentage. */
-export async function filesystemBytes(dir: string): Promise<number> {
-  await mkdir(dir, { recursive: true });
-  const stats = await statfs(dir);
-  return stats.blocks * stats.bsize;
-}
-
-/** casd's remote flags: the CAS, Remote Asset and Action Cache all proxied through `""`. */
-export function remoteFlags(
+/** The daemon's start options from the action's config, through the library's one builder. */
+export function actionStartOptions(
   config: ActionConfig,
-  secrets: SecretFiles | undefined,
-  pushAllowed: boolean,
-): CasdRemoteFlags | undefined {
-  const remote = config.remote;
-  if (!remote) return undefined;
-  return proxyFlags(
-    { cas: remote.endpoint, ra: remote.assetEndpoint, ac: remote.actionCacheEndpoint },
-    { ...secrets, instance: remote.instanceName },
-    !pushAllowed,
-  );
-}
-
-/** The daemon's start options from the action's config. */
-export async function daemonStartOptions(
-  config: ActionConfig,
+  cacheDir: string,
   binary: string,
   secrets: SecretFiles | undefined,
   pushAllowed: boolean,
   logger: Logger,
 ): Promise<StartOptions> {
-  const quotaHighBytes = resolveSize(
-    config.quota,
-    'percent' in config.quota ? await filesystemBytes(config.cacheDir) : 0,
-  );
-  return {
+  return daemonStartOptions({
     binary,
-    cacheDir: config.cacheDir,
+    cacheDir,
     logLevel: config.logLevel,
-    quotaHighBytes: quotaHighBytes > 0 ? quotaHighBytes : undefined,
+    quota: config.quota,
     quotaLow: config.quotaLow,
     reservedBytes: config.reservedBytes,
     protectSessionBlobs: config.protectSessionBlobs,
     listen: config.listen ? `${config.listen.host}:${config.listen.port}` : undefined,
     bazelBridge: config.listen !== undefined,
-    remote: remoteFlags(config, secrets, pushAllowed),
+    // casd proxies the CAS, Remote Asset and Action Cache, all through instance "".
+    remote: config.remote && casdProxyFlags(remoteDescription(config.remote, secrets, !pushAllowed)),
     logger,
-  };
+  });
 }
 
-/** Asks the remote for its capabilities, briefly: a remote that is down must not stall the job. */
-async function remoteAnswers(config: ActionConfig): Promise<string | undefined> {
-  const remote = config.remote!;
+/**
+ * Asks the remote for its capabilities, briefly: a remote that is down must not stall the job.
+ * Reads the token from the job's one token file, as casd does.
+ */
+async function remoteAnswers(
+  remote: RemoteConfig,
+  tokenPath: string | undefined,
+): Promise<string | undefined> {
   const connection = new Connection(remote.endpoint, {
     serverCert: remote.serverCert,
     clientCert: remote.clientCert,
     clientKey: remote.clientKey,
-    token: remote.token,
-    tokenFile: remote.tokenFile,
+    tokenFile: tokenPath,
   });
   try {
     await unary(
@@ -86,31 +64,39 @@ async function remoteAnswers(config: ActionConfig): Promise<string | undefined> 
   }
 }
 
+/** What startDaemon did. */
+export interface StartedDaemon {
+  daemon: CasdDaemon;
+  /** The remote did not answer: the daemon runs local-only and post pushes nothing. */
+  remoteUnavailable: boolean;
+  /** Why, when the remote was unavailable: for the caller to show and keep for the summary. */
+  warning?: string;
+}
+
 /**
  * Starts the daemon detached (it serves the rest of the job; post stops it). casd exits at
  * start when its remote does not answer, so a remote that is down means a local-only daemon
- * and a warning, never a failed job (unless fail-on-cache-error).
+ * and a warning returned, never a failed job (unless `policy` says fail-on-cache-error: then
+ * it throws CasError('remote-unavailable')).
  */
 export async function startDaemon(
-  config: ActionConfig,
+  remote: RemoteConfig | undefined,
   options: StartOptions,
-  state: MainState,
-): Promise<CasdDaemon> {
-  const localOnly = async (why: string): Promise<CasdDaemon> => {
-    if (config.failOnCacheError)
-      throw new CasError('remote-unavailable', `remote ${config.remote!.endpoint.text}: ${why}`);
-    const message = `remote ${config.remote!.endpoint.text} is unavailable (${why}); using the local cache only`;
-    state.warnings.push(message);
-    state.remoteUnavailable = true;
-    core.warning(message);
-    return CasdDaemon.start({ ...options, remote: undefined, detach: true });
+  secrets: SecretFiles | undefined,
+  policy: TroublePolicy,
+): Promise<StartedDaemon> {
+  const localOnly = async (why: string): Promise<StartedDaemon> => {
+    const warning = `remote ${remote!.endpoint.text} is unavailable (${why}); using the local cache only`;
+    throwIfFailsNow(policy, new CasError('remote-unavailable', `remote ${remote!.endpoint.text}: ${why}`));
+    const daemon = await CasdDaemon.start({ ...options, remote: undefined, detach: true });
+    return { daemon, remoteUnavailable: true, warning };
   };
-  if (options.remote) {
-    const problem = await remoteAnswers(config);
+  if (options.remote && remote) {
+    const problem = await remoteAnswers(remote, secrets?.tokenPath);
     if (problem) return localOnly(problem);
   }
   try {
-    return await CasdDaemon.start({ ...options, detach: true });
+    return { daemon: await CasdDaemon.start({ ...options, detach: true }), remoteUnavailable: false };
   } catch (err) {
     if (!options.remote) throw err;
     return localOnly(describeError(err).split('\n')[0]);

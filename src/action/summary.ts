@@ -1,4 +1,4 @@
-import { formatBytes } from '../util/size.js';
+import { formatBytes, formatUsedOfQuota } from '../util/size.js';
 import { hitRatio, type RunReport, type RunStats } from './report.js';
 
 function escape(text: string): string {
@@ -11,12 +11,10 @@ export function bar(fraction: number, width = 20): string {
   return `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
 }
 
-/** `used / quota (pct%)`, `used`, or `unknown`. */
+/** `used / quota (pct%)`, `used`, or `unknown` (formatUsedOfQuota, as `casd-action usage`). */
 export function usageText(stats: RunStats): string {
   if (stats.usedBytes === undefined) return 'unknown';
-  if (!stats.quotaBytes) return formatBytes(stats.usedBytes);
-  const pct = Math.round((stats.usedBytes / stats.quotaBytes) * 100);
-  return `${formatBytes(stats.usedBytes)} / ${formatBytes(stats.quotaBytes)} (${pct}%)`;
+  return formatUsedOfQuota(stats.usedBytes, stats.quotaBytes);
 }
 
 function percent(value: number | undefined): string {

@@ -8,6 +8,13 @@ import {
 import type { Connection } from '../grpc/connection.js';
 import { grpcToCasError, isGrpcError, unary } from '../grpc/call.js';
 import { forEachLimit } from '../util/concurrency.js';
+import {
+  CAS_CLIENT_CONCURRENCY,
+  DEFAULT_MAX_BATCH_BYTES,
+  FALLBACK_MAX_BATCH_BYTES,
+  FIND_MISSING_GROUP,
+  TRANSFER_CONCURRENCY_CAP,
+} from './options.js';
 import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from './corrupt.js';
 import { type Digest, EMPTY_DIGEST, digestOfBuffer, formatDigest } from './digest.js';
 import {
@@ -21,12 +28,7 @@ import { type TreeDirectory, fetchTreeDirectories } from './remote-tree.js';
 
 export type { TreeDirectory };
 
-/** The batch limit assumed when a server advertises none (REAPI suggests 4 MiB). */
-export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
-/** The batch limit used after a server rejected a batch for its size; 1 MiB is common. */
-export const FALLBACK_MAX_BATCH_BYTES = 1024 * 1024;
-/** FindMissingBlobs asks about at most this many digests per call. */
-export const FIND_MISSING_GROUP = 512;
+export { DEFAULT_MAX_BATCH_BYTES, FALLBACK_MAX_BATCH_BYTES, FIND_MISSING_GROUP } from './options.js';
 
 export interface CasClientOptions {
   logger?: Logger;
@@ -71,7 +73,7 @@ export class CasClient {
     this.connection = connection;
     this.instanceName = instanceName;
     this.logger = options.logger ?? silentLogger;
-    this.concurrency = options.concurrency ?? 8;
+    this.concurrency = options.concurrency ?? CAS_CLIENT_CONCURRENCY;
     this.timeoutMs = options.timeoutMs;
     this.batchLimit = options.maxBatchBytes;
   }
@@ -234,7 +236,7 @@ export class CasClient {
       ...plan.singles.map((single) => ({ single })),
       ...plan.batches.map((batch) => ({ batch })),
     ];
-    await forEachLimit(jobs, Math.min(this.concurrency, 4), async (job) => {
+    await forEachLimit(jobs, Math.min(this.concurrency, TRANSFER_CONCURRENCY_CAP), async (job) => {
       if (job.single) return run.single(job.single);
       const batch = job.batch as Digest[];
       try {

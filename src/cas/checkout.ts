@@ -4,16 +4,14 @@ import { join, resolve } from 'node:path';
 import { CasError } from '../errors.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { type Digest, formatDigest } from './digest.js';
+import { CHECKOUT_CONCURRENCY, CHECKOUT_KEEP_FILE_ENTRIES } from './options.js';
 import type { CasStore } from './store.js';
 import { DigestSet, type VisitedDirectory, walkDirectories } from './tree.js';
 
 export { stageTree, type StagedTree } from './local-cas.js';
 
-/**
- * Files written at once by default. 8, 32 and 128 measured the same (bench/copy-variants.ts):
- * libuv's pool has 4 threads and the work is kernel time; 32 keeps the pool fed.
- */
-export const DEFAULT_CONCURRENCY = 32;
+/** Files written at once by default (see CHECKOUT_CONCURRENCY in options.ts). */
+export const DEFAULT_CONCURRENCY = CHECKOUT_CONCURRENCY;
 
 export interface CheckoutOptions {
   /**
@@ -79,14 +77,11 @@ async function prepareDestination(dest: string): Promise<void> {
   if (!info) await mkdir(dest, { recursive: true });
 }
 
-/** File entries whose Directories the first pass keeps for the second (beyond: read again). */
-const KEEP_FILE_ENTRIES = 250_000;
-
 /**
  * First pass: reads (and so validates) every Directory and checks that every file blob is
  * in the store, so that nothing is written for a tree that is hostile or incomplete. Gives
  * the Directories read, in walk order (parents first), while they hold at most
- * KEEP_FILE_ENTRIES files; undefined beyond (the second pass then walks again).
+ * CHECKOUT_KEEP_FILE_ENTRIES files; undefined beyond (the second pass then walks again).
  */
 async function verifyTree(store: CasStore, root: Digest): Promise<VisitedDirectory[] | undefined> {
   let missing = 0;
@@ -105,7 +100,7 @@ async function verifyTree(store: CasStore, root: Digest): Promise<VisitedDirecto
       }
     }
     entries += visited.directory.files.length + visited.directory.symlinks.length + 1;
-    if (entries > KEEP_FILE_ENTRIES) kept = undefined;
+    if (entries > CHECKOUT_KEEP_FILE_ENTRIES) kept = undefined;
     kept?.push(visited);
   }
   if (missing > 0) {

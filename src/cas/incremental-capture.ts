@@ -8,6 +8,7 @@ import { type Logger, silentLogger } from '../logger.js';
 import { chunks, forEachLimit } from '../util/concurrency.js';
 import { type Digest, digestOfBuffer } from './digest.js';
 import { captureFiles, statusToCasError } from './local-cas.js';
+import { CAPTURE_BATCH, CAPTURE_CONCURRENCY } from './options.js';
 import {
   type FileStat,
   type StatCache,
@@ -53,9 +54,6 @@ export interface IncrementalCaptureResult {
 
 /** The racy window of stat caches that did not record theirs. */
 const LEGACY_RACY_WINDOW_NS = 1_000_000_000n;
-/** Files per CaptureFiles call, and calls in flight. */
-const CAPTURE_BATCH = 128;
-const CAPTURE_CONCURRENCY = 4;
 /** casd marks a file executable when its owner may execute it (checked on casd 1.4.30). */
 const OWNER_EXECUTE = 0o100;
 

@@ -23,7 +23,8 @@ import {
   wallClockNs,
 } from './stat-cache.js';
 import type { CasStore } from './store.js';
-import { VERIFY_CONCURRENCY, checkObject } from './verify.js';
+import { VERIFY_CONCURRENCY } from './options.js';
+import { checkObject } from './verify.js';
 import { VERIFY_HINT } from './corrupt.js';
 
 /** An object that a write through a linked file damaged. */

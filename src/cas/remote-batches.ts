@@ -1,15 +1,7 @@
 import type { Digest } from './digest.js';
+import { BATCH_HEADROOM_BYTES, MAX_BLOBS_PER_BATCH, PER_BLOB_OVERHEAD_BYTES } from './options.js';
 
-/**
- * Bytes counted per blob on top of its data: the digest (64 hex + size), field tags, length
- * prefixes and a status or compressor field. Generous on purpose, as strict servers measure
- * the whole message.
- */
-export const PER_BLOB_OVERHEAD_BYTES = 160;
-/** Kept free in every batch for the request's own fields (instance name, digest function). */
-export const BATCH_HEADROOM_BYTES = 4096;
-/** At most this many blobs per batch, so that many small blobs still spread over calls. */
-export const MAX_BLOBS_PER_BATCH = 1024;
+export { BATCH_HEADROOM_BYTES, MAX_BLOBS_PER_BATCH, PER_BLOB_OVERHEAD_BYTES } from './options.js';
 
 /** Blobs grouped for batch calls, and those too big for any batch (for ByteStream). */
 export interface BatchPlan {

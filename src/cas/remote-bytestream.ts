@@ -8,9 +8,9 @@ import type { ByteStreamClient, WriteRequest } from '../gen/google/bytestream/by
 import { grpcToCasError } from '../grpc/call.js';
 import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from './corrupt.js';
 import { type Digest, formatDigest } from './digest.js';
+import { BYTESTREAM_CHUNK_BYTES } from './options.js';
 
-/** ByteStream messages carry at most this much data each. */
-export const BYTESTREAM_CHUNK_BYTES = 1024 * 1024;
+export { BYTESTREAM_CHUNK_BYTES } from './options.js';
 
 /** `{instance}/blobs/{hash}/{size}`; the instance and its slash are omitted when empty. */
 export function readResourceName(instanceName: string, digest: Digest): string {

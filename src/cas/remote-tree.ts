@@ -3,8 +3,9 @@ import { CasError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { isGrpcError } from '../grpc/call.js';
-import type { CasClient } from './cas-client.js';
+import type { Connection } from '../grpc/connection.js';
 import { type Digest, digestOfMessage, formatDigest } from './digest.js';
+import { DigestSet } from './tree.js';
 
 /** One Directory of a tree with its digest and the exact bytes that hash to it. */
 export interface TreeDirectory {
@@ -13,12 +14,25 @@ export interface TreeDirectory {
   directory: Directory;
 }
 
+/**
+ * What reading a tree needs of a CAS client (CasClient is one; declared here so that this
+ * module and cas-client.ts do not import each other).
+ */
+export interface TreeSource {
+  readonly connection: Pick<Connection, 'cas'>;
+  readonly instanceName: string;
+  /** Where the server is, for messages. */
+  where(): string;
+  /** Reads and checks blobs; those the server lacks are listed in `missing`. */
+  readBlobs(digests: Iterable<Digest>): Promise<{ blobs: Map<string, Buffer>; missing: Digest[] }>;
+}
+
 /** Directories per GetTree page asked for; servers may send fewer. */
 const GET_TREE_PAGE_SIZE = 1000;
 
 // Reads every page of GetTree; returns undefined when the server lacks GetTree.
 async function getTreePages(
-  client: CasClient,
+  client: TreeSource,
   root: Digest,
   logger: Logger,
 ): Promise<Directory[] | undefined> {
@@ -67,7 +81,7 @@ async function getTreePages(
  * naming the first Directory the server lacks.
  */
 export async function fetchTreeDirectories(
-  client: CasClient,
+  client: TreeSource,
   root: Digest,
   logger: Logger,
 ): Promise<TreeDirectory[]> {
@@ -78,9 +92,7 @@ export async function fetchTreeDirectories(
     known.set(digest.hash, { digest, data: Buffer.from(data), directory });
   }
   const result: TreeDirectory[] = [];
-  const seen = new Set<string>([root.hash]);
-  let level: Digest[] = [root];
-  while (level.length > 0) {
+  const levels = treeLevels(root, async (level) => {
     const unknown = level.filter((d) => !known.has(d.hash));
     if (unknown.length > 0) {
       const read = await client.readBlobs(unknown);
@@ -95,19 +107,34 @@ export async function fetchTreeDirectories(
         known.set(digest.hash, { digest, data, directory: decodeDirectory(digest, data) });
       }
     }
+    return level.map((digest) => known.get(digest.hash) as TreeDirectory);
+  });
+  for await (const level of levels) result.push(...level);
+  return result;
+}
+
+/**
+ * Walks the Directories of tree `root` a level at a time (breadth first, each distinct
+ * Directory once): `readLevel` gives the Directories of one level, in the order asked, from
+ * wherever the caller reads them. Yields each level as read; rethrows what `readLevel` throws.
+ */
+export async function* treeLevels<T extends { directory: Directory }>(
+  root: Digest,
+  readLevel: (digests: Digest[]) => Promise<T[]>,
+): AsyncGenerator<T[]> {
+  const seen = new DigestSet();
+  seen.add(root);
+  let level: Digest[] = [root];
+  while (level.length > 0) {
+    const read = await readLevel(level);
+    yield read;
     const next: Digest[] = [];
-    for (const digest of level) {
-      const entry = known.get(digest.hash) as TreeDirectory;
-      result.push(entry);
-      for (const child of entry.directory.directories) {
-        if (!child.digest || seen.has(child.digest.hash)) continue;
-        seen.add(child.digest.hash);
-        next.push(child.digest);
-      }
+    for (const { directory } of read) {
+      for (const child of directory.directories)
+        if (child.digest && seen.add(child.digest)) next.push(child.digest);
     }
     level = next;
   }
-  return result;
 }
 
 /** Parses a Directory blob; a blob that is not one is reported as corrupt, naming it. */

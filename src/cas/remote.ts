@@ -11,12 +11,13 @@ import type {
 } from '../gen/build/buildgrid/local_cas.js';
 import { grpcToCasError, isGrpcError, type UnaryMethod, unary } from '../grpc/call.js';
 import { Connection, type ConnectionOptions } from '../grpc/connection.js';
-import { casdRemoteUrl, parseEndpoint } from '../grpc/endpoint.js';
+import { casdRemoteUrl, checkTokenTransport, parseEndpoint } from '../grpc/endpoint.js';
+import { REMOTE_RETRY_LIMIT } from '../grpc/options.js';
 import { chunks, forEachLimit } from '../util/concurrency.js';
 import { CasClient, type TreeDirectory } from './cas-client.js';
 import { type Digest, EMPTY_DIGEST, formatDigest } from './digest.js';
 import { copyBlobs } from './remote-copy.js';
-import { decodeDirectory } from './remote-tree.js';
+import { decodeDirectory, treeLevels } from './remote-tree.js';
 import type { CasStore } from './store.js';
 import { requiredBlobs } from './tree.js';
 import { DigestSample, blobsBeyond } from './tree-delta.js';
@@ -147,14 +148,7 @@ export class Remote {
    */
   static async register(local: Connection, spec: RemoteSpec, options: RemoteOptions = {}): Promise<Remote> {
     const endpoint = parseEndpoint(spec.url);
-    if ((spec.token || spec.tokenFile) && !endpoint.secure) {
-      // Why: casd refuses access tokens on plaintext channels ("Secure Channel options cannot
-      // be used with this URL"), so say so before it does, in our words.
-      throw new CasError(
-        'invalid-input',
-        `remote ${spec.url}: a token can only be sent over TLS; use grpcs:// or https:// (casd refuses tokens on plaintext channels)`,
-      );
-    }
+    if (spec.token || spec.tokenFile) checkTokenTransport(endpoint);
     let tokenDir: string | undefined;
     let tokenPath = spec.tokenFile ?? '';
     if (spec.token) {
@@ -172,7 +166,9 @@ export class Remote {
       keepaliveTime: undefined,
       accessTokenPath: tokenPath,
       accessTokenReloadInterval: undefined,
-      retryLimit: 0,
+      // Why: casd reads 0 as "unset" and then retries 4 times, 1 s apart; the flags path
+      // (serviceFlags) and this one share one limit.
+      retryLimit: REMOTE_RETRY_LIMIT,
       retryDelay: undefined,
       requestTimeout: undefined,
       readOnly: spec.readOnly ?? false,
@@ -251,9 +247,7 @@ export class Remote {
    */
   async fetchDirectory(root: Digest): Promise<TreeDirectory[]> {
     const result: TreeDirectory[] = [];
-    const seen = new Set<string>([root.hash]);
-    let level: Digest[] = [root];
-    while (level.length > 0) {
+    const levels = treeLevels(root, async (level) => {
       const absent = await this.local.findMissingBlobs(level);
       if (absent.length > 0) {
         const { missing } = await this.fetchBlobs(absent);
@@ -265,24 +259,17 @@ export class Remote {
         }
       }
       const read = await this.local.readBlobs(level);
-      const next: Digest[] = [];
-      for (const digest of level) {
+      return level.map((digest) => {
         const data = read.blobs.get(digest.hash);
         if (!data)
           throw new CasError(
             'blob-not-found',
             `Directory ${formatDigest(digest)} vanished from the local cache`,
           );
-        const directory = decodeDirectory(digest, data);
-        result.push({ digest, data, directory });
-        for (const child of directory.directories) {
-          if (!child.digest || seen.has(child.digest.hash)) continue;
-          seen.add(child.digest.hash);
-          next.push(child.digest);
-        }
-      }
-      level = next;
-    }
+        return { digest, data, directory: decodeDirectory(digest, data) };
+      });
+    });
+    for await (const level of levels) result.push(...level);
     return result;
   }
 

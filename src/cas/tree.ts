@@ -1,7 +1,14 @@
 import { CasError } from '../errors.js';
 import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import type { Digest } from './digest.js';
-import type { CasStore } from './store.js';
+
+/**
+ * What a tree walk reads Directories from (CasStore is one). Why an interface: the store
+ * itself walks trees, so the walk must not import it back.
+ */
+export interface DirectoryReader {
+  readDirectory(digest: Digest): Promise<Directory>;
+}
 
 /** How many Directory blobs a walk reads ahead of its consumer. */
 const DEFAULT_READ_AHEAD = 32;
@@ -68,7 +75,7 @@ function joinPath(parent: string, name: string): string {
  * Throws CasError('blob-not-found' | 'corrupt-data' | 'unsafe-tree') from the reads.
  */
 export async function* walkDirectories(
-  store: CasStore,
+  store: DirectoryReader,
   root: Digest,
   options: WalkOptions = {},
 ): AsyncGenerator<VisitedDirectory> {
@@ -140,7 +147,7 @@ export interface TreeEntry {
  * Throws like walkDirectories.
  */
 export async function* walkTree(
-  store: CasStore,
+  store: DirectoryReader,
   root: Digest,
   options: { excludeSubdirs?: string[] } = {},
 ): AsyncGenerator<TreeEntry> {
@@ -174,7 +181,7 @@ export async function* walkTree(
  * locally, 'corrupt-data' or 'unsafe-tree' when one is broken or hostile.
  */
 export function requiredBlobs(
-  store: CasStore,
+  store: DirectoryReader,
   root: Digest,
   options?: { excludeSubdirs?: string[] },
 ): AsyncIterable<Digest> {

@@ -7,19 +7,11 @@ import { isCasError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { type Digest, formatDigest } from './digest.js';
+import { VERIFY_CONCURRENCY, VERIFY_READ_CHUNK_BYTES, VERIFY_SYNC_READ_BYTES } from './options.js';
 import type { CasStore } from './store.js';
 import { DigestSet } from './tree.js';
 
-/**
- * Objects hashed at once. Big objects are read in libuv's 4-thread pool while the main thread
- * hashes: 1 lane gave 1.5 GB/s, 4 to 16 lanes 1.9 GB/s (SHA-256 bound); small ones are read
- * synchronously (see checkObject), about 70,000 a second whatever the lanes.
- */
-export const VERIFY_CONCURRENCY = 4;
-/** Bytes read per call: big files stream through a buffer of this size, never whole. */
-const READ_CHUNK_BYTES = 1024 * 1024;
-/** Objects up to this size are read synchronously (see checkObject). */
-const SYNC_READ_BYTES = 64 * 1024;
+export { VERIFY_CONCURRENCY } from './options.js';
 
 const readAsync = promisify(read);
 
@@ -72,8 +64,8 @@ export async function checkObject(
     info = fstatSync(fd, { bigint: true });
     // Why synchronous for small objects: a read of a cached file takes microseconds, a round
     // trip through libuv's thread pool tens of them; most objects are small.
-    const sync = info.size <= SYNC_READ_BYTES;
-    const buffer = Buffer.allocUnsafe(sync ? Number(info.size) + 1 : READ_CHUNK_BYTES);
+    const sync = info.size <= VERIFY_SYNC_READ_BYTES;
+    const buffer = Buffer.allocUnsafe(sync ? Number(info.size) + 1 : VERIFY_READ_CHUNK_BYTES);
     for (;;) {
       const bytesRead = sync
         ? readSync(fd, buffer, 0, buffer.byteLength, null)

@@ -1,5 +1,6 @@
 import { CasError } from '../errors.js';
 import { casdRemoteUrl, type Endpoint } from '../grpc/endpoint.js';
+import { REMOTE_RETRY_LIMIT } from '../grpc/options.js';
 
 /** casd's log levels, quietest first. */
 export const CASD_LOG_LEVELS = ['error', 'warning', 'info', 'debug', 'trace'] as const;
@@ -56,7 +57,7 @@ export function serviceFlags(endpoint: Endpoint, files: RemoteFiles = {}): Servi
     clientCertPath: files.clientCertPath,
     clientKeyPath: files.clientKeyPath,
     accessTokenPath: files.tokenPath,
-    retryLimit: 3,
+    retryLimit: REMOTE_RETRY_LIMIT,
     requestTimeoutSeconds: 120,
   };
 }

@@ -1,6 +1,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import { lowerLowApiVersionInGrpcBody } from './api-version.js';
+import { BRIDGE_CONNECTION_WINDOW_BYTES, BRIDGE_STREAM_WINDOW_BYTES } from './options.js';
 
 // The Bazel bridge: a plaintext HTTP/2 pass-through from a loopback TCP port to casd's unix
 // socket. Every gRPC call goes through byte for byte (headers, messages, trailers, resets);
@@ -9,11 +10,6 @@ import { lowerLowApiVersionInGrpcBody } from './api-version.js';
 // flow control and cancellation end to end.
 
 const CAPABILITIES_PATH = '/build.bazel.remote.execution.v2.Capabilities/GetCapabilities';
-
-/** HTTP/2 stream window: big enough that a ByteStream transfer is not held to 64 KiB a round trip. */
-const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
-/** Connection window, shared by Bazel's many concurrent calls on one connection. */
-const CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
 
@@ -137,15 +133,15 @@ function forwardStream(
 export async function startBazelBridge(options: BazelBridgeOptions): Promise<BazelBridge> {
   const onProblem = options.onProblem ?? (() => undefined);
   const sessions = new Set<http2.ServerHttp2Session>();
-  const server = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } });
+  const server = http2.createServer({ settings: { initialWindowSize: BRIDGE_STREAM_WINDOW_BYTES } });
   server.on('session', (session) => {
     sessions.add(session);
-    session.on('connect', () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+    session.on('connect', () => session.setLocalWindowSize(BRIDGE_CONNECTION_WINDOW_BYTES));
     const upstream = http2.connect('http://localhost', {
       createConnection: () => net.connect(options.socketPath),
-      settings: { initialWindowSize: STREAM_WINDOW_BYTES },
+      settings: { initialWindowSize: BRIDGE_STREAM_WINDOW_BYTES },
     });
-    upstream.on('connect', () => upstream.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+    upstream.on('connect', () => upstream.setLocalWindowSize(BRIDGE_CONNECTION_WINDOW_BYTES));
     upstream.on('error', (err) => onProblem(`casd connection: ${err.message}`));
     session.on('error', (err) => onProblem(`client connection: ${err.message}`));
     // Why both ways: a client gone leaves nothing to serve; casd gone leaves nothing to serve

@@ -5,16 +5,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CasError } from '../errors.js';
 import { startBazelBridge } from './bazel-bridge.js';
+import { BRIDGE_READY_TIMEOUT_MS, BRIDGE_WATCH_POLL_MS } from './options.js';
 import { processAlive } from './process.js';
 
 // A detached daemon outlives the process that started it (the action's main step, the CLI's
 // `start`), so its Bazel bridge must too: it runs as a small Node process of its own, started
 // with the daemon, and it exits when casd does (or on SIGTERM from the daemon's `stop`).
 
-/** How long a new bridge process may take to say it listens. */
-const BRIDGE_READY_TIMEOUT_MS = 10_000;
-/** How often the bridge process checks that casd still runs. */
-const WATCH_POLL_MS = 250;
 const READY_PREFIX = 'listening ';
 
 /**
@@ -125,6 +122,6 @@ export async function runBridgeProcess(argv: string[]): Promise<void> {
   process.on('SIGINT', exit);
   setInterval(() => {
     if (!processAlive(watchPid)) exit();
-  }, WATCH_POLL_MS);
+  }, BRIDGE_WATCH_POLL_MS);
   process.stdout.write(`${READY_PREFIX}${bridge.url}\n`);
 }

@@ -12,6 +12,13 @@ import { buildCasdArgs, type DaemonOptions } from './args.js';
 import { type BazelBridge, startBazelBridge } from './bazel-bridge.js';
 import { spawnBridgeProcess } from './bridge-process.js';
 import { createLogFile, logExcerpt } from './logs.js';
+import {
+  DEFAULT_READY_TIMEOUT_MS,
+  DEFAULT_STOP,
+  FAILED_START_STOP,
+  READY_POLL_MS,
+  READY_PROBE_MAX_MS,
+} from './options.js';
 import { type ProcessHandle, attachedHandle, childHandle, processAlive } from './process.js';
 import { makeSocketDir, parseListen, removeSocketDir, resolveListen } from './socket.js';
 import { EXIT_STATUS_FILE, supervisedCommand, supervisedHandle } from './supervisor.js';
@@ -76,13 +83,7 @@ export interface StopOptions {
   killTimeoutMs?: number;
 }
 
-export const DEFAULT_READY_TIMEOUT_MS = 15_000;
-const READY_POLL_MS = 10;
-const DEFAULT_STOP: Required<StopOptions> = {
-  termGraceMs: 500,
-  termTimeoutMs: 15_000,
-  killTimeoutMs: 15_000,
-};
+export { DEFAULT_READY_TIMEOUT_MS } from './options.js';
 
 function withTail(message: string, logPath: string): string {
   const excerpt = logExcerpt(logPath);
@@ -208,10 +209,7 @@ export class CasdDaemon {
       if (options.bazelBridge && listen) await daemon.startBridge(listen.host, options.detach ?? false);
     } catch (err) {
       // Quietly: the error thrown says what went wrong, with the log.
-      daemon.stopping ??= daemon.shutdown(
-        { termGraceMs: 500, termTimeoutMs: 2_000, killTimeoutMs: 5_000 },
-        silentLogger,
-      );
+      daemon.stopping ??= daemon.shutdown(FAILED_START_STOP, silentLogger);
       await daemon.stopping;
       throw err;
     }
@@ -346,7 +344,7 @@ export class CasdDaemon {
           { logPath: this.logPath },
         );
       }
-      if (existsSync(this.socketPath) && (await this.probe(Math.min(remaining, 2_000)))) return;
+      if (existsSync(this.socketPath) && (await this.probe(Math.min(remaining, READY_PROBE_MAX_MS)))) return;
       await sleep(READY_POLL_MS);
     }
   }

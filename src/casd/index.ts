@@ -29,5 +29,6 @@ export {
 export { makeSocketDir, maxSocketPathBytes, parseListen, type ListenAddress } from './socket.js';
 export { formatUsage, getUsage, UsageMonitor, type CacheUsage, type UsageMonitorOptions } from './usage.js';
 export { casdVersion, parseCasdVersion } from './version.js';
+export { daemonStartOptions, type DaemonSettings, filesystemBytes, parseQuota } from './start-options.js';
 export { decodeShellStatus, readExitStatus } from './supervisor.js';
 export { processAlive } from './process.js';

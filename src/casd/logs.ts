@@ -1,9 +1,9 @@
 import { closeSync, openSync, readSync, statSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CasError } from '../errors.js';
+import { LOG_TAIL_BYTES, LOG_TAIL_LINES, MAX_LOG_FILES } from './options.js';
 
-/** How many daemon log files a cache directory keeps. */
-export const MAX_LOG_FILES = 10;
+export { MAX_LOG_FILES } from './options.js';
 
 /** Directory of the daemon's log files inside a cache directory: `<cacheDir>/cas/logs`. */
 export function logDir(cacheDir: string): string {
@@ -83,7 +83,7 @@ export function pruneLogs(dir: string, keep = MAX_LOG_FILES, current?: string): 
  * The last `lines` lines of a log file (at most its last 64 KiB), for error messages.
  * Returns '' when the file is missing or empty.
  */
-export function tailLog(path: string, lines = 20): string {
+export function tailLog(path: string, lines = LOG_TAIL_LINES): string {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -92,7 +92,7 @@ export function tailLog(path: string, lines = 20): string {
   }
   try {
     const size = statSync(path).size;
-    const length = Math.min(size, 64 * 1024);
+    const length = Math.min(size, LOG_TAIL_BYTES);
     const buffer = Buffer.alloc(length);
     readSync(fd, buffer, 0, length, size - length);
     const text = buffer.toString('utf8').replace(/\s+$/, '');
@@ -107,7 +107,7 @@ export function tailLog(path: string, lines = 20): string {
  * Lines worth quoting in an error: up to 5 earlier lines that mention an error (casd prints a
  * parse error and then its whole usage text), then the last `lines` lines. '' when empty.
  */
-export function logExcerpt(path: string, lines = 20): string {
+export function logExcerpt(path: string, lines = LOG_TAIL_LINES): string {
   const text = tailLog(path, Number.MAX_SAFE_INTEGER);
   if (text === '') return '';
   const all = text.split('\n');

@@ -4,7 +4,7 @@ import { type Connection } from '../grpc/connection.js';
 import { grpcToCasError, unary } from '../grpc/call.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { forEachLimit } from '../util/concurrency.js';
-import { formatBytes } from '../util/size.js';
+import { formatUsedOfQuota } from '../util/size.js';
 
 /** The local cache's size. */
 export interface CacheUsage {
@@ -61,9 +61,7 @@ export async function objectStoreUsage(cacheDir: string): Promise<CacheUsage> {
  */
 export function formatUsage(usage: CacheUsage | undefined): string {
   if (!usage) return 'unknown';
-  if (usage.quotaBytes <= 0) return formatBytes(usage.usedBytes);
-  const percent = Math.floor((usage.usedBytes * 100) / usage.quotaBytes);
-  return `${formatBytes(usage.usedBytes)} / ${formatBytes(usage.quotaBytes)} (${percent}%)`;
+  return formatUsedOfQuota(usage.usedBytes, usage.quotaBytes);
 }
 
 export interface UsageMonitorOptions {

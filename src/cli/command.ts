@@ -1,21 +1,9 @@
-import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from '../logger.js';
 import type { CliConfig } from './config.js';
 import type { Output } from './output.js';
 
-/** Options of one command, in node:util parseArgs form. */
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-
-/** Parsed option values, as parseArgs returns them. */
-export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
-
-/** Wrong use of the command line: exit code 2 and a one-line message. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { type OptionSpec, type OptionValues, UsageError } from './options.js';
+import type { OptionSpec, OptionValues } from './options.js';
 
 /** What a command receives: its positionals, its option values, the resolved settings. */
 export interface CommandContext {

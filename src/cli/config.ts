@@ -1,11 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { CASD_LOG_LEVELS, type CasdLogLevel, parseListen } from '../casd/index.js';
+import { CASD_LOG_LEVELS, type CasdLogLevel, parseListen, parseQuota } from '../casd/index.js';
 import { CasError } from '../errors.js';
-import { type Endpoint, formatEndpoint, parseEndpoint } from '../grpc/endpoint.js';
+import { formatEndpoint, parseEndpoint } from '../grpc/endpoint.js';
+import type { RemoteDescription } from '../settings/remote.js';
 import { parseBytes, parseSizeSpec, type SizeSpec } from '../util/size.js';
-import { type OptionSpec, type OptionValues, UsageError } from './command.js';
+import { type OptionSpec, type OptionValues, UsageError } from './options.js';
 
 /** A global option: its parseArgs spec, help line and the environment variable behind it. */
 interface GlobalOption {
@@ -130,16 +131,9 @@ export function globalOptionSpec(): OptionSpec {
   return spec;
 }
 
-/** The remote as the user configured it; credential files are passed to casd by path. */
-export interface RemoteSettings {
+/** The remote as the user configured it (the library's RemoteDescription) and its URL for messages. */
+export interface RemoteSettings extends RemoteDescription {
   url: string;
-  endpoint: Endpoint;
-  instanceName: string;
-  serverCertPath?: string;
-  clientCertPath?: string;
-  clientKeyPath?: string;
-  tokenFile?: string;
-  readOnly: boolean;
 }
 
 /** Everything the global options decide, resolved from flags, environment and defaults. */
@@ -212,7 +206,7 @@ export function resolveConfig(values: OptionValues, env: NodeJS.ProcessEnv = pro
   const config: CliConfig = {
     cacheDir,
     casdPath: casd?.value,
-    quota: quota ? guard(() => parseSizeSpec(quota.value, quota.from)) : undefined,
+    quota: quota ? guard(() => parseQuota(quota.value, quota.from)) : undefined,
     quotaLow: quotaLow ? guard(() => parseSizeSpec(quotaLow.value, quotaLow.from)) : undefined,
     reservedBytes: reserved ? guard(() => parseBytes(reserved.value, reserved.from)) : undefined,
     protectSessionBlobs: flag('protect-session-blobs'),

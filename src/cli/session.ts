@@ -1,18 +1,18 @@
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CasdDaemon,
   type CasdRemoteFlags,
+  daemonStartOptions,
   type DaemonState,
   processAlive,
-  proxyFlags,
   type StartOptions,
 } from '../casd/index.js';
 import { CasError } from '../errors.js';
 import { unary } from '../grpc/call.js';
 import type { Logger } from '../logger.js';
-import { resolveSize } from '../util/size.js';
+import { casdProxyFlags } from '../settings/remote.js';
 import { type CliConfig, locateCasd, type RemoteSettings } from './config.js';
 
 /** Name of the file, inside the cache directory, that records the daemon `start` left running. */
@@ -120,24 +120,7 @@ export function remoteFlags(remote: RemoteSettings | undefined): CasdRemoteFlags
   ] as const) {
     if (path && !existsSync(path)) throw new CasError('invalid-input', `${what} file ${path} does not exist`);
   }
-  if (remote.tokenFile && !remote.endpoint.secure) {
-    // Why: casd refuses access tokens on plaintext channels; say so in our words first.
-    throw new CasError(
-      'invalid-input',
-      `remote ${remote.url}: a token can only be sent over TLS; use grpcs://`,
-    );
-  }
-  return proxyFlags(
-    { cas: remote.endpoint },
-    {
-      instance: remote.instanceName,
-      serverCertPath: remote.serverCertPath,
-      clientCertPath: remote.clientCertPath,
-      clientKeyPath: remote.clientKeyPath,
-      tokenPath: remote.tokenFile,
-    },
-    remote.readOnly ?? false,
-  );
+  return casdProxyFlags(remote);
 }
 
 /**
@@ -152,29 +135,18 @@ export async function startOptions(
 ): Promise<StartOptions> {
   // Check the remote settings and find casd before creating anything on disk.
   const remote = options.proxy ? remoteFlags(config.remote) : undefined;
-  const binary = locateCasd(config);
-  await mkdir(config.cacheDir, { recursive: true });
-  let quotaHighBytes: number | undefined;
-  if (config.quota) {
-    let total = 0;
-    if ('percent' in config.quota) {
-      const stats = await statfs(config.cacheDir);
-      total = stats.blocks * stats.bsize;
-    }
-    quotaHighBytes = resolveSize(config.quota, total);
-  }
-  return {
-    binary,
+  return daemonStartOptions({
+    binary: locateCasd(config),
     cacheDir: config.cacheDir,
     logLevel: config.logLevel,
-    quotaHighBytes,
+    quota: config.quota,
     quotaLow: config.quotaLow,
     reservedBytes: config.reservedBytes,
     protectSessionBlobs: config.protectSessionBlobs,
     listen: options.listen,
     remote,
     logger,
-  };
+  });
 }
 
 /**

@@ -78,3 +78,20 @@ export function formatEndpoint(endpoint: Endpoint): string {
   if (endpoint.kind === 'unix') return `unix:${endpoint.socketPath}`;
   return `${endpoint.secure ? 'grpcs' : 'grpc'}://${endpoint.target}`;
 }
+
+/**
+ * The one rule for bearer tokens: only over TLS. Returns why a token cannot go to `endpoint`,
+ * or undefined when it can. Why: buildbox-casd refuses access tokens on plaintext channels
+ * ("Secure Channel options cannot be used with this URL"), so every front end says so first,
+ * in these words.
+ */
+export function tokenRefusal(endpoint: Endpoint): string | undefined {
+  if (endpoint.secure) return undefined;
+  return `remote ${endpoint.text}: a token can only be sent over TLS; use grpcs:// or https:// (buildbox-casd sends tokens only over TLS and refuses them on plaintext channels)`;
+}
+
+/** Throws CasError('invalid-input') when a token may not be sent to `endpoint` (tokenRefusal). */
+export function checkTokenTransport(endpoint: Endpoint): void {
+  const refusal = tokenRefusal(endpoint);
+  if (refusal) throw new CasError('invalid-input', refusal);
+}

@@ -80,6 +80,17 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/**
+ * Cache usage for people: `<used> / <quota> (<pct>%)`, or `<used>` without a quota (0 or
+ * absent). Sizes as formatBytes; the percentage rounded down, so a cache never reads full
+ * before it is. The job summary and `casd-action usage` both print it.
+ */
+export function formatUsedOfQuota(usedBytes: number, quotaBytes: number | undefined): string {
+  if (!quotaBytes || quotaBytes <= 0) return formatBytes(usedBytes);
+  const percent = Math.floor((usedBytes * 100) / quotaBytes);
+  return `${formatBytes(usedBytes)} / ${formatBytes(quotaBytes)} (${percent}%)`;
+}
+
 /** Parses durations like `10m`, `30s`, `1h`, `500ms`, or a bare number of seconds, into ms. */
 export function parseDurationMs(text: string, what: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);

@@ -4,6 +4,7 @@ import { digestOfFile } from '../../cas/digest.js';
 import { dirname, join } from 'node:path';
 import { forEachLimit } from '../../util/concurrency.js';
 import { type SmallFile, linkOrCopy, listSmallFiles, objectPath } from './layout.js';
+import { BLOB_FILE_CONCURRENCY, SMALL_FILE_CONCURRENCY } from './options.js';
 
 /**
  * A digest of the small files' paths and contents (not their times: touching a ref for LRU
@@ -11,7 +12,7 @@ import { type SmallFile, linkOrCopy, listSmallFiles, objectPath } from './layout
  */
 export async function digestSmallFiles(files: readonly SmallFile[]): Promise<string> {
   const contentHashes = new Array<string>(files.length);
-  await forEachLimit(files, 16, async (file, i) => {
+  await forEachLimit(files, SMALL_FILE_CONCURRENCY, async (file, i) => {
     contentHashes[i] = createHash('sha256')
       .update(await readFile(file.abs))
       .digest('hex');
@@ -23,7 +24,9 @@ export async function digestSmallFiles(files: readonly SmallFile[]): Promise<str
 
 /** Links (or copies) the small files under `destRoot`, keeping their relative paths. */
 export async function stageSmallFiles(files: readonly SmallFile[], destRoot: string): Promise<void> {
-  await forEachLimit(files, 16, (file) => linkOrCopy(file.abs, join(destRoot, ...file.rel.split('/'))));
+  await forEachLimit(files, SMALL_FILE_CONCURRENCY, (file) =>
+    linkOrCopy(file.abs, join(destRoot, ...file.rel.split('/'))),
+  );
 }
 
 /**
@@ -54,7 +57,7 @@ export async function stagePackBlobs(
   packDir: string,
 ): Promise<void> {
   const stagedObjects = join(packDir, 'objects');
-  await forEachLimit(hashes, 32, (hash) =>
+  await forEachLimit(hashes, BLOB_FILE_CONCURRENCY, (hash) =>
     linkOrCopy(objectPath(objectsDir, hash), objectPath(stagedObjects, hash)),
   );
 }
@@ -79,7 +82,7 @@ export async function installPackBlobs(
 ): Promise<InstalledBlobs> {
   const stagedObjects = join(packDir, 'objects');
   const result: InstalledBlobs = { moved: 0, movedBytes: 0, missing: [], corrupt: [] };
-  await forEachLimit(hashes, 32, async (hash) => {
+  await forEachLimit(hashes, BLOB_FILE_CONCURRENCY, async (hash) => {
     const dest = objectPath(objectsDir, hash);
     if (await stat(dest).catch(() => undefined)) return;
     const src = objectPath(stagedObjects, hash);

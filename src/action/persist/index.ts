@@ -6,7 +6,7 @@ export { savePersisted } from './save.js';
 export { restorePersisted } from './restore.js';
 export { type PersistedIndexRead, withPersistedIndex } from './lookup.js';
 export { indexKeyPrefix, validatePrefix } from './plan.js';
-export { PERSIST_DEFAULTS } from './types.js';
+export { PERSIST_DEFAULTS } from './options.js';
 export type {
   PersistOptions,
   PersistRestoreOptions,

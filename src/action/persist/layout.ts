@@ -1,6 +1,7 @@
 import { copyFile, link, lstat, mkdir, readdir, stat, utimes } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { forEachLimit } from '../../util/concurrency.js';
+import { BLOB_FILE_CONCURRENCY, SCAN_DIR_CONCURRENCY } from './options.js';
 
 /** Where things live inside the cache directory. */
 export interface PersistLayout {
@@ -74,9 +75,9 @@ const REST_NAME = /^[0-9a-f]{62}$/;
 export async function scanBlobs(objectsDir: string): Promise<Map<string, number>> {
   const blobs = new Map<string, number>();
   const prefixes = (await readdirOrEmpty(objectsDir)).filter((name) => PREFIX_DIR.test(name));
-  await forEachLimit(prefixes, 8, async (prefix) => {
+  await forEachLimit(prefixes, SCAN_DIR_CONCURRENCY, async (prefix) => {
     const names = (await readdirOrEmpty(join(objectsDir, prefix))).filter((name) => REST_NAME.test(name));
-    await forEachLimit(names, 32, async (name) => {
+    await forEachLimit(names, BLOB_FILE_CONCURRENCY, async (name) => {
       const info = await lstat(join(objectsDir, prefix, name)).catch(() => undefined);
       if (info?.isFile()) blobs.set(prefix + name, info.size);
     });

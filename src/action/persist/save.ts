@@ -29,7 +29,8 @@ import {
   writePackHashes,
   writeState,
 } from './state.js';
-import { PERSIST_DEFAULTS, type PersistSaveOptions, type PersistSaveResult } from './types.js';
+import { PERSIST_DEFAULTS } from './options.js';
+import type { PersistSaveOptions, PersistSaveResult } from './types.js';
 
 /**
  * Saves the cache directory to the Actions cache as content-keyed packs plus one small

@@ -1,7 +1,9 @@
 import { CasError, type CasErrorReason } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { sleep } from '../../util/concurrency.js';
-import { PERSIST_DEFAULTS, type PersistOptions } from './types.js';
+import { Deadline } from '../../util/deadline.js';
+import { PERSIST_DEFAULTS } from './options.js';
+import type { PersistOptions } from './types.js';
 
 /**
  * One save or restore: its deadline, retry settings, and the warnings it collects. Trouble
@@ -13,8 +15,7 @@ export class Session {
   readonly attempts: number;
   readonly retryDelayMs: number;
   private readonly failOnError: boolean;
-  private readonly started = Date.now();
-  private readonly deadline: number;
+  private readonly deadline: Deadline;
 
   constructor(options: PersistOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -22,7 +23,10 @@ export class Session {
     this.attempts = options.attempts ?? PERSIST_DEFAULTS.attempts;
     this.retryDelayMs = options.retryDelayMs ?? PERSIST_DEFAULTS.retryDelayMs;
     const timeoutMs = options.timeoutMs ?? PERSIST_DEFAULTS.timeoutMs;
-    this.deadline = this.started + timeoutMs;
+    this.deadline = new Deadline(
+      timeoutMs,
+      (what) => `${what} was still running at the deadline; going on without it`,
+    );
     if (!Number.isInteger(this.attempts) || this.attempts < 1)
       throw new CasError('invalid-input', `attempts must be an integer >= 1, got ${options.attempts}`);
     if (!(timeoutMs > 0))
@@ -30,11 +34,11 @@ export class Session {
   }
 
   elapsedMs(): number {
-    return Date.now() - this.started;
+    return this.deadline.elapsedMs();
   }
 
   remainingMs(): number {
-    return this.deadline - Date.now();
+    return this.deadline.remainingMs();
   }
 
   /** Records a warning, or throws it as a CasError when failing on cache errors. */
@@ -48,21 +52,8 @@ export class Session {
    * Races `work` against the deadline. On expiry it rejects with CasError('timeout'); the
    * library call cannot be cancelled and is left to finish in the background.
    */
-  async beforeDeadline<T>(what: string, work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new CasError('timeout', `${what} was still running at the deadline; going on without it`)),
-        Math.max(0, this.remainingMs()),
-      );
-      timer.unref();
-    });
-    try {
-      return await Promise.race([work, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+  beforeDeadline<T>(what: string, work: Promise<T>): Promise<T> {
+    return this.deadline.race(what, work);
   }
 
   /** Waits before retry number `attempt` (1-based), never past the deadline. */

@@ -63,13 +63,3 @@ export interface PersistRestoreResult {
   durationMs: number;
   warnings: string[];
 }
-
-/** Default settings, defined once. */
-export const PERSIST_DEFAULTS = {
-  timeoutMs: 10 * 60_000,
-  attempts: 3,
-  retryDelayMs: 2000,
-  maxPackBytes: 2e9,
-  maxPacks: 8,
-  maxDeadRatio: 0.5,
-} as const;

@@ -1,47 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { type Digest, formatDigest } from '../../cas/digest.js';
+import { pullRef } from '../../cas/bring-local.js';
+import { formatDigest } from '../../cas/digest.js';
 import { RefStore } from '../../cas/refs.js';
 import { pushRef, resolveRemoteRef } from '../../cas/remote-refs.js';
-import { Remote, type RemoteSpec } from '../../cas/remote.js';
+import { Remote } from '../../cas/remote.js';
+import { remoteSpec } from '../remote-spec.js';
 import type { CasStore } from '../../cas/store.js';
-import { DigestSet } from '../../cas/tree.js';
 import { CasError } from '../../errors.js';
 import { formatBytes } from '../../util/size.js';
 import { type Command, type CommandContext, UsageError } from '../command.js';
 import type { RemoteSettings } from '../config.js';
 import type { PulledRefJson, PullJson, PushedRefJson, PushJson } from '../json.js';
-import type { Progress } from '../progress.js';
 import { checkRefName, checkTarget } from '../ref-args.js';
 import { withDaemon } from '../session.js';
 import { openStore, resolveTarget } from './store.js';
-
-function readPem(path: string | undefined, what: string): Buffer | undefined {
-  if (!path) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new CasError(
-      'invalid-input',
-      `cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code}`,
-      {
-        cause: err,
-      },
-    );
-  }
-}
-
-/** The library's RemoteSpec from the CLI settings (certificates read from their files). */
-export function remoteSpec(remote: RemoteSettings): RemoteSpec {
-  return {
-    url: remote.url,
-    instanceName: remote.instanceName,
-    serverCert: readPem(remote.serverCertPath, '--server-cert'),
-    clientCert: readPem(remote.clientCertPath, '--client-cert'),
-    clientKey: readPem(remote.clientKeyPath, '--client-key'),
-    tokenFile: remote.tokenFile,
-    readOnly: remote.readOnly,
-  };
-}
 
 function needRemote(ctx: CommandContext): RemoteSettings {
   if (!ctx.config.remote) {
@@ -136,53 +107,6 @@ export const pushCommand: Command = {
   },
 };
 
-/**
- * Fetches the tree under `root` into the local cache: Directories level by level, then the
- * file blobs, each time only what the local cache lacks. Returns what moved.
- */
-async function fetchMissing(
-  store: CasStore,
-  remote: Remote,
-  root: Digest,
-  progress: Progress,
-): Promise<{ blobs: number; bytes: number }> {
-  let blobs = 0;
-  let bytes = 0;
-  const fetch = async (digests: Digest[]): Promise<void> => {
-    const absent = await store.localMissingBlobs(digests);
-    if (absent.length === 0) return;
-    const { missing } = await remote.fetchBlobs(absent);
-    if (missing.length > 0) {
-      throw new CasError(
-        'blob-not-found',
-        `tree ${formatDigest(root)} is incomplete on ${remote.spec.url}: ${missing.length} blob(s) missing, e.g. ${formatDigest(missing[0])}`,
-      );
-    }
-    const size = absent.reduce((sum, d) => sum + d.sizeBytes, 0);
-    blobs += absent.length;
-    bytes += size;
-    progress.add(absent.length, size);
-  };
-  const seen = new DigestSet();
-  const files = new DigestSet();
-  seen.add(root);
-  let level: Digest[] = [root];
-  while (level.length > 0) {
-    await fetch(level);
-    const next: Digest[] = [];
-    const wanted: Digest[] = [];
-    for (const digest of level) {
-      const directory = await store.readDirectory(digest);
-      for (const child of directory.directories)
-        if (child.digest && seen.add(child.digest)) next.push(child.digest);
-      for (const file of directory.files) if (file.digest && files.add(file.digest)) wanted.push(file.digest);
-    }
-    await fetch(wanted);
-    level = next;
-  }
-  return { blobs, bytes };
-}
-
 export const pullCommand: Command = {
   name: 'pull',
   summary: 'fetch refs from the remote (only the blobs the local cache lacks)',
@@ -204,24 +128,24 @@ export const pullCommand: Command = {
       const pulled: PulledRefJson[] = [];
       try {
         for (const name of ctx.positionals) {
-          const root = await resolveRemoteRef(remote, name);
-          if (!root) {
+          progress.phase(`pulling ${name}`);
+          const moved = await pullRef(store, refs, remote, name, {
+            onFetched: (blobs, bytes) => progress.add(blobs, bytes),
+          });
+          if (!moved) {
             throw new CasError(
               'ref-not-found',
               `ref ${JSON.stringify(name)} is not on remote ${remote.spec.url}`,
             );
           }
-          progress.phase(`pulling ${name}`);
-          const moved = await fetchMissing(store, remote, root, progress);
-          await refs.set(name, root);
           pulled.push({
             name,
-            digest: formatDigest(root),
-            blobsFetched: moved.blobs,
-            bytesFetched: moved.bytes,
+            digest: formatDigest(moved.root),
+            blobsFetched: moved.fetched,
+            bytesFetched: moved.bytesFetched,
           });
           ctx.out.line(
-            `${name} ${formatDigest(root)}: fetched ${moved.blobs} blobs (${formatBytes(moved.bytes)})`,
+            `${name} ${formatDigest(moved.root)}: fetched ${moved.fetched} blobs (${formatBytes(moved.bytesFetched)})`,
           );
         }
       } catch (err) {

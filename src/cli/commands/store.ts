@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { bringLocal } from '../../cas/bring-local.js';
 import { checkout } from '../../cas/checkout.js';
 import { type Digest, formatDigest, parseDigest } from '../../cas/digest.js';
 import { diffTrees } from '../../cas/diff.js';
@@ -13,7 +14,7 @@ import { capturePaths, countTree, rootNames } from '../capture.js';
 import type { CaptureJson, CheckoutJson, DiffJson, RefsJson, RmJson } from '../json.js';
 import { checkRefName, checkTarget, DIGEST_FORM } from '../ref-args.js';
 import { withDaemon } from '../session.js';
-import { remoteSpec } from './remote.js';
+import { remoteSpec } from '../remote-spec.js';
 
 /** A local store on `daemon`'s cache; captures stay local even through a proxying daemon. */
 export async function openStore(daemon: CasdDaemon, logger: Logger): Promise<CasStore> {
@@ -106,8 +107,7 @@ export const checkoutCommand: Command = {
           logger,
         });
         try {
-          await remote.fetchTree(root, { withFiles: true });
-          fetched = true;
+          fetched = (await bringLocal(store, remote, root)).fetched > 0;
         } finally {
           await remote.close();
         }

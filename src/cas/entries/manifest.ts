@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, posix } from 'node:path';
-import { CasError } from '../errors.js';
-import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import type { CachePath } from './cache-paths.js';
+import { CasError } from '../../errors.js';
+import type { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { CachePath } from './paths.js';
 
 // An actions/cache-style entry is one tree: entry `i` (a directory, file or symlink) holds the
 // i-th recorded path, and a manifest says what the entry is. A restore whose patterns differ

@@ -15,16 +15,16 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PathRoots } from '../../src/action/cache-paths.js';
 import {
   capturePaths,
   readEntry,
   restorePaths as restoreEntry,
-  stageDirectory,
-} from '../../src/action/key-tree.js';
-import { captureIncremental } from '../../src/cas/incremental-capture.js';
-import { CasError } from '../../src/errors.js';
-import { handDirectory, startStore, type StoreFixture, writeTree } from '../cas/tree-fixtures.js';
+} from '../../../src/cas/entries/entry-tree.js';
+import type { PathRoots } from '../../../src/cas/entries/paths.js';
+import { stageDirectory } from '../../../src/cas/entries/stage.js';
+import { captureIncremental } from '../../../src/cas/incremental-capture.js';
+import { CasError } from '../../../src/errors.js';
+import { handDirectory, startStore, type StoreFixture, writeTree } from '../tree-fixtures.js';
 
 const OLD = new Date('2001-01-01T00:00:00Z');
 

@@ -1,0 +1,66 @@
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Inputs } from '../../src/action/constants.js';
+import { parseInputs } from '../../src/action/inputs.js';
+import {
+  remoteDescription,
+  remoteWithTokenFile,
+  removeSecretFiles,
+  writeSecretFiles,
+} from '../../src/action/secret-files.js';
+import { remoteFlags } from '../../src/cli/session.js';
+import { resolveConfig } from '../../src/cli/config.js';
+import { parseEndpoint, tokenRefusal } from '../../src/grpc/endpoint.js';
+import { casdProxyFlags } from '../../src/settings/remote.js';
+
+function parse(values: Partial<Record<Inputs, string>>) {
+  return parseInputs((name) => values[name] ?? '');
+}
+
+describe('tokens only over TLS', () => {
+  const refusal = tokenRefusal(parseEndpoint('grpc://127.0.0.1:1'))!;
+
+  it('is one rule, with one message, in the action and the CLI', () => {
+    let action = '';
+    try {
+      parse({ [Inputs.Remote]: 'grpc://127.0.0.1:1', [Inputs.Token]: 's3cret' });
+    } catch (err) {
+      action = (err as Error).message;
+    }
+    expect(action).toContain(refusal);
+    const cli = resolveConfig({ remote: 'grpc://127.0.0.1:1', 'token-file': '/etc/hostname' }, {});
+    expect(() => remoteFlags(cli.remote)).toThrow(refusal);
+  });
+
+  it('lets a token go to a TLS remote', () => {
+    expect(tokenRefusal(parseEndpoint('grpcs://cache.example'))).toBeUndefined();
+  });
+});
+
+describe("the job's one token file", () => {
+  it('is written once, and the rest of the job reads that file instead of the text', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'secrets-'));
+    const config = parse({ [Inputs.Remote]: 'grpcs://cache.example', [Inputs.Token]: ' s3cret ' });
+    const secrets = await writeSecretFiles(config.remote!, parent);
+    try {
+      expect(readFileSync(secrets.tokenPath!, 'utf8')).toBe('s3cret');
+      expect(statSync(secrets.tokenPath!).mode & 0o777).toBe(0o600);
+      const inUse = remoteWithTokenFile(config.remote!, secrets.dir);
+      expect(inUse.token).toBeUndefined();
+      expect(inUse.tokenFile).toBe(secrets.tokenPath);
+      const flags = casdProxyFlags(remoteDescription(config.remote!, secrets, true));
+      expect(flags.cas?.accessTokenPath).toBe(secrets.tokenPath);
+      expect(flags.readOnly).toBe(true);
+      expect(readdirSync(parent)).toEqual([secrets.dir.slice(parent.length + 1)]);
+    } finally {
+      await removeSecretFiles(secrets.dir);
+    }
+  });
+
+  it('stays the token-file input when one is given', () => {
+    const config = parse({ [Inputs.Remote]: 'grpcs://cache.example', [Inputs.TokenFile]: '/etc/hostname' });
+    expect(remoteWithTokenFile(config.remote!, '/nowhere')).toBe(config.remote);
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * Tuning numbers of persisting the local CAS to the Actions cache. Each is defined here once,
+ * with its default and why; the modules that use them import them from here.
+ */
+
+/** Defaults of the PersistOptions and PersistSaveOptions settings a caller may override. */
+export const PERSIST_DEFAULTS = {
+  /**
+   * Deadline of a whole save or restore: 10 minutes, as a cache that takes longer costs more than
+   * it saves.
+   */
+  timeoutMs: 10 * 60_000,
+  /**
+   * Attempts per cache call: 3 rides out a brief service hiccup without holding the job up long.
+   */
+  attempts: 3,
+  /** Wait before the second attempt, doubled for each further one: 2 s, then 4 s. */
+  retryDelayMs: 2000,
+  /**
+   * Largest pack, in bytes of blobs: 2 GB keeps each upload well inside the cache service's entry
+   * limit.
+   */
+  maxPackBytes: 2e9,
+  /**
+   * Compact when the listed packs would exceed this many: 8 bounds the entries a restore downloads.
+   */
+  maxPacks: 8,
+  /**
+   * Compact when more than this share of the listed bytes is gone locally: past half, a restore
+   * mostly downloads waste.
+   */
+  maxDeadRatio: 0.5,
+} as const;
+
+/**
+ * Small files (refs, action cache, assets) read or staged at once: small reads, a few in flight
+ * saturate the disk.
+ */
+export const SMALL_FILE_CONCURRENCY = 16;
+/**
+ * Blobs linked, moved or statted at once: each is one cheap metadata call, 32 keeps libuv's pool
+ * fed.
+ */
+export const BLOB_FILE_CONCURRENCY = 32;
+/**
+ * Object prefix directories (`objects/xx`) listed at once while scanning the store; each lists
+ * BLOB_FILE_CONCURRENCY entries at once.
+ */
+export const SCAN_DIR_CONCURRENCY = 8;
