@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import locateCasd from '../__tests__/helpers/global-setup.js';
-import { CasClient } from '../src/cas/cas-client.js';
+import { CasClient } from '../src/cas/remote/cas-client.js';
 import { type Digest, digestOfBuffer } from '../src/cas/digest.js';
 import { CasdDaemon } from '../src/casd/index.js';
 import { unary } from '../src/grpc/call.js';

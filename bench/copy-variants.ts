@@ -21,10 +21,10 @@ import {
 import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkout, stageTree } from '../src/cas/checkout.js';
+import { checkout, stageTree } from '../src/cas/trees/checkout.js';
 import type { Digest } from '../src/cas/digest.js';
-import { CasStore } from '../src/cas/store.js';
-import { walkTree } from '../src/cas/tree.js';
+import { CasStore } from '../src/cas/store/store.js';
+import { walkTree } from '../src/cas/trees/tree.js';
 import { CasdDaemon } from '../src/casd/index.js';
 import { forEachLimit } from '../src/util/concurrency.js';
 import { generateTree } from './tree.js';

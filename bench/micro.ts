@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CasClient } from '../src/cas/cas-client.js';
+import { CasClient } from '../src/cas/remote/cas-client.js';
 import { type Digest, digestOfBuffer, digestOfMessage } from '../src/cas/digest.js';
-import { Remote } from '../src/cas/remote.js';
-import { CasStore } from '../src/cas/store.js';
-import { requiredBlobs } from '../src/cas/tree.js';
+import { Remote } from '../src/cas/remote/remote.js';
+import { CasStore } from '../src/cas/store/store.js';
+import { requiredBlobs } from '../src/cas/trees/tree.js';
 import { CasdDaemon } from '../src/casd/index.js';
 import { Directory } from '../src/gen/build/bazel/remote/execution/v2/remote_execution.js';
 

@@ -5,7 +5,7 @@
  * Run with the Node 24 that the dev dependencies ship (it runs TypeScript directly):
  *   node_modules/.bin/node --experimental-transform-types bench/missing-blobs.ts [digests] [runs]
  */
-import type { CasClient as CasClientType } from '../src/cas/cas-client.js';
+import type { CasClient as CasClientType } from '../src/cas/remote/cas-client.js';
 import type { Digest } from '../src/cas/digest.js';
 
 type ResolveHook = (
@@ -45,9 +45,9 @@ async function main(): Promise<void> {
   const { default: locateCasd } = await import('../__tests__/helpers/global-setup.js');
   locateCasd();
   const { startTestCasd } = await import('../__tests__/helpers/casd.js');
-  const { CasClient } = await import('../src/cas/cas-client.js');
+  const { CasClient } = await import('../src/cas/remote/cas-client.js');
   const { digestOfBuffer } = await import('../src/cas/digest.js');
-  const { Remote } = await import('../src/cas/remote.js');
+  const { Remote } = await import('../src/cas/remote/remote.js');
 
   const [remoteCasd, localCasd] = await Promise.all([startTestCasd({ tcp: true }), startTestCasd()]);
   const local = localCasd.connect();

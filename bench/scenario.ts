@@ -52,8 +52,8 @@ function now(): number {
 
 async function withCasd<T>(job: Job, body: (ctx: CasdContext) => Promise<T>): Promise<T> {
   const { CasdDaemon } = await import('../src/casd/index.js');
-  const { CasStore } = await import('../src/cas/store.js');
-  const { Remote } = await import('../src/cas/remote.js');
+  const { CasStore } = await import('../src/cas/store/store.js');
+  const { Remote } = await import('../src/cas/remote/remote.js');
   const daemon = await CasdDaemon.start({
     binary: job.casd,
     cacheDir: job.cacheDir as string,
@@ -77,13 +77,13 @@ async function withCasd<T>(job: Job, body: (ctx: CasdContext) => Promise<T>): Pr
 }
 
 interface CasdContext {
-  store: import('../src/cas/store.js').CasStore;
-  remote?: import('../src/cas/remote.js').Remote;
+  store: import('../src/cas/store/store.js').CasStore;
+  remote?: import('../src/cas/remote/remote.js').Remote;
 }
 
 async function casdSave(job: Job): Promise<JobResult> {
-  const { captureIncremental } = await import('../src/cas/incremental-capture.js');
-  const { pushRef, resolveRemoteRef } = await import('../src/cas/remote-refs.js');
+  const { captureIncremental } = await import('../src/cas/capture/incremental-capture.js');
+  const { pushRef, resolveRemoteRef } = await import('../src/cas/remote/remote-refs.js');
   return withCasd(job, async ({ store, remote }) => {
     const t0 = now();
     let root: Digest;
@@ -123,7 +123,7 @@ async function casdSave(job: Job): Promise<JobResult> {
 }
 
 async function casdRawSave(job: Job): Promise<JobResult> {
-  const { captureTree } = await import('../src/cas/local-cas.js');
+  const { captureTree } = await import('../src/cas/store/local-cas.js');
   const { unary } = await import('../src/grpc/call.js');
   return withCasd(job, async ({ store, remote }) => {
     const t0 = now();
@@ -143,8 +143,8 @@ async function casdRawSave(job: Job): Promise<JobResult> {
 // What the main step does for `path` (key-tree.ts stageDirectory): checkout, then seed the
 // stat cache from the tree (so that the post step's capture hashes nothing); timed apart.
 async function casdRestore(job: Job): Promise<JobResult> {
-  const { checkout } = await import('../src/cas/checkout.js');
-  const { seedStatCache, wallClockNs } = await import('../src/cas/stat-seed.js');
+  const { checkout } = await import('../src/cas/trees/checkout.js');
+  const { seedStatCache, wallClockNs } = await import('../src/cas/capture/stat-seed.js');
   return withCasd(job, async ({ store, remote }) => {
     const root = job.root as Digest;
     const t0 = now();
@@ -154,7 +154,7 @@ async function casdRestore(job: Job): Promise<JobResult> {
       throw new Error('warm restore: the local cache lacks the tree');
     }
     const t1 = now();
-    const visited: import('../src/cas/tree.js').VisitedDirectory[] = [];
+    const visited: import('../src/cas/trees/tree.js').VisitedDirectory[] = [];
     const result = await checkout(store, root, job.tree, {
       link: job.op === 'casd-warm-restore-link',
       onDirectory: (v) => visited.push(v),
@@ -173,7 +173,7 @@ async function casdRestore(job: Job): Promise<JobResult> {
 // The post step after a restore (post-step.ts): capture the restored path incrementally; push
 // only when it changed (on a key hit with an unchanged tree the post step saves nothing).
 async function casdPost(job: Job): Promise<JobResult> {
-  const { captureIncremental } = await import('../src/cas/incremental-capture.js');
+  const { captureIncremental } = await import('../src/cas/capture/incremental-capture.js');
   return withCasd(job, async ({ store, remote }) => {
     const t0 = now();
     const captured = await captureIncremental(store, job.tree);

@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkout, stageTree } from '../../src/cas/checkout.js';
+import { checkout, stageTree } from '../../src/cas/trees/checkout.js';
 import { type Digest, digestOfBuffer, formatDigest } from '../../src/cas/digest.js';
 import { CasError } from '../../src/errors.js';
 import { handDirectory, startStore, type StoreFixture, writeTree } from './tree-fixtures.js';

@@ -2,8 +2,8 @@ import { chmodSync, cpSync, rmSync, symlinkSync, unlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer, formatDigest } from '../../src/cas/digest.js';
-import { diffRefs, diffTrees } from '../../src/cas/diff.js';
-import { RefStore } from '../../src/cas/refs.js';
+import { diffRefs, diffTrees } from '../../src/cas/trees/diff.js';
+import { RefStore } from '../../src/cas/store/refs.js';
 import { handDirectory, startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
 
 describe('diffTrees against a real casd', () => {

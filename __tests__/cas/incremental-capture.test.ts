@@ -13,9 +13,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkout } from '../../src/cas/checkout.js';
-import { captureIncremental } from '../../src/cas/incremental-capture.js';
-import { CasStore } from '../../src/cas/store.js';
+import { checkout } from '../../src/cas/trees/checkout.js';
+import { captureIncremental } from '../../src/cas/capture/incremental-capture.js';
+import { CasStore } from '../../src/cas/store/store.js';
 import { CasError } from '../../src/errors.js';
 import { sleep } from '../../src/util/concurrency.js';
 import { startStore, type StoreFixture, writeTree } from './tree-fixtures.js';

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer } from '../../src/cas/digest.js';
-import { encodeRefComponent, refNameProblem, validateRefName } from '../../src/cas/ref-names.js';
-import { RefStore } from '../../src/cas/refs.js';
+import { encodeRefComponent, refNameProblem, validateRefName } from '../../src/cas/store/ref-names.js';
+import { RefStore } from '../../src/cas/store/refs.js';
 import { CasError } from '../../src/errors.js';
 import { Digest as DigestMessage } from '../../src/gen/build/bazel/remote/execution/v2/remote_execution.js';
 

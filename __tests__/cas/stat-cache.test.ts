@@ -13,7 +13,7 @@ import {
   sameStat,
   saveStatCache,
   statCachePath,
-} from '../../src/cas/stat-cache.js';
+} from '../../src/cas/capture/stat-cache.js';
 
 const HASH = 'a'.repeat(64);
 const dirs: string[] = [];

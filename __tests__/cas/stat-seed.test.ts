@@ -1,12 +1,12 @@
 import { chmodSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkout } from '../../src/cas/checkout.js';
+import { checkout } from '../../src/cas/trees/checkout.js';
 import type { Digest } from '../../src/cas/digest.js';
-import { captureIncremental } from '../../src/cas/incremental-capture.js';
-import { loadStatCache, statCachePath } from '../../src/cas/stat-cache.js';
-import { seedStatCache } from '../../src/cas/stat-seed.js';
-import type { VisitedDirectory } from '../../src/cas/tree.js';
+import { captureIncremental } from '../../src/cas/capture/incremental-capture.js';
+import { loadStatCache, statCachePath } from '../../src/cas/capture/stat-cache.js';
+import { seedStatCache } from '../../src/cas/capture/stat-seed.js';
+import type { VisitedDirectory } from '../../src/cas/trees/tree.js';
 import { startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
 
 const OLD = new Date('2001-01-01T00:00:00Z');

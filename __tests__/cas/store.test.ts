@@ -11,7 +11,7 @@ import {
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer, digestOfMessage, formatDigest } from '../../src/cas/digest.js';
-import { CasStore } from '../../src/cas/store.js';
+import { CasStore } from '../../src/cas/store/store.js';
 import { CasError } from '../../src/errors.js';
 import { Directory } from '../../src/gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { handDirectory, startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
@@ -122,7 +122,7 @@ describe('CasStore against a real casd', () => {
       fx.store.writeLocalObjects([{ digest, data }]); // already there: left alone
       expect(readFileSync(fx.store.objectPath(digest))).toEqual(data);
       expect(statSync(fx.store.objectPath(digest)).mode & 0o222).toBe(0);
-      const { CasClient } = await import('../../src/cas/cas-client.js');
+      const { CasClient } = await import('../../src/cas/remote/cas-client.js');
       const read = await new CasClient(fx.connection, '').readBlobs([digest]);
       expect(read.blobs.get(digest.hash)).toEqual(data);
       const { readdirSync } = await import('node:fs');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Directory } from '../../src/gen/build/bazel/remote/execution/v2/remote_execution.js';
 import type { Digest } from '../../src/cas/digest.js';
-import { CasStore } from '../../src/cas/store.js';
+import { CasStore } from '../../src/cas/store/store.js';
 import type { Connection } from '../../src/grpc/connection.js';
 import { startTestCasd, type TestCasd, type TestCasdOptions } from '../helpers/casd.js';
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer, formatDigest } from '../../src/cas/digest.js';
-import { assertSafeName, validateDirectory } from '../../src/cas/names.js';
-import { requiredBlobs, walkDirectories, walkTree } from '../../src/cas/tree.js';
+import { assertSafeName, validateDirectory } from '../../src/cas/trees/names.js';
+import { requiredBlobs, walkDirectories, walkTree } from '../../src/cas/trees/tree.js';
 import { CasError } from '../../src/errors.js';
 import { collect, handDirectory, startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
 

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer } from '../../src/cas/digest.js';
-import { checkObject, verifyStore } from '../../src/cas/verify.js';
+import { checkObject, verifyStore } from '../../src/cas/store/verify.js';
 import { startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
 
 /** Overwrites the object file of `digest` in place, as a write through a hard link does. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CasClient } from '../../src/cas/cas-client.js';
+import { CasClient } from '../../src/cas/remote/cas-client.js';
 import { digestOfBuffer } from '../../src/cas/digest.js';
 import {
   decodeSemVer,

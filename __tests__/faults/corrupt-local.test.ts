@@ -4,8 +4,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer, formatDigest } from '../../src/cas/digest.js';
-import { Remote } from '../../src/cas/remote.js';
-import { CasStore } from '../../src/cas/store.js';
+import { Remote } from '../../src/cas/remote/remote.js';
+import { CasStore } from '../../src/cas/store/store.js';
 import { CasError } from '../../src/errors.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { handDirectory } from '../cas/tree-fixtures.js';

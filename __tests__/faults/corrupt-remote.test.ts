@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDigest } from '../../src/cas/digest.js';
 import { CasError } from '../../src/errors.js';
-import { Remote } from '../../src/cas/remote.js';
-import { CasStore } from '../../src/cas/store.js';
+import { Remote } from '../../src/cas/remote/remote.js';
+import { CasStore } from '../../src/cas/store/store.js';
 import { type Logger } from '../../src/logger.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { startCorruptRemote, type CorruptRemote } from '../helpers/corrupt-server.js';

@@ -2,9 +2,9 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync } from 'nod
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, formatDigest } from '../../src/cas/digest.js';
-import { RefStore } from '../../src/cas/refs.js';
-import { refUri } from '../../src/cas/remote-refs.js';
-import { CasStore } from '../../src/cas/store.js';
+import { RefStore } from '../../src/cas/store/refs.js';
+import { refUri } from '../../src/cas/remote/remote-refs.js';
+import { CasStore } from '../../src/cas/store/store.js';
 import { keyRef } from '../../src/action/keys.js';
 import { unary } from '../../src/grpc/call.js';
 import type { Connection } from '../../src/grpc/connection.js';

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CasdDaemon } from '../../src/casd/index.js';
-import { CasStore } from '../../src/cas/store.js';
+import { CasStore } from '../../src/cas/store/store.js';
 import { casdBinary } from '../helpers/casd.js';
 import { runAction } from '../helpers/runner.js';
 import { baseInputs, expectNoPartialObjects, messages, newJob, removeJobs } from './support.js';

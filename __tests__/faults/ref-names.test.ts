@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RefStore } from '../../src/cas/refs.js';
+import { RefStore } from '../../src/cas/store/refs.js';
 import { isCasError } from '../../src/errors.js';
 import { runAction } from '../helpers/runner.js';
 import { baseInputs, messages, newJob, removeJobs } from './support.js';
@@ -75,7 +75,7 @@ describe('ref names cannot escape refs/heads', () => {
 
   it('a key with spaces, "$(...)", quotes or a newline is a ref the one rule accepts', async () => {
     const { keyRef, localKeysWithPrefix, pointerRef, statsRef } = await import('../../src/action/keys.js');
-    const { validateRefName } = await import('../../src/cas/ref-names.js');
+    const { validateRefName } = await import('../../src/cas/store/ref-names.js');
     const dir = mkdtempSync(join(tmpdir(), 'casd-keyrefs-'));
     const refs = new RefStore(dir);
     try {

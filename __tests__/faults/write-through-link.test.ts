@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Digest } from '../../src/cas/digest.js';
-import { RefStore } from '../../src/cas/refs.js';
+import { RefStore } from '../../src/cas/store/refs.js';
 import { Directory } from '../../src/gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { runAction } from '../helpers/runner.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Remote } from '../../src/cas/remote.js';
+import { Remote } from '../../src/cas/remote/remote.js';
 import type { Connection } from '../../src/grpc/connection.js';
 import { REMOTE_RETRY_LIMIT } from '../../src/grpc/options.js';
 import { freePort, startTestCasd, type TestCasd } from '../helpers/casd.js';

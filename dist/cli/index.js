@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5582);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(720);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5582:
+/***/ 720:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33616,7 +33616,7 @@ function digestKey(digest) {
     return digest.hash;
 }
 //# sourceMappingURL=digest.js.map
-;// CONCATENATED MODULE: ./lib/cas/ref-names.js
+;// CONCATENATED MODULE: ./lib/cas/store/ref-names.js
 
 // One rule for ref names, used by the store (RefStore), the action's inputs and the CLI. A
 // ref name is a relative path under refs/heads, an action output line (`restored-refs` joins
@@ -33686,7 +33686,7 @@ function encodeRefComponent(text) {
     return encodeURIComponent(text).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 //# sourceMappingURL=ref-names.js.map
-;// CONCATENATED MODULE: ./lib/cas/refs.js
+;// CONCATENATED MODULE: ./lib/cas/store/refs.js
 
 
 
@@ -34750,7 +34750,7 @@ const settingsCommand = {
     },
 };
 //# sourceMappingURL=daemon.js.map
-;// CONCATENATED MODULE: ./lib/cas/tree.js
+;// CONCATENATED MODULE: ./lib/cas/trees/tree.js
 
 /** How many Directory blobs a walk reads ahead of its consumer. */
 const DEFAULT_READ_AHEAD = 32;
@@ -34895,7 +34895,7 @@ function requiredBlobs(store, root, options) {
     })();
 }
 //# sourceMappingURL=tree.js.map
-;// CONCATENATED MODULE: ./lib/cas/remote-refs.js
+;// CONCATENATED MODULE: ./lib/cas/remote/remote-refs.js
 
 
 
@@ -34993,7 +34993,7 @@ async function resolveRemoteRef(remote, name, options = {}) {
     }
 }
 //# sourceMappingURL=remote-refs.js.map
-;// CONCATENATED MODULE: ./lib/cas/remote-tree.js
+;// CONCATENATED MODULE: ./lib/cas/remote/remote-tree.js
 
 
 
@@ -35185,7 +35185,7 @@ const BRING_LOCAL_READ_CONCURRENCY = 32;
  */
 const BRING_LOCAL_FILE_GROUP = 2048;
 //# sourceMappingURL=options.js.map
-;// CONCATENATED MODULE: ./lib/cas/bring-local.js
+;// CONCATENATED MODULE: ./lib/cas/remote/bring-local.js
 
 
 
@@ -35284,7 +35284,7 @@ async function ensureRef(store, refs, remote, name, logger = silentLogger) {
 //# sourceMappingURL=bring-local.js.map
 // EXTERNAL MODULE: ./lib/gen/build/buildgrid/local_cas.js
 var local_cas = __nccwpck_require__(2163);
-;// CONCATENATED MODULE: ./lib/cas/local-cas.js
+;// CONCATENATED MODULE: ./lib/cas/store/local-cas.js
 
 
 
@@ -35435,7 +35435,7 @@ function emptyStageRequest() {
     };
 }
 //# sourceMappingURL=local-cas.js.map
-;// CONCATENATED MODULE: ./lib/cas/checkout.js
+;// CONCATENATED MODULE: ./lib/cas/trees/checkout.js
 
 
 
@@ -35612,7 +35612,7 @@ async function tryLink(from, to) {
     }
 }
 //# sourceMappingURL=checkout.js.map
-;// CONCATENATED MODULE: ./lib/cas/names.js
+;// CONCATENATED MODULE: ./lib/cas/trees/names.js
 
 
 /**
@@ -35701,7 +35701,7 @@ function byName(a, b) {
     return compareNames(a.name, b.name);
 }
 //# sourceMappingURL=names.js.map
-;// CONCATENATED MODULE: ./lib/cas/diff.js
+;// CONCATENATED MODULE: ./lib/cas/trees/diff.js
 
 
 const EMPTY = { files: [], directories: [], symlinks: [], nodeProperties: undefined };
@@ -35780,7 +35780,7 @@ async function diffRefs(store, refs, refA, refB) {
     return diffTrees(store, a, b);
 }
 //# sourceMappingURL=diff.js.map
-;// CONCATENATED MODULE: ./lib/cas/corrupt.js
+;// CONCATENATED MODULE: ./lib/cas/store/corrupt.js
 
 
 /** What to do about an object of a local casd cache that does not match its digest. */
@@ -35808,7 +35808,7 @@ function corruptObject(digest, path, detail) {
 //# sourceMappingURL=corrupt.js.map
 ;// CONCATENATED MODULE: external "node:events"
 const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-;// CONCATENATED MODULE: ./lib/cas/remote-bytestream.js
+;// CONCATENATED MODULE: ./lib/cas/remote/remote-bytestream.js
 
 
 
@@ -35970,7 +35970,7 @@ async function byteStreamWrite(client, instanceName, digest, source, timeoutMs) 
     }
 }
 //# sourceMappingURL=remote-bytestream.js.map
-;// CONCATENATED MODULE: ./lib/cas/remote-batches.js
+;// CONCATENATED MODULE: ./lib/cas/remote/remote-batches.js
 
 
 /**
@@ -36001,7 +36001,7 @@ function planBatches(digests, maxBatchBytes) {
     return plan;
 }
 //# sourceMappingURL=remote-batches.js.map
-;// CONCATENATED MODULE: ./lib/cas/cas-client.js
+;// CONCATENATED MODULE: ./lib/cas/remote/cas-client.js
 
 
 
@@ -36311,7 +36311,7 @@ async function* uniqueGroups(digests, size) {
         yield group;
 }
 //# sourceMappingURL=cas-client.js.map
-;// CONCATENATED MODULE: ./lib/cas/remote-copy.js
+;// CONCATENATED MODULE: ./lib/cas/remote/remote-copy.js
 
 
 
@@ -36399,7 +36399,7 @@ async function exists(path) {
     return (0,promises_.access)(path).then(() => true, () => false);
 }
 //# sourceMappingURL=remote-copy.js.map
-;// CONCATENATED MODULE: ./lib/cas/tree-delta.js
+;// CONCATENATED MODULE: ./lib/cas/remote/tree-delta.js
 
 
 /** Keeps a uniform random sample of at most `size` of the digests offered to it. */
@@ -36502,7 +36502,7 @@ async function* blobsBeyond(store, root, bases, skipped = () => undefined) {
     }
 }
 //# sourceMappingURL=tree-delta.js.map
-;// CONCATENATED MODULE: ./lib/cas/remote.js
+;// CONCATENATED MODULE: ./lib/cas/remote/remote.js
 
 
 
@@ -36878,7 +36878,7 @@ class Remote {
     }
 }
 //# sourceMappingURL=remote.js.map
-;// CONCATENATED MODULE: ./lib/cas/store.js
+;// CONCATENATED MODULE: ./lib/cas/store/store.js
 
 
 
@@ -37197,7 +37197,7 @@ class CasStore {
     }
 }
 //# sourceMappingURL=store.js.map
-;// CONCATENATED MODULE: ./lib/cas/stat-cache.js
+;// CONCATENATED MODULE: ./lib/cas/capture/stat-cache.js
 
 
 
@@ -37394,7 +37394,7 @@ async function removeStatCache(file) {
     await (0,promises_.rm)(file, { force: true });
 }
 //# sourceMappingURL=stat-cache.js.map
-;// CONCATENATED MODULE: ./lib/cas/incremental-capture.js
+;// CONCATENATED MODULE: ./lib/cas/capture/incremental-capture.js
 
 
 
@@ -37681,7 +37681,7 @@ async function captureIncremental(store, path, options = {}) {
     return result;
 }
 //# sourceMappingURL=incremental-capture.js.map
-;// CONCATENATED MODULE: ./lib/cas/capture-entries.js
+;// CONCATENATED MODULE: ./lib/cas/capture/capture-entries.js
 
 
 
@@ -38318,7 +38318,7 @@ const pullCommand = {
     },
 };
 //# sourceMappingURL=remote.js.map
-;// CONCATENATED MODULE: ./lib/cas/verify.js
+;// CONCATENATED MODULE: ./lib/cas/store/verify.js
 
 
 

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import type { RemoteSpec } from '../cas/remote.js';
+import type { RemoteSpec } from '../cas/remote/remote.js';
 import type { Inputs } from './constants.js';
 import { type ActionConfig, parseInputs, SECRET_INPUTS } from './inputs.js';
 import { isForkPullRequest } from './job-status.js';

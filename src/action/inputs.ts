@@ -1,7 +1,7 @@
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { validateRefName } from '../cas/ref-names.js';
+import { validateRefName } from '../cas/store/ref-names.js';
 import { CasError } from '../errors.js';
 import { parseQuota } from '../casd/start-options.js';
 import { checkTokenTransport, type Endpoint, parseEndpoint } from '../grpc/endpoint.js';

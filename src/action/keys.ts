@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { encodeRefComponent } from '../cas/ref-names.js';
-import type { RefStore } from '../cas/refs.js';
+import { encodeRefComponent } from '../cas/store/ref-names.js';
+import type { RefStore } from '../cas/store/refs.js';
 
 /**
  * actions/cache keys live as refs `keys/k-<key, percent-encoded>`: encoding keeps `/`, `..`,

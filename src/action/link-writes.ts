@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { formatDigest } from '../cas/digest.js';
-import { checkLinkedFiles } from '../cas/link-check.js';
-import type { CasStore } from '../cas/store.js';
+import { checkLinkedFiles } from '../cas/capture/link-check.js';
+import type { CasStore } from '../cas/store/store.js';
 import { actionsLogger } from './logger.js';
 import type { RunReport } from './report.js';
 

@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
-import { RefStore } from '../cas/refs.js';
-import { resolveRemoteRef } from '../cas/remote-refs.js';
-import { Remote } from '../cas/remote.js';
-import { CasStore } from '../cas/store.js';
+import { RefStore } from '../cas/store/refs.js';
+import { resolveRemoteRef } from '../cas/remote/remote-refs.js';
+import { Remote } from '../cas/remote/remote.js';
+import { CasStore } from '../cas/store/store.js';
 import { type Digest, formatDigest } from '../cas/digest.js';
 import { CasError } from '../errors.js';
 import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';

@@ -1,10 +1,10 @@
 import { lstat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Digest } from '../cas/digest.js';
-import type { CasStore } from '../cas/store.js';
-import { walkTree } from '../cas/tree.js';
-import { captureEntries } from '../cas/capture-entries.js';
-import { captureIncremental } from '../cas/incremental-capture.js';
+import type { CasStore } from '../cas/store/store.js';
+import { walkTree } from '../cas/trees/tree.js';
+import { captureEntries } from '../cas/capture/capture-entries.js';
+import { captureIncremental } from '../cas/capture/incremental-capture.js';
 import { CasError } from '../errors.js';
 import { UsageError } from './command.js';
 import type { Progress } from './progress.js';

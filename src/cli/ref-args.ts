@@ -1,4 +1,4 @@
-import { validateRefName } from '../cas/ref-names.js';
+import { validateRefName } from '../cas/store/ref-names.js';
 import { UsageError } from './command.js';
 
 /** A tree named by its digest on the command line: `HASH/SIZE`. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { RemoteSpec } from '../cas/remote.js';
+import type { RemoteSpec } from '../cas/remote/remote.js';
 import { CasError } from '../errors.js';
 import type { RemoteSettings } from './config.js';
 

@@ -22,7 +22,7 @@ import {
 } from '../../../src/cas/entries/entry-tree.js';
 import type { PathRoots } from '../../../src/cas/entries/paths.js';
 import { stageDirectory } from '../../../src/cas/entries/stage.js';
-import { captureIncremental } from '../../../src/cas/incremental-capture.js';
+import { captureIncremental } from '../../../src/cas/capture/incremental-capture.js';
 import { CasError } from '../../../src/errors.js';
 import { handDirectory, startStore, type StoreFixture, writeTree } from '../tree-fixtures.js';
 

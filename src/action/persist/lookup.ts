@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RefStore } from '../../cas/refs.js';
+import { RefStore } from '../../cas/store/refs.js';
 import { describeError, isCasError } from '../../errors.js';
 import { persistLayout } from './layout.js';
 import { validatePrefix } from './plan.js';

@@ -8,8 +8,8 @@ import {
   type SymlinkNode,
 } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { type Digest, digestOfBuffer, formatDigest } from '../digest.js';
-import { captureIncremental } from '../incremental-capture.js';
-import type { CasStore } from '../store.js';
+import { captureIncremental } from '../capture/incremental-capture.js';
+import type { CasStore } from '../store/store.js';
 import {
   ENTRY_MANIFEST,
   type EntryInfo,

@@ -2,11 +2,11 @@ import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type Logger, silentLogger } from '../../logger.js';
-import { checkout } from '../checkout.js';
+import { checkout } from '../trees/checkout.js';
 import type { Digest } from '../digest.js';
-import { type SeedStatCacheResult, seedStatCache, wallClockNs } from '../stat-seed.js';
-import type { CasStore } from '../store.js';
-import type { VisitedDirectory } from '../tree.js';
+import { type SeedStatCacheResult, seedStatCache, wallClockNs } from '../capture/stat-seed.js';
+import type { CasStore } from '../store/store.js';
+import type { VisitedDirectory } from '../trees/tree.js';
 
 /** Moves everything in `from` into `to`, replacing files, merging directories. */
 async function mergeInto(from: string, to: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { type CacheUsage, CasdDaemon, formatUsage, getUsage } from '../../casd/index.js';
 import { objectStoreUsage } from '../../casd/usage.js';
-import { RefStore } from '../../cas/refs.js';
+import { RefStore } from '../../cas/store/refs.js';
 import { CasError } from '../../errors.js';
 import { formatEndpoint } from '../../grpc/endpoint.js';
 import { type ToolEndpoints, writeToolSettings } from '../../settings/tool-settings.js';

@@ -1,7 +1,7 @@
 import { type Digest, formatDigest } from '../../cas/digest.js';
-import { RefStore } from '../../cas/refs.js';
-import type { CasStore } from '../../cas/store.js';
-import { DigestSet, walkDirectories } from '../../cas/tree.js';
+import { RefStore } from '../../cas/store/refs.js';
+import type { CasStore } from '../../cas/store/store.js';
+import { DigestSet, walkDirectories } from '../../cas/trees/tree.js';
 import { CasError } from '../../errors.js';
 import { formatBytes, parseBytes } from '../../util/size.js';
 import { type Command, flagOption, stringOption, UsageError } from '../command.js';

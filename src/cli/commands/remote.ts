@@ -1,10 +1,10 @@
-import { pullRef } from '../../cas/bring-local.js';
+import { pullRef } from '../../cas/remote/bring-local.js';
 import { formatDigest } from '../../cas/digest.js';
-import { RefStore } from '../../cas/refs.js';
-import { pushRef, resolveRemoteRef } from '../../cas/remote-refs.js';
-import { Remote } from '../../cas/remote.js';
+import { RefStore } from '../../cas/store/refs.js';
+import { pushRef, resolveRemoteRef } from '../../cas/remote/remote-refs.js';
+import { Remote } from '../../cas/remote/remote.js';
 import { remoteSpec } from '../remote-spec.js';
-import type { CasStore } from '../../cas/store.js';
+import type { CasStore } from '../../cas/store/store.js';
 import { CasError } from '../../errors.js';
 import { formatBytes } from '../../util/size.js';
 import { type Command, type CommandContext, UsageError } from '../command.js';

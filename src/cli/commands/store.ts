@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
-import { bringLocal } from '../../cas/bring-local.js';
-import { checkout } from '../../cas/checkout.js';
+import { bringLocal } from '../../cas/remote/bring-local.js';
+import { checkout } from '../../cas/trees/checkout.js';
 import { type Digest, formatDigest, parseDigest } from '../../cas/digest.js';
-import { diffTrees } from '../../cas/diff.js';
-import { RefStore } from '../../cas/refs.js';
-import { Remote } from '../../cas/remote.js';
-import { CasStore } from '../../cas/store.js';
+import { diffTrees } from '../../cas/trees/diff.js';
+import { RefStore } from '../../cas/store/refs.js';
+import { Remote } from '../../cas/remote/remote.js';
+import { CasStore } from '../../cas/store/store.js';
 import type { CasdDaemon } from '../../casd/index.js';
 import { CasError } from '../../errors.js';
 import type { Logger } from '../../logger.js';

@@ -1,5 +1,5 @@
-import { RefStore } from '../../cas/refs.js';
-import { formatObjectName, verifyStore } from '../../cas/verify.js';
+import { RefStore } from '../../cas/store/refs.js';
+import { formatObjectName, verifyStore } from '../../cas/store/verify.js';
 import { formatBytes } from '../../util/size.js';
 import type { Command } from '../command.js';
 import type { VerifyJson } from '../json.js';

@@ -2,16 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, existsSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CasError } from '../errors.js';
-import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import type { Connection } from '../grpc/connection.js';
-import { type Logger, silentLogger } from '../logger.js';
-import { forEachLimit } from '../util/concurrency.js';
+import { CasError } from '../../errors.js';
+import { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { Connection } from '../../grpc/connection.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { forEachLimit } from '../../util/concurrency.js';
 import { corruptObject, holding } from './corrupt.js';
-import { type Digest, formatDigest, validateDigest } from './digest.js';
+import { type Digest, formatDigest, validateDigest } from '../digest.js';
 import { captureFiles, captureTree, statusToCasError } from './local-cas.js';
-import { validateDirectory } from './names.js';
-import { DigestSet, walkDirectories } from './tree.js';
+import { validateDirectory } from '../trees/names.js';
+import { DigestSet, walkDirectories } from '../trees/tree.js';
 
 export interface CasStoreOptions {
   /** The directory casd was started on (it holds `cas/objects`, `cas/tmp`, ...). */

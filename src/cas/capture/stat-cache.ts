@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
-import type { Digest } from './digest.js';
+import type { Digest } from '../digest.js';
 
 /**
  * A stat cache, like git's index: for each file of a captured tree, the stat fields that

@@ -1,8 +1,8 @@
-import { CasError } from '../errors.js';
-import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import type { Digest } from './digest.js';
-import type { CasStore } from './store.js';
-import { DigestSet, requiredBlobs } from './tree.js';
+import { CasError } from '../../errors.js';
+import type { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { Digest } from '../digest.js';
+import type { CasStore } from '../store/store.js';
+import { DigestSet, requiredBlobs } from '../trees/tree.js';
 
 /** Keeps a uniform random sample of at most `size` of the digests offered to it. */
 export class DigestSample {

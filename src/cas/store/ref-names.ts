@@ -1,4 +1,4 @@
-import { CasError } from '../errors.js';
+import { CasError } from '../../errors.js';
 
 // One rule for ref names, used by the store (RefStore), the action's inputs and the CLI. A
 // ref name is a relative path under refs/heads, an action output line (`restored-refs` joins

@@ -1,6 +1,6 @@
-import { CasError } from '../errors.js';
-import { type Digest, formatDigest, validateDigest } from './digest.js';
-import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import { CasError } from '../../errors.js';
+import { type Digest, formatDigest, validateDigest } from '../digest.js';
+import type { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
 
 /**
  * Throws CasError('unsafe-tree') unless `name` is a single path component that is safe to

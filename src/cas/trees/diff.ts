@@ -1,7 +1,7 @@
-import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import { type Digest, sameDigest } from './digest.js';
-import type { RefStore } from './refs.js';
-import type { CasStore } from './store.js';
+import type { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import { type Digest, sameDigest } from '../digest.js';
+import type { RefStore } from '../store/refs.js';
+import type { CasStore } from '../store/store.js';
 import { byName } from './names.js';
 
 /** Paths (`/`-separated, relative to the roots) that differ between two trees. */

@@ -1,6 +1,6 @@
-import { CasError } from '../errors.js';
-import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import type { Digest } from './digest.js';
+import { CasError } from '../../errors.js';
+import type { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { Digest } from '../digest.js';
 
 /**
  * What a tree walk reads Directories from (CasStore is one). Why an interface: the store

@@ -1,10 +1,10 @@
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isCasError } from '../errors.js';
-import { forEachLimit } from '../util/concurrency.js';
+import { isCasError } from '../../errors.js';
+import { forEachLimit } from '../../util/concurrency.js';
 import type { CasClient, Upload } from './cas-client.js';
-import type { Digest } from './digest.js';
+import type { Digest } from '../digest.js';
 
 /** Blobs up to this size are copied through memory; bigger ones through a temp file. */
 const IN_MEMORY_BLOB_BYTES = 4 * 1024 * 1024;

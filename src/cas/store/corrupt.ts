@@ -1,5 +1,5 @@
-import { CasError } from '../errors.js';
-import { type Digest, formatDigest } from './digest.js';
+import { CasError } from '../../errors.js';
+import { type Digest, formatDigest } from '../digest.js';
 
 /** What to do about an object of a local casd cache that does not match its digest. */
 export const VERIFY_HINT =

@@ -1,22 +1,22 @@
 import { status } from '@grpc/grpc-js';
-import { CasError, isCasError } from '../errors.js';
-import { type Logger, silentLogger } from '../logger.js';
+import { CasError, isCasError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../logger.js';
 import {
   type Directory,
   type ServerCapabilities,
-} from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import type { Connection } from '../grpc/connection.js';
-import { grpcToCasError, isGrpcError, unary } from '../grpc/call.js';
-import { forEachLimit } from '../util/concurrency.js';
+} from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { Connection } from '../../grpc/connection.js';
+import { grpcToCasError, isGrpcError, unary } from '../../grpc/call.js';
+import { forEachLimit } from '../../util/concurrency.js';
 import {
   CAS_CLIENT_CONCURRENCY,
   DEFAULT_MAX_BATCH_BYTES,
   FALLBACK_MAX_BATCH_BYTES,
   FIND_MISSING_GROUP,
   TRANSFER_CONCURRENCY_CAP,
-} from './options.js';
-import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from './corrupt.js';
-import { type Digest, EMPTY_DIGEST, digestOfBuffer, formatDigest } from './digest.js';
+} from '../options.js';
+import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from '../store/corrupt.js';
+import { type Digest, EMPTY_DIGEST, digestOfBuffer, formatDigest } from '../digest.js';
 import {
   byteStreamRead,
   byteStreamReadToFile,
@@ -28,7 +28,7 @@ import { type TreeDirectory, fetchTreeDirectories } from './remote-tree.js';
 
 export type { TreeDirectory };
 
-export { DEFAULT_MAX_BATCH_BYTES, FALLBACK_MAX_BATCH_BYTES, FIND_MISSING_GROUP } from './options.js';
+export { DEFAULT_MAX_BATCH_BYTES, FALLBACK_MAX_BATCH_BYTES, FIND_MISSING_GROUP } from '../options.js';
 
 export interface CasClientOptions {
   logger?: Logger;

@@ -1,8 +1,8 @@
 import { lstatSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Logger, silentLogger } from '../logger.js';
-import { sleep } from '../util/concurrency.js';
-import type { Digest } from './digest.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { sleep } from '../../util/concurrency.js';
+import type { Digest } from '../digest.js';
 import { type LinkedFile, linkRecordPath, updateLinkRecord } from './link-record.js';
 import {
   FINE_RACY_WINDOW_NS,
@@ -14,9 +14,9 @@ import {
   statCachePath,
   wallClockNs,
 } from './stat-cache.js';
-import type { CasStore } from './store.js';
+import type { CasStore } from '../store/store.js';
 export { wallClockNs } from './stat-cache.js';
-import { type VisitedDirectory, walkDirectories } from './tree.js';
+import { type VisitedDirectory, walkDirectories } from '../trees/tree.js';
 
 /** casd marks a file executable when its owner may execute it (as captureIncremental reads it). */
 const OWNER_EXECUTE = 0o100;

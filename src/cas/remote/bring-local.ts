@@ -1,14 +1,14 @@
-import { CasError, isCasError } from '../errors.js';
-import { type Logger, silentLogger } from '../logger.js';
-import { mapLimit } from '../util/concurrency.js';
-import { type Digest, formatDigest } from './digest.js';
-import type { RefStore } from './refs.js';
+import { CasError, isCasError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { mapLimit } from '../../util/concurrency.js';
+import { type Digest, formatDigest } from '../digest.js';
+import type { RefStore } from '../store/refs.js';
 import { resolveRemoteRef } from './remote-refs.js';
 import { treeLevels } from './remote-tree.js';
 import type { Remote } from './remote.js';
-import type { CasStore } from './store.js';
-import { DigestSet } from './tree.js';
-import { BRING_LOCAL_FILE_GROUP, BRING_LOCAL_READ_CONCURRENCY } from './options.js';
+import type { CasStore } from '../store/store.js';
+import { DigestSet } from '../trees/tree.js';
+import { BRING_LOCAL_FILE_GROUP, BRING_LOCAL_READ_CONCURRENCY } from '../options.js';
 
 // Bringing a tree local (BuildStream's pull_tree): the one place that completes a tree in the
 // local cache from the remote, for the action's restore and the CLI's pull and checkout.

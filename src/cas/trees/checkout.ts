@@ -1,14 +1,14 @@
 import { existsSync, constants as fsConstants, mkdirSync } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, readdir, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CasError } from '../errors.js';
-import { forEachLimit } from '../util/concurrency.js';
-import { type Digest, formatDigest } from './digest.js';
-import { CHECKOUT_CONCURRENCY, CHECKOUT_KEEP_FILE_ENTRIES } from './options.js';
-import type { CasStore } from './store.js';
+import { CasError } from '../../errors.js';
+import { forEachLimit } from '../../util/concurrency.js';
+import { type Digest, formatDigest } from '../digest.js';
+import { CHECKOUT_CONCURRENCY, CHECKOUT_KEEP_FILE_ENTRIES } from '../options.js';
+import type { CasStore } from '../store/store.js';
 import { DigestSet, type VisitedDirectory, walkDirectories } from './tree.js';
 
-export { stageTree, type StagedTree } from './local-cas.js';
+export { stageTree, type StagedTree } from '../store/local-cas.js';
 
 /** Files written at once by default (see CHECKOUT_CONCURRENCY in options.ts). */
 export const DEFAULT_CONCURRENCY = CHECKOUT_CONCURRENCY;

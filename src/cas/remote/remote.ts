@@ -2,24 +2,24 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { CasError, isCasError } from '../errors.js';
-import { type Logger, silentLogger } from '../logger.js';
+import { CasError, isCasError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../logger.js';
 import type {
   Remote as CasdRemote,
   FetchMissingBlobsRequest,
   FetchMissingBlobsResponse,
-} from '../gen/build/buildgrid/local_cas.js';
-import { grpcToCasError, isGrpcError, type UnaryMethod, unary } from '../grpc/call.js';
-import { Connection, type ConnectionOptions } from '../grpc/connection.js';
-import { casdRemoteUrl, checkTokenTransport, parseEndpoint } from '../grpc/endpoint.js';
-import { REMOTE_RETRY_LIMIT } from '../grpc/options.js';
-import { chunks, forEachLimit } from '../util/concurrency.js';
+} from '../../gen/build/buildgrid/local_cas.js';
+import { grpcToCasError, isGrpcError, type UnaryMethod, unary } from '../../grpc/call.js';
+import { Connection, type ConnectionOptions } from '../../grpc/connection.js';
+import { casdRemoteUrl, checkTokenTransport, parseEndpoint } from '../../grpc/endpoint.js';
+import { REMOTE_RETRY_LIMIT } from '../../grpc/options.js';
+import { chunks, forEachLimit } from '../../util/concurrency.js';
 import { CasClient, type TreeDirectory } from './cas-client.js';
-import { type Digest, EMPTY_DIGEST, formatDigest } from './digest.js';
+import { type Digest, EMPTY_DIGEST, formatDigest } from '../digest.js';
 import { copyBlobs } from './remote-copy.js';
 import { decodeDirectory, treeLevels } from './remote-tree.js';
-import type { CasStore } from './store.js';
-import { requiredBlobs } from './tree.js';
+import type { CasStore } from '../store/store.js';
+import { requiredBlobs } from '../trees/tree.js';
 import { DigestSample, blobsBeyond } from './tree-delta.js';
 
 /** A remote cache as the user describes it. */

@@ -1,17 +1,17 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { CasError, type CasErrorReason } from '../errors.js';
-import { Command_OutputDirectoryFormat } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import { CasError, type CasErrorReason } from '../../errors.js';
+import { Command_OutputDirectoryFormat } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import {
   type CaptureFilesResponse_Response,
   type CaptureTreeResponse_Response,
   type StageTreeRequest,
   StageTreeRequest_StagingMode,
   type StageTreeResponse,
-} from '../gen/build/buildgrid/local_cas.js';
-import type { Status } from '../gen/google/rpc/status.js';
-import { type CallSettings, grpcToCasError, unary } from '../grpc/call.js';
-import type { Connection } from '../grpc/connection.js';
-import { type Digest, formatDigest } from './digest.js';
+} from '../../gen/build/buildgrid/local_cas.js';
+import type { Status } from '../../gen/google/rpc/status.js';
+import { type CallSettings, grpcToCasError, unary } from '../../grpc/call.js';
+import type { Connection } from '../../grpc/connection.js';
+import { type Digest, formatDigest } from '../digest.js';
 
 export { Command_OutputDirectoryFormat as OutputDirectoryFormat };
 

@@ -3,15 +3,15 @@ import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { isCasError } from '../errors.js';
-import { type Logger, silentLogger } from '../logger.js';
-import { forEachLimit } from '../util/concurrency.js';
-import { type Digest, formatDigest } from './digest.js';
-import { VERIFY_CONCURRENCY, VERIFY_READ_CHUNK_BYTES, VERIFY_SYNC_READ_BYTES } from './options.js';
+import { isCasError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { forEachLimit } from '../../util/concurrency.js';
+import { type Digest, formatDigest } from '../digest.js';
+import { VERIFY_CONCURRENCY, VERIFY_READ_CHUNK_BYTES, VERIFY_SYNC_READ_BYTES } from '../options.js';
 import type { CasStore } from './store.js';
-import { DigestSet } from './tree.js';
+import { DigestSet } from '../trees/tree.js';
 
-export { VERIFY_CONCURRENCY } from './options.js';
+export { VERIFY_CONCURRENCY } from '../options.js';
 
 const readAsync = promisify(read);
 

@@ -1,7 +1,7 @@
-import type { Digest } from './digest.js';
-import { BATCH_HEADROOM_BYTES, MAX_BLOBS_PER_BATCH, PER_BLOB_OVERHEAD_BYTES } from './options.js';
+import type { Digest } from '../digest.js';
+import { BATCH_HEADROOM_BYTES, MAX_BLOBS_PER_BATCH, PER_BLOB_OVERHEAD_BYTES } from '../options.js';
 
-export { BATCH_HEADROOM_BYTES, MAX_BLOBS_PER_BATCH, PER_BLOB_OVERHEAD_BYTES } from './options.js';
+export { BATCH_HEADROOM_BYTES, MAX_BLOBS_PER_BATCH, PER_BLOB_OVERHEAD_BYTES } from '../options.js';
 
 /** Blobs grouped for batch calls, and those too big for any batch (for ByteStream). */
 export interface BatchPlan {

@@ -3,14 +3,14 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Metadata, type CallOptions } from '@grpc/grpc-js';
-import { CasError } from '../errors.js';
-import type { ByteStreamClient, WriteRequest } from '../gen/google/bytestream/bytestream.js';
-import { grpcToCasError } from '../grpc/call.js';
-import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from './corrupt.js';
-import { type Digest, formatDigest } from './digest.js';
-import { BYTESTREAM_CHUNK_BYTES } from './options.js';
+import { CasError } from '../../errors.js';
+import type { ByteStreamClient, WriteRequest } from '../../gen/google/bytestream/bytestream.js';
+import { grpcToCasError } from '../../grpc/call.js';
+import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from '../store/corrupt.js';
+import { type Digest, formatDigest } from '../digest.js';
+import { BYTESTREAM_CHUNK_BYTES } from '../options.js';
 
-export { BYTESTREAM_CHUNK_BYTES } from './options.js';
+export { BYTESTREAM_CHUNK_BYTES } from '../options.js';
 
 /** `{instance}/blobs/{hash}/{size}`; the instance and its slash are omitted when empty. */
 export function readResourceName(instanceName: string, digest: Digest): string {

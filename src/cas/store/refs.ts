@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { CasError } from '../errors.js';
-import { Digest } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import { validateDigest } from './digest.js';
+import { CasError } from '../../errors.js';
+import { Digest } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import { validateDigest } from '../digest.js';
 import { validateRefName } from './ref-names.js';
 
 /** A ref as `list` returns it. */

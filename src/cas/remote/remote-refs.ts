@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
-import { CasError } from '../errors.js';
-import { grpcToCasError, isGrpcError, unary } from '../grpc/call.js';
-import { type Digest, formatDigest, validateDigest } from './digest.js';
+import { CasError } from '../../errors.js';
+import { grpcToCasError, isGrpcError, unary } from '../../grpc/call.js';
+import { type Digest, formatDigest, validateDigest } from '../digest.js';
 import type { Remote } from './remote.js';
 
 /** Our own URN scheme for refs; BuildStream's artifacts use `urn:fdc:buildstream.build:2020:...`. */

@@ -1,8 +1,8 @@
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Logger, silentLogger } from '../logger.js';
-import { forEachLimit } from '../util/concurrency.js';
-import type { Digest } from './digest.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { forEachLimit } from '../../util/concurrency.js';
+import type { Digest } from '../digest.js';
 import {
   type LinkRecord,
   type LinkedFile,
@@ -22,10 +22,10 @@ import {
   saveStatCache,
   wallClockNs,
 } from './stat-cache.js';
-import type { CasStore } from './store.js';
-import { VERIFY_CONCURRENCY } from './options.js';
-import { checkObject } from './verify.js';
-import { VERIFY_HINT } from './corrupt.js';
+import type { CasStore } from '../store/store.js';
+import { VERIFY_CONCURRENCY } from '../options.js';
+import { checkObject } from '../store/verify.js';
+import { VERIFY_HINT } from '../store/corrupt.js';
 
 /** An object that a write through a linked file damaged. */
 export interface DamagedObject {

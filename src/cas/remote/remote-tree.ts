@@ -1,11 +1,11 @@
 import { status } from '@grpc/grpc-js';
-import { CasError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import { isGrpcError } from '../grpc/call.js';
-import type { Connection } from '../grpc/connection.js';
-import { type Digest, digestOfMessage, formatDigest } from './digest.js';
-import { DigestSet } from './tree.js';
+import { CasError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import { isGrpcError } from '../../grpc/call.js';
+import type { Connection } from '../../grpc/connection.js';
+import { type Digest, digestOfMessage, formatDigest } from '../digest.js';
+import { DigestSet } from '../trees/tree.js';
 
 /** One Directory of a tree with its digest and the exact bytes that hash to it. */
 export interface TreeDirectory {

@@ -4,11 +4,11 @@ import type {
   DirectoryNode,
   FileNode,
   SymlinkNode,
-} from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import type { Digest } from './digest.js';
+} from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { Digest } from '../digest.js';
 import { captureIncremental } from './incremental-capture.js';
-import type { CasStore } from './store.js';
-import { byName } from './names.js';
+import type { CasStore } from '../store/store.js';
+import { byName } from '../trees/names.js';
 
 /** One entry of a root Directory: a path on disk (file, directory or symlink) or bytes. */
 export type CaptureEntry = { name: string; path: string } | { name: string; buffer: Uint8Array };

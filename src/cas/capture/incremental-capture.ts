@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { type Dirent, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CasError } from '../errors.js';
-import { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import { type Logger, silentLogger } from '../logger.js';
-import { chunks, forEachLimit } from '../util/concurrency.js';
-import { type Digest, digestOfBuffer } from './digest.js';
-import { captureFiles, statusToCasError } from './local-cas.js';
-import { CAPTURE_BATCH, CAPTURE_CONCURRENCY } from './options.js';
+import { CasError } from '../../errors.js';
+import { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { chunks, forEachLimit } from '../../util/concurrency.js';
+import { type Digest, digestOfBuffer } from '../digest.js';
+import { captureFiles, statusToCasError } from '../store/local-cas.js';
+import { CAPTURE_BATCH, CAPTURE_CONCURRENCY } from '../options.js';
 import {
   type FileStat,
   type StatCache,
@@ -23,9 +23,9 @@ import {
   statCachePath,
   wallClockNs,
 } from './stat-cache.js';
-import type { CasStore } from './store.js';
-import { walkDirectories } from './tree.js';
-import { byName } from './names.js';
+import type { CasStore } from '../store/store.js';
+import { walkDirectories } from '../trees/tree.js';
+import { byName } from '../trees/names.js';
 
 export interface IncrementalCaptureOptions {
   /** Where stat caches live (default `<cacheDir>/cas/stat-cache`). */
