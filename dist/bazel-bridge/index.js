@@ -295,6 +295,13 @@ const BRIDGE_WATCH_POLL_MS = 250;
 const BRIDGE_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 /** Connection window, shared by Bazel's many concurrent calls on one connection. */
 const BRIDGE_CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
+// --- from casd/usage.ts ---
+/** Object-store subdirectories (`cas/objects/<2 hex>`) read at once by objectStoreUsage. */
+const USAGE_SCAN_DIR_CONCURRENCY = 8;
+/** Object files stat'ed at once within one subdirectory. */
+const USAGE_SCAN_FILE_CONCURRENCY = 32;
+// --- from casd/process.ts ---
+const options_ATTACHED_POLL_MS = 20;
 //# sourceMappingURL=options.js.map
 ;// CONCATENATED MODULE: ./lib/casd/bazel-bridge.js
 
@@ -457,6 +464,7 @@ async function startBazelBridge(options) {
 ;// CONCATENATED MODULE: ./lib/casd/process.js
 
 
+
 function send(pid, signal) {
     try {
         process.kill(pid, signal);
@@ -513,7 +521,6 @@ function childHandle(child, tied) {
         },
     };
 }
-const ATTACHED_POLL_MS = 20;
 // An exited process whose parent has not reaped it still answers signal 0. A daemon attached
 // from an earlier process was orphaned, and not every init (containers!) reaps promptly, so
 // on Linux a zombie counts as dead.

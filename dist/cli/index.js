@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(720);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7385);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 720:
+/***/ 7385:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31708,20 +31708,8 @@ function flagOption(values, name) {
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: ./lib/grpc/endpoint.js
 var grpc_endpoint = __nccwpck_require__(1735);
-;// CONCATENATED MODULE: ./lib/grpc/options.js
-/**
- * Tuning numbers of talking to a remote. Each is defined here once, with its default and
- * why; `src/casd` (the flags casd starts with) and `src/cas` (remotes registered with a
- * running casd) both read them from here, so a remote is treated alike on either path.
- */
-/**
- * Times casd retries a call to a remote that failed with a retryable status (UNAVAILABLE and
- * the like) before the client sees the error: `--cas-retry-limit` (and `--ra-`, `--ac-`) on
- * casd's command line, `retry_limit` of GetInstanceNameForRemotes. 3 rides out a remote's
- * brief hiccup (casd backs off between tries) while a dead remote still fails within seconds.
- */
-const REMOTE_RETRY_LIMIT = 3;
-//# sourceMappingURL=options.js.map
+// EXTERNAL MODULE: ./lib/grpc/options.js
+var grpc_options = __nccwpck_require__(3018);
 ;// CONCATENATED MODULE: ./lib/casd/args.js
 
 
@@ -31740,8 +31728,8 @@ function serviceFlags(endpoint, files = {}) {
         clientCertPath: files.clientCertPath,
         clientKeyPath: files.clientKeyPath,
         accessTokenPath: files.tokenPath,
-        retryLimit: REMOTE_RETRY_LIMIT,
-        requestTimeoutSeconds: 120,
+        retryLimit: grpc_options/* REMOTE_RETRY_LIMIT */._b,
+        requestTimeoutSeconds: grpc_options/* REMOTE_REQUEST_TIMEOUT_SECONDS */.xj,
     };
 }
 /** casd's flags proxying the CAS, Remote Asset and Action Cache (each may live elsewhere). */
@@ -32258,6 +32246,13 @@ const options_BRIDGE_WATCH_POLL_MS = 250;
 const BRIDGE_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 /** Connection window, shared by Bazel's many concurrent calls on one connection. */
 const BRIDGE_CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
+// --- from casd/usage.ts ---
+/** Object-store subdirectories (`cas/objects/<2 hex>`) read at once by objectStoreUsage. */
+const USAGE_SCAN_DIR_CONCURRENCY = 8;
+/** Object files stat'ed at once within one subdirectory. */
+const USAGE_SCAN_FILE_CONCURRENCY = 32;
+// --- from casd/process.ts ---
+const ATTACHED_POLL_MS = 20;
 //# sourceMappingURL=options.js.map
 ;// CONCATENATED MODULE: ./lib/casd/bazel-bridge.js
 
@@ -32424,6 +32419,7 @@ const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impor
 ;// CONCATENATED MODULE: ./lib/casd/process.js
 
 
+
 function send(pid, signal) {
     try {
         process.kill(pid, signal);
@@ -32480,7 +32476,6 @@ function childHandle(child, tied) {
         },
     };
 }
-const ATTACHED_POLL_MS = 20;
 // An exited process whose parent has not reaped it still answers signal 0. A daemon attached
 // from an earlier process was orphaned, and not every init (containers!) reaps promptly, so
 // on Linux a zombie counts as dead.
@@ -33364,10 +33359,7 @@ function parseDurationMs(text, what) {
 
 
 
-/** Object-store subdirectories (`cas/objects/<2 hex>`) read at once by objectStoreUsage. */
-const SCAN_DIR_CONCURRENCY = 8;
-/** Object files stat'ed at once within one subdirectory. */
-const SCAN_FILE_CONCURRENCY = 32;
+
 /**
  * Asks casd (LocalCAS GetLocalDiskUsage) how much the local cache holds and its quota.
  * Only meaningful for a daemon started with a quota: without one, casd answers with the
@@ -33395,9 +33387,9 @@ async function objectStoreUsage(cacheDir) {
     const list = (dir) => (0,promises_.readdir)(dir).catch(() => []);
     let usedBytes = 0;
     const prefixes = (await list(objectsDir)).filter((name) => /^[0-9a-f]{2}$/.test(name));
-    await forEachLimit(prefixes, SCAN_DIR_CONCURRENCY, async (prefix) => {
+    await forEachLimit(prefixes, USAGE_SCAN_DIR_CONCURRENCY, async (prefix) => {
         const names = (await list((0,external_node_path_namespaceObject.join)(objectsDir, prefix))).filter((name) => /^[0-9a-f]{62}$/.test(name));
-        await forEachLimit(names, SCAN_FILE_CONCURRENCY, async (name) => {
+        await forEachLimit(names, USAGE_SCAN_FILE_CONCURRENCY, async (name) => {
             const info = await (0,promises_.lstat)((0,external_node_path_namespaceObject.join)(objectsDir, prefix, name)).catch(() => undefined);
             if (info?.isFile())
                 usedBytes += info.size;
@@ -34750,10 +34742,113 @@ const settingsCommand = {
     },
 };
 //# sourceMappingURL=daemon.js.map
+;// CONCATENATED MODULE: ./lib/cas/options.js
+/**
+ * Tuning numbers of the store and the remote sync: concurrency, batch and chunk sizes,
+ * limits. Each is defined here once, with its default and why; the modules that use them
+ * import them from here.
+ */
+// --- Remote CAS calls (cas-client.ts, remote-batches.ts, remote-bytestream.ts) ---
+/**
+ * Calls to a remote in flight at once (batches, ByteStream transfers, FindMissingBlobs groups). 8:
+ * enough to hide a round trip without flooding a small server.
+ */
+const CAS_CLIENT_CONCURRENCY = 8;
+/**
+ * Batch and ByteStream transfers in flight at once, at most: each carries up to a batch limit of
+ * data, so fewer than the lighter FindMissingBlobs calls.
+ */
+const TRANSFER_CONCURRENCY_CAP = 4;
+/**
+ * FindMissingBlobs asks about at most this many digests per call: 512 digests keep a request far
+ * below any message limit.
+ */
+const FIND_MISSING_GROUP = 512;
+/** The batch limit assumed when a server advertises none (REAPI suggests 4 MiB). */
+const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** The batch limit used after a server rejected a batch for its size; 1 MiB is common. */
+const FALLBACK_MAX_BATCH_BYTES = 1024 * 1024;
+/**
+ * Bytes counted per blob on top of its data: the digest (64 hex + size), field tags, length
+ * prefixes and a status or compressor field. Generous on purpose, as strict servers measure
+ * the whole message.
+ */
+const PER_BLOB_OVERHEAD_BYTES = 160;
+/** Kept free in every batch for the request's own fields (instance name, digest function). */
+const BATCH_HEADROOM_BYTES = 4096;
+/** At most this many blobs per batch, so that many small blobs still spread over calls. */
+const MAX_BLOBS_PER_BATCH = 1024;
+/**
+ * ByteStream messages carry at most this much data each: 1 MiB stays well inside gRPC's default 4
+ * MiB message limit.
+ */
+const BYTESTREAM_CHUNK_BYTES = 1024 * 1024;
+// --- Checkout (checkout.ts) ---
+/**
+ * Files written at once by default. 8, 32 and 128 measured the same (bench/copy-variants.ts):
+ * libuv's pool has 4 threads and the work is kernel time; 32 keeps the pool fed.
+ */
+const CHECKOUT_CONCURRENCY = 32;
+/**
+ * File entries whose Directories checkout's first pass keeps for the second (beyond: read again),
+ * bounding memory on huge trees.
+ */
+const CHECKOUT_KEEP_FILE_ENTRIES = 250_000;
+// --- Incremental capture (incremental-capture.ts) ---
+/** Files per CaptureFiles call: 128 keeps each call short so a slow file holds up little. */
+const CAPTURE_BATCH = 128;
+/** CaptureFiles calls in flight: casd hashes on a few threads, so more only queue. */
+const CAPTURE_CONCURRENCY = 4;
+// --- Verify (verify.ts, link-check.ts) ---
+/**
+ * Objects hashed at once. Big objects are read in libuv's 4-thread pool while the main thread
+ * hashes: 1 lane gave 1.5 GB/s, 4 to 16 lanes 1.9 GB/s (SHA-256 bound); small ones are read
+ * synchronously (see checkObject), about 70,000 a second whatever the lanes.
+ */
+const VERIFY_CONCURRENCY = 4;
+/** Bytes read per call: big files stream through a buffer of this size, never whole. */
+const VERIFY_READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Objects up to this size are read synchronously (see checkObject): cheaper than a thread-pool
+ * round trip.
+ */
+const VERIFY_SYNC_READ_BYTES = 64 * 1024;
+// --- Bringing a tree local (bring-local.ts) ---
+/** Directory blobs of one level read from the local store at once. */
+const BRING_LOCAL_READ_CONCURRENCY = 32;
+/**
+ * File blobs gathered before they are fetched: four LocalCAS calls of 512 (Remote.fetchBlobs
+ * runs four at once), so transfers stay batched while progress moves during a walk.
+ */
+const BRING_LOCAL_FILE_GROUP = 2048;
+// --- from cas/remote/remote.ts ---
+/**
+ * Blobs of the present trees asked about anyway: enough to catch a server that does not keep
+ * what it vouches for, about 4.5 kB of request.
+ */
+const SPOT_CHECK_SIZE = 64;
+/** Digests per LocalCAS Fetch/UploadMissingBlobs call; casd batches them itself. */
+const LOCAL_CAS_GROUP = 512;
+// --- from cas/remote/remote-tree.ts ---
+/** Directories per GetTree page asked for; servers may send fewer. */
+const GET_TREE_PAGE_SIZE = 1000;
+// --- from cas/remote/remote-copy.ts ---
+/** Blobs up to this size are copied through memory; bigger ones through a temp file. */
+const IN_MEMORY_BLOB_BYTES = 4 * 1024 * 1024;
+/** Bytes of small blobs held in memory at once per copy lane. */
+const IN_MEMORY_GROUP_BYTES = 16 * 1024 * 1024;
+// --- from cas/store/store.ts ---
+/** How many object files are stat-ed or touched at once. */
+const STORE_FS_CONCURRENCY = 32;
+/** How many paths go into one CaptureFiles call. */
+const STORE_CAPTURE_BATCH = 1000;
+// --- from cas/trees/tree.ts ---
+/** How many Directory blobs a walk reads ahead of its consumer. */
+const TREE_READ_AHEAD = 32;
+//# sourceMappingURL=options.js.map
 ;// CONCATENATED MODULE: ./lib/cas/trees/tree.js
 
-/** How many Directory blobs a walk reads ahead of its consumer. */
-const DEFAULT_READ_AHEAD = 32;
+
 /**
  * A set of digests keyed by the 32 raw bytes of the hash (held as a one-byte string), about
  * half the memory of hex keys: a million-blob walk keeps one entry per distinct blob.
@@ -34792,7 +34887,7 @@ function joinPath(parent, name) {
 async function* walkDirectories(store, root, options = {}) {
     const excluded = normaliseExcludes(options.excludeSubdirs);
     const seen = options.dedupe ? new DigestSet() : undefined;
-    const readAhead = Math.max(1, options.readAhead ?? DEFAULT_READ_AHEAD);
+    const readAhead = Math.max(1, options.readAhead ?? TREE_READ_AHEAD);
     seen?.add(root);
     // A stack (depth first) keeps the frontier small; children are pushed in reverse so that
     // they come off in the order the Directory lists them.
@@ -35000,8 +35095,7 @@ async function resolveRemoteRef(remote, name, options = {}) {
 
 
 
-/** Directories per GetTree page asked for; servers may send fewer. */
-const GET_TREE_PAGE_SIZE = 1000;
+
 // Reads every page of GetTree; returns undefined when the server lacks GetTree.
 async function getTreePages(client, root, logger) {
     const cas = client.connection.cas;
@@ -35105,86 +35199,6 @@ function decodeDirectory(digest, data) {
     }
 }
 //# sourceMappingURL=remote-tree.js.map
-;// CONCATENATED MODULE: ./lib/cas/options.js
-/**
- * Tuning numbers of the store and the remote sync: concurrency, batch and chunk sizes,
- * limits. Each is defined here once, with its default and why; the modules that use them
- * import them from here.
- */
-// --- Remote CAS calls (cas-client.ts, remote-batches.ts, remote-bytestream.ts) ---
-/**
- * Calls to a remote in flight at once (batches, ByteStream transfers, FindMissingBlobs groups). 8:
- * enough to hide a round trip without flooding a small server.
- */
-const CAS_CLIENT_CONCURRENCY = 8;
-/**
- * Batch and ByteStream transfers in flight at once, at most: each carries up to a batch limit of
- * data, so fewer than the lighter FindMissingBlobs calls.
- */
-const TRANSFER_CONCURRENCY_CAP = 4;
-/**
- * FindMissingBlobs asks about at most this many digests per call: 512 digests keep a request far
- * below any message limit.
- */
-const FIND_MISSING_GROUP = 512;
-/** The batch limit assumed when a server advertises none (REAPI suggests 4 MiB). */
-const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
-/** The batch limit used after a server rejected a batch for its size; 1 MiB is common. */
-const FALLBACK_MAX_BATCH_BYTES = 1024 * 1024;
-/**
- * Bytes counted per blob on top of its data: the digest (64 hex + size), field tags, length
- * prefixes and a status or compressor field. Generous on purpose, as strict servers measure
- * the whole message.
- */
-const PER_BLOB_OVERHEAD_BYTES = 160;
-/** Kept free in every batch for the request's own fields (instance name, digest function). */
-const BATCH_HEADROOM_BYTES = 4096;
-/** At most this many blobs per batch, so that many small blobs still spread over calls. */
-const MAX_BLOBS_PER_BATCH = 1024;
-/**
- * ByteStream messages carry at most this much data each: 1 MiB stays well inside gRPC's default 4
- * MiB message limit.
- */
-const BYTESTREAM_CHUNK_BYTES = 1024 * 1024;
-// --- Checkout (checkout.ts) ---
-/**
- * Files written at once by default. 8, 32 and 128 measured the same (bench/copy-variants.ts):
- * libuv's pool has 4 threads and the work is kernel time; 32 keeps the pool fed.
- */
-const CHECKOUT_CONCURRENCY = 32;
-/**
- * File entries whose Directories checkout's first pass keeps for the second (beyond: read again),
- * bounding memory on huge trees.
- */
-const CHECKOUT_KEEP_FILE_ENTRIES = 250_000;
-// --- Incremental capture (incremental-capture.ts) ---
-/** Files per CaptureFiles call: 128 keeps each call short so a slow file holds up little. */
-const CAPTURE_BATCH = 128;
-/** CaptureFiles calls in flight: casd hashes on a few threads, so more only queue. */
-const CAPTURE_CONCURRENCY = 4;
-// --- Verify (verify.ts, link-check.ts) ---
-/**
- * Objects hashed at once. Big objects are read in libuv's 4-thread pool while the main thread
- * hashes: 1 lane gave 1.5 GB/s, 4 to 16 lanes 1.9 GB/s (SHA-256 bound); small ones are read
- * synchronously (see checkObject), about 70,000 a second whatever the lanes.
- */
-const VERIFY_CONCURRENCY = 4;
-/** Bytes read per call: big files stream through a buffer of this size, never whole. */
-const VERIFY_READ_CHUNK_BYTES = 1024 * 1024;
-/**
- * Objects up to this size are read synchronously (see checkObject): cheaper than a thread-pool
- * round trip.
- */
-const VERIFY_SYNC_READ_BYTES = 64 * 1024;
-// --- Bringing a tree local (bring-local.ts) ---
-/** Directory blobs of one level read from the local store at once. */
-const BRING_LOCAL_READ_CONCURRENCY = 32;
-/**
- * File blobs gathered before they are fetched: four LocalCAS calls of 512 (Remote.fetchBlobs
- * runs four at once), so transfers stay batched while progress moves during a walk.
- */
-const BRING_LOCAL_FILE_GROUP = 2048;
-//# sourceMappingURL=options.js.map
 ;// CONCATENATED MODULE: ./lib/cas/remote/bring-local.js
 
 
@@ -36317,10 +36331,7 @@ async function* uniqueGroups(digests, size) {
 
 
 
-/** Blobs up to this size are copied through memory; bigger ones through a temp file. */
-const IN_MEMORY_BLOB_BYTES = 4 * 1024 * 1024;
-/** Bytes of small blobs held in memory at once per copy lane. */
-const IN_MEMORY_GROUP_BYTES = 16 * 1024 * 1024;
+
 /**
  * Copies blobs from one CAS to another (a remote into the local casd, or back), verifying
  * each on the way. Small blobs travel in batches through memory; big ones are streamed via a
@@ -36520,13 +36531,7 @@ async function* blobsBeyond(store, root, bases, skipped = () => undefined) {
 
 
 
-/**
- * Blobs of the present trees asked about anyway: enough to catch a server that does not keep
- * what it vouches for, about 4.5 kB of request.
- */
-const SPOT_CHECK_SIZE = 64;
-/** Digests per LocalCAS Fetch/UploadMissingBlobs call; casd batches them itself. */
-const LOCAL_CAS_GROUP = 512;
+
 /**
  * A remote cache registered with the local casd. Blob transfers go through casd (which
  * stores what it fetches), with a direct connection to the remote for FindMissingBlobs and
@@ -36593,7 +36598,7 @@ class Remote {
             accessTokenReloadInterval: undefined,
             // Why: casd reads 0 as "unset" and then retries 4 times, 1 s apart; the flags path
             // (serviceFlags) and this one share one limit.
-            retryLimit: REMOTE_RETRY_LIMIT,
+            retryLimit: grpc_options/* REMOTE_RETRY_LIMIT */._b,
             retryDelay: undefined,
             requestTimeout: undefined,
             readOnly: spec.readOnly ?? false,
@@ -36892,10 +36897,7 @@ class Remote {
 
 
 
-/** How many object files are stat-ed or touched at once. */
-const FS_CONCURRENCY = 32;
-/** How many paths go into one CaptureFiles call. */
-const store_CAPTURE_BATCH = 1000;
+
 function store_errnoOf(err) {
     return err?.code;
 }
@@ -37120,8 +37122,8 @@ class CasStore {
     // `move`: the paths are our own temporary files, which casd may take into its store.
     async capture(paths, labels, move = false) {
         const digests = [];
-        for (let start = 0; start < paths.length; start += store_CAPTURE_BATCH) {
-            const batch = paths.slice(start, start + store_CAPTURE_BATCH);
+        for (let start = 0; start < paths.length; start += STORE_CAPTURE_BATCH) {
+            const batch = paths.slice(start, start + STORE_CAPTURE_BATCH);
             const responses = await captureFiles(this.connection, batch, {
                 instanceName: this.instanceName,
                 skipUpload: this.skipUpload,
@@ -37192,7 +37194,7 @@ class CasStore {
         for await (const visited of walkDirectories(this, digest, { dedupe: true, onMissing })) {
             await touch(visited.digest);
             const fresh = visited.directory.files.map((f) => f.digest).filter((d) => files.add(d));
-            await forEachLimit(fresh, FS_CONCURRENCY, touch);
+            await forEachLimit(fresh, STORE_FS_CONCURRENCY, touch);
         }
     }
 }
@@ -46513,7 +46515,10 @@ function longToNumber(int64) {
 var errors = __nccwpck_require__(452);
 // EXTERNAL MODULE: ./lib/grpc/endpoint.js
 var grpc_endpoint = __nccwpck_require__(1735);
+// EXTERNAL MODULE: ./lib/grpc/options.js
+var grpc_options = __nccwpck_require__(3018);
 ;// CONCATENATED MODULE: ./lib/grpc/connection.js
+
 
 
 
@@ -46548,8 +46553,6 @@ function channelCredentials(endpoint, options) {
     }
     return src/* credentials */.z3.createSsl(options.serverCert ?? null, options.clientKey ?? null, options.clientCert ?? null);
 }
-/** How close to the read time a file's mtime must be for the next call to read it again. */
-const RACY_MTIME_MS = 1000;
 /**
  * Returns a function giving the current token; a token file is re-read when it changes
  * (inode, size, mtime or ctime) so that a rotated token is sent on the next call.
@@ -46575,7 +46578,7 @@ function tokenSource(options) {
             if (racy || stamp !== cachedStamp) {
                 cached = (0,external_node_fs_.readFileSync)(file, 'utf8').trim();
                 cachedStamp = stamp;
-                racy = Date.now() - stat.mtimeMs < RACY_MTIME_MS;
+                racy = Date.now() - stat.mtimeMs < grpc_options/* TOKEN_FILE_RACY_MS */.CE;
             }
         }
         catch (err) {
@@ -46746,6 +46749,39 @@ function checkTokenTransport(endpoint) {
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .CasError */ .Ko('invalid-input', refusal);
 }
 //# sourceMappingURL=endpoint.js.map
+
+/***/ }),
+
+/***/ 3018:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   CE: () => (/* binding */ TOKEN_FILE_RACY_MS),
+/* harmony export */   _b: () => (/* binding */ REMOTE_RETRY_LIMIT),
+/* harmony export */   xj: () => (/* binding */ REMOTE_REQUEST_TIMEOUT_SECONDS)
+/* harmony export */ });
+/**
+ * Tuning numbers of talking to a remote. Each is defined here once, with its default and
+ * why; `src/casd` (the flags casd starts with) and `src/cas` (remotes registered with a
+ * running casd) both read them from here, so a remote is treated alike on either path.
+ */
+/**
+ * Times casd retries a call to a remote that failed with a retryable status (UNAVAILABLE and
+ * the like) before the client sees the error: `--cas-retry-limit` (and `--ra-`, `--ac-`) on
+ * casd's command line, `retry_limit` of GetInstanceNameForRemotes. 3 rides out a remote's
+ * brief hiccup (casd backs off between tries) while a dead remote still fails within seconds.
+ */
+const REMOTE_RETRY_LIMIT = 3;
+/**
+ * Seconds casd gives one call to a remote it proxies to (`--cas-request-timeout`): long enough
+ * for a large ByteStream transfer on a slow link, short enough that a hung remote is noticed.
+ * A remote registered with a running casd has none (casd's default), as before.
+ */
+const REMOTE_REQUEST_TIMEOUT_SECONDS = 120;
+// --- from grpc/connection.ts ---
+/** How close to the read time a file's mtime must be for the next call to read it again. */
+const TOKEN_FILE_RACY_MS = 1000;
+//# sourceMappingURL=options.js.map
 
 /***/ }),
 

@@ -28,19 +28,13 @@ import { removeSessionRecord } from './session-record.js';
 import { restoreSkippedPersist, saveSkipped } from './lookup.js';
 import { loadMainState, type MainState } from './state.js';
 import { describeEarlyExit, renderSummary } from './summary.js';
+import { MAX_PRESENT_TREES, STUCK_DAEMON_TERM_MS } from './options.js';
 
 interface PostContext {
   config: ActionConfig;
   state: MainState;
   report: RunReport;
 }
-
-/**
- * How long a daemon that may be stuck on a hung remote gets after SIGTERM. Why: casd waits
- * for its in-flight calls before exiting, and a stalled remote would add the full 15 s
- * shutdown wait to the post step; its store is safe to kill (objects land by rename).
- */
-const STUCK_DAEMON_TERM_MS = 2_000;
 
 /**
  * Whether refs may be published, and the sentence the summary says about it. `onlyNew`: the
@@ -156,13 +150,6 @@ async function remoteHoldsKey(ctx: PostContext, remote: Remote, root: Digest): P
   );
   return published !== undefined && sameDigest(published, root);
 }
-
-/**
- * Refs whose trees are the likeliest bases of this save: the key, the entry restored, then the
- * pointers of the key's prefixes, longest first (the newest sibling entries). Each costs a
- * lookup before the push, so a few.
- */
-const MAX_PRESENT_TREES = 4;
 
 /**
  * The trees the remote vouches for right now under the refs this save relates to (see

@@ -7,9 +7,7 @@ import { casdProxyFlags } from '../settings/remote.js';
 import { throwIfFailsNow, type TroublePolicy } from './guard.js';
 import type { ActionConfig, RemoteConfig } from './inputs.js';
 import { remoteDescription, type SecretFiles } from './secret-files.js';
-
-/** How long the main step waits for the remote to answer before going on without it. */
-const REMOTE_PROBE_MS = 5_000;
+import { REMOTE_PROBE_MS } from './options.js';
 
 /** The daemon's start options from the action's config, through the library's one builder. */
 export function actionStartOptions(

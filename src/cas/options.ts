@@ -86,3 +86,40 @@ export const BRING_LOCAL_READ_CONCURRENCY = 32;
  * runs four at once), so transfers stay batched while progress moves during a walk.
  */
 export const BRING_LOCAL_FILE_GROUP = 2048;
+
+// --- from cas/remote/remote.ts ---
+
+/**
+ * Blobs of the present trees asked about anyway: enough to catch a server that does not keep
+ * what it vouches for, about 4.5 kB of request.
+ */
+export const SPOT_CHECK_SIZE = 64;
+
+/** Digests per LocalCAS Fetch/UploadMissingBlobs call; casd batches them itself. */
+export const LOCAL_CAS_GROUP = 512;
+
+// --- from cas/remote/remote-tree.ts ---
+
+/** Directories per GetTree page asked for; servers may send fewer. */
+export const GET_TREE_PAGE_SIZE = 1000;
+
+// --- from cas/remote/remote-copy.ts ---
+
+/** Blobs up to this size are copied through memory; bigger ones through a temp file. */
+export const IN_MEMORY_BLOB_BYTES = 4 * 1024 * 1024;
+
+/** Bytes of small blobs held in memory at once per copy lane. */
+export const IN_MEMORY_GROUP_BYTES = 16 * 1024 * 1024;
+
+// --- from cas/store/store.ts ---
+
+/** How many object files are stat-ed or touched at once. */
+export const STORE_FS_CONCURRENCY = 32;
+
+/** How many paths go into one CaptureFiles call. */
+export const STORE_CAPTURE_BATCH = 1000;
+
+// --- from cas/trees/tree.ts ---
+
+/** How many Directory blobs a walk reads ahead of its consumer. */
+export const TREE_READ_AHEAD = 32;

@@ -1,6 +1,6 @@
 import { CasError } from '../errors.js';
 import { casdRemoteUrl, type Endpoint } from '../grpc/endpoint.js';
-import { REMOTE_RETRY_LIMIT } from '../grpc/options.js';
+import { REMOTE_REQUEST_TIMEOUT_SECONDS, REMOTE_RETRY_LIMIT } from '../grpc/options.js';
 
 /** casd's log levels, quietest first. */
 export const CASD_LOG_LEVELS = ['error', 'warning', 'info', 'debug', 'trace'] as const;
@@ -58,7 +58,7 @@ export function serviceFlags(endpoint: Endpoint, files: RemoteFiles = {}): Servi
     clientKeyPath: files.clientKeyPath,
     accessTokenPath: files.tokenPath,
     retryLimit: REMOTE_RETRY_LIMIT,
-    requestTimeoutSeconds: 120,
+    requestTimeoutSeconds: REMOTE_REQUEST_TIMEOUT_SECONDS,
   };
 }
 

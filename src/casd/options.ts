@@ -74,3 +74,15 @@ export const BRIDGE_WATCH_POLL_MS = 250;
 export const BRIDGE_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 /** Connection window, shared by Bazel's many concurrent calls on one connection. */
 export const BRIDGE_CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024;
+
+// --- from casd/usage.ts ---
+
+/** Object-store subdirectories (`cas/objects/<2 hex>`) read at once by objectStoreUsage. */
+export const USAGE_SCAN_DIR_CONCURRENCY = 8;
+
+/** Object files stat'ed at once within one subdirectory. */
+export const USAGE_SCAN_FILE_CONCURRENCY = 32;
+
+// --- from casd/process.ts ---
+
+export const ATTACHED_POLL_MS = 20;

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { sleep } from '../util/concurrency.js';
+import { ATTACHED_POLL_MS } from './options.js';
 
 /** How a process ended; null where it is not known. */
 export interface ExitStatus {
@@ -75,8 +76,6 @@ export function childHandle(child: ChildProcess, tied: boolean): ProcessHandle {
     },
   };
 }
-
-const ATTACHED_POLL_MS = 20;
 
 // An exited process whose parent has not reaped it still answers signal 0. A daemon attached
 // from an earlier process was orphaned, and not every init (containers!) reaps promptly, so

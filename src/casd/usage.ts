@@ -5,6 +5,7 @@ import { grpcToCasError, unary } from '../grpc/call.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { formatUsedOfQuota } from '../util/size.js';
+import { USAGE_SCAN_DIR_CONCURRENCY, USAGE_SCAN_FILE_CONCURRENCY } from './options.js';
 
 /** The local cache's size. */
 export interface CacheUsage {
@@ -12,11 +13,6 @@ export interface CacheUsage {
   /** 0 when casd runs without a quota. */
   quotaBytes: number;
 }
-
-/** Object-store subdirectories (`cas/objects/<2 hex>`) read at once by objectStoreUsage. */
-const SCAN_DIR_CONCURRENCY = 8;
-/** Object files stat'ed at once within one subdirectory. */
-const SCAN_FILE_CONCURRENCY = 32;
 
 /**
  * Asks casd (LocalCAS GetLocalDiskUsage) how much the local cache holds and its quota.
@@ -45,9 +41,9 @@ export async function objectStoreUsage(cacheDir: string): Promise<CacheUsage> {
   const list = (dir: string): Promise<string[]> => readdir(dir).catch(() => []);
   let usedBytes = 0;
   const prefixes = (await list(objectsDir)).filter((name) => /^[0-9a-f]{2}$/.test(name));
-  await forEachLimit(prefixes, SCAN_DIR_CONCURRENCY, async (prefix) => {
+  await forEachLimit(prefixes, USAGE_SCAN_DIR_CONCURRENCY, async (prefix) => {
     const names = (await list(join(objectsDir, prefix))).filter((name) => /^[0-9a-f]{62}$/.test(name));
-    await forEachLimit(names, SCAN_FILE_CONCURRENCY, async (name) => {
+    await forEachLimit(names, USAGE_SCAN_FILE_CONCURRENCY, async (name) => {
       const info = await lstat(join(objectsDir, prefix, name)).catch(() => undefined);
       if (info?.isFile()) usedBytes += info.size;
     });

@@ -17,6 +17,7 @@ import { LocalContentAddressableStorageClient } from '../gen/build/buildgrid/loc
 import { ByteStreamClient } from '../gen/google/bytestream/bytestream.js';
 import { CasError } from '../errors.js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
+import { TOKEN_FILE_RACY_MS } from './options.js';
 
 /** TLS material and credentials for one endpoint. PEM contents, not paths. */
 export interface ConnectionOptions {
@@ -67,9 +68,6 @@ function channelCredentials(endpoint: Endpoint, options: ConnectionOptions): Cha
   );
 }
 
-/** How close to the read time a file's mtime must be for the next call to read it again. */
-const RACY_MTIME_MS = 1000;
-
 /**
  * Returns a function giving the current token; a token file is re-read when it changes
  * (inode, size, mtime or ctime) so that a rotated token is sent on the next call.
@@ -94,7 +92,7 @@ function tokenSource(options: ConnectionOptions): (() => string) | undefined {
       if (racy || stamp !== cachedStamp) {
         cached = readFileSync(file, 'utf8').trim();
         cachedStamp = stamp;
-        racy = Date.now() - stat.mtimeMs < RACY_MTIME_MS;
+        racy = Date.now() - stat.mtimeMs < TOKEN_FILE_RACY_MS;
       }
     } catch (err) {
       throw new CasError('invalid-input', `cannot read token file ${file}: ${(err as Error).message}`, {

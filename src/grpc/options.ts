@@ -11,3 +11,15 @@
  * brief hiccup (casd backs off between tries) while a dead remote still fails within seconds.
  */
 export const REMOTE_RETRY_LIMIT = 3;
+
+/**
+ * Seconds casd gives one call to a remote it proxies to (`--cas-request-timeout`): long enough
+ * for a large ByteStream transfer on a slow link, short enough that a hung remote is noticed.
+ * A remote registered with a running casd has none (casd's default), as before.
+ */
+export const REMOTE_REQUEST_TIMEOUT_SECONDS = 120;
+
+// --- from grpc/connection.ts ---
+
+/** How close to the read time a file's mtime must be for the next call to read it again. */
+export const TOKEN_FILE_RACY_MS = 1000;

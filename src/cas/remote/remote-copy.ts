@@ -5,11 +5,7 @@ import { isCasError } from '../../errors.js';
 import { forEachLimit } from '../../util/concurrency.js';
 import type { CasClient, Upload } from './cas-client.js';
 import type { Digest } from '../digest.js';
-
-/** Blobs up to this size are copied through memory; bigger ones through a temp file. */
-const IN_MEMORY_BLOB_BYTES = 4 * 1024 * 1024;
-/** Bytes of small blobs held in memory at once per copy lane. */
-const IN_MEMORY_GROUP_BYTES = 16 * 1024 * 1024;
+import { IN_MEMORY_BLOB_BYTES, IN_MEMORY_GROUP_BYTES } from '../options.js';
 
 /**
  * Copies blobs from one CAS to another (a remote into the local casd, or back), verifying

@@ -6,6 +6,7 @@ import { isGrpcError } from '../../grpc/call.js';
 import type { Connection } from '../../grpc/connection.js';
 import { type Digest, digestOfMessage, formatDigest } from '../digest.js';
 import { DigestSet } from '../trees/tree.js';
+import { GET_TREE_PAGE_SIZE } from '../options.js';
 
 /** One Directory of a tree with its digest and the exact bytes that hash to it. */
 export interface TreeDirectory {
@@ -26,9 +27,6 @@ export interface TreeSource {
   /** Reads and checks blobs; those the server lacks are listed in `missing`. */
   readBlobs(digests: Iterable<Digest>): Promise<{ blobs: Map<string, Buffer>; missing: Digest[] }>;
 }
-
-/** Directories per GetTree page asked for; servers may send fewer. */
-const GET_TREE_PAGE_SIZE = 1000;
 
 // Reads every page of GetTree; returns undefined when the server lacks GetTree.
 async function getTreePages(

@@ -21,6 +21,7 @@ import { decodeDirectory, treeLevels } from './remote-tree.js';
 import type { CasStore } from '../store/store.js';
 import { requiredBlobs } from '../trees/tree.js';
 import { DigestSample, blobsBeyond } from './tree-delta.js';
+import { LOCAL_CAS_GROUP, SPOT_CHECK_SIZE } from '../options.js';
 
 /** A remote cache as the user describes it. */
 export interface RemoteSpec {
@@ -83,15 +84,6 @@ export interface PushOptions {
    */
   presentTrees?: Digest[];
 }
-
-/**
- * Blobs of the present trees asked about anyway: enough to catch a server that does not keep
- * what it vouches for, about 4.5 kB of request.
- */
-const SPOT_CHECK_SIZE = 64;
-
-/** Digests per LocalCAS Fetch/UploadMissingBlobs call; casd batches them itself. */
-const LOCAL_CAS_GROUP = 512;
 
 /**
  * A remote cache registered with the local casd. Blob transfers go through casd (which

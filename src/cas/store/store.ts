@@ -12,6 +12,7 @@ import { type Digest, formatDigest, validateDigest } from '../digest.js';
 import { captureFiles, captureTree, statusToCasError } from './local-cas.js';
 import { validateDirectory } from '../trees/names.js';
 import { DigestSet, walkDirectories } from '../trees/tree.js';
+import { STORE_CAPTURE_BATCH, STORE_FS_CONCURRENCY } from '../options.js';
 
 export interface CasStoreOptions {
   /** The directory casd was started on (it holds `cas/objects`, `cas/tmp`, ...). */
@@ -30,11 +31,6 @@ export interface CasStoreOptions {
 
 /** What to add to the store: a file on disk, or bytes in memory. */
 export type ObjectSource = { path: string } | { buffer: Uint8Array };
-
-/** How many object files are stat-ed or touched at once. */
-const FS_CONCURRENCY = 32;
-/** How many paths go into one CaptureFiles call. */
-const CAPTURE_BATCH = 1000;
 
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
@@ -271,8 +267,8 @@ export class CasStore {
   // `move`: the paths are our own temporary files, which casd may take into its store.
   private async capture(paths: string[], labels: string[], move = false): Promise<Digest[]> {
     const digests: Digest[] = [];
-    for (let start = 0; start < paths.length; start += CAPTURE_BATCH) {
-      const batch = paths.slice(start, start + CAPTURE_BATCH);
+    for (let start = 0; start < paths.length; start += STORE_CAPTURE_BATCH) {
+      const batch = paths.slice(start, start + STORE_CAPTURE_BATCH);
       const responses = await captureFiles(this.connection, batch, {
         instanceName: this.instanceName,
         skipUpload: this.skipUpload,
@@ -343,7 +339,7 @@ export class CasStore {
     for await (const visited of walkDirectories(this, digest, { dedupe: true, onMissing })) {
       await touch(visited.digest);
       const fresh = visited.directory.files.map((f) => f.digest as Digest).filter((d) => files.add(d));
-      await forEachLimit(fresh, FS_CONCURRENCY, touch);
+      await forEachLimit(fresh, STORE_FS_CONCURRENCY, touch);
     }
   }
 }

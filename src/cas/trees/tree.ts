@@ -1,6 +1,7 @@
 import { CasError } from '../../errors.js';
 import type { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import type { Digest } from '../digest.js';
+import { TREE_READ_AHEAD } from '../options.js';
 
 /**
  * What a tree walk reads Directories from (CasStore is one). Why an interface: the store
@@ -9,9 +10,6 @@ import type { Digest } from '../digest.js';
 export interface DirectoryReader {
   readDirectory(digest: Digest): Promise<Directory>;
 }
-
-/** How many Directory blobs a walk reads ahead of its consumer. */
-const DEFAULT_READ_AHEAD = 32;
 
 /**
  * A set of digests keyed by the 32 raw bytes of the hash (held as a one-byte string), about
@@ -81,7 +79,7 @@ export async function* walkDirectories(
 ): AsyncGenerator<VisitedDirectory> {
   const excluded = normaliseExcludes(options.excludeSubdirs);
   const seen = options.dedupe ? new DigestSet() : undefined;
-  const readAhead = Math.max(1, options.readAhead ?? DEFAULT_READ_AHEAD);
+  const readAhead = Math.max(1, options.readAhead ?? TREE_READ_AHEAD);
   seen?.add(root);
   // A stack (depth first) keeps the frontier small; children are pushed in reverse so that
   // they come off in the order the Directory lists them.
