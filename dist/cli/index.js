@@ -33894,6 +33894,67 @@ class RefStore {
     }
 }
 //# sourceMappingURL=refs.js.map
+;// CONCATENATED MODULE: ./lib/settings/remote.js
+
+
+
+
+/**
+ * casd's flags proxying the CAS, Remote Asset and Action Cache to `remote` (each defaulting
+ * to the CAS endpoint). Throws CasError('invalid-input') when a token would go over plaintext.
+ */
+function casdProxyFlags(remote) {
+    if (remote.tokenFile)
+        (0,grpc_endpoint/* checkTokenTransport */.nD)(remote.endpoint);
+    return proxyFlags({ cas: remote.endpoint, ra: remote.assetEndpoint, ac: remote.actionCacheEndpoint }, {
+        instance: remote.instanceName,
+        serverCertPath: remote.serverCertPath,
+        clientCertPath: remote.clientCertPath,
+        clientKeyPath: remote.clientKeyPath,
+        tokenPath: remote.tokenFile,
+    }, remote.readOnly);
+}
+/** The remote as the settings files name it (BuildStream takes http(s):// URLs and paths). */
+function toolRemote(remote, push) {
+    return {
+        url: (0,grpc_endpoint/* casdRemoteUrl */.lw)(remote.endpoint),
+        instanceName: remote.instanceName || undefined,
+        serverCertPath: remote.serverCertPath,
+        clientCertPath: remote.clientCertPath,
+        clientKeyPath: remote.clientKeyPath,
+        tokenPath: remote.tokenFile,
+        push: push && !remote.readOnly,
+    };
+}
+function readPem(path, what) {
+    if (!path)
+        return undefined;
+    try {
+        return (0,external_node_fs_.readFileSync)(path);
+    }
+    catch (err) {
+        throw new errors/* CasError */.Ko('invalid-input', `cannot read ${what} file ${path}: ${err.code}`, {
+            cause: err,
+        });
+    }
+}
+/**
+ * The library's RemoteSpec (for Remote.register) from `remote`: certificates read from their
+ * files, the token by its file. `url` is how the user wrote the remote (for messages).
+ */
+function remoteSpecFrom(remote, url = remote.endpoint.text) {
+    return {
+        url,
+        instanceName: remote.instanceName,
+        serverCert: readPem(remote.serverCertPath, '--server-cert'),
+        clientCert: readPem(remote.clientCertPath, '--client-cert'),
+        clientKey: readPem(remote.clientKeyPath, '--client-key'),
+        tokenFile: remote.tokenFile,
+        assetUrl: remote.assetEndpoint?.text,
+        readOnly: remote.readOnly,
+    };
+}
+//# sourceMappingURL=remote.js.map
 ;// CONCATENATED MODULE: ./lib/settings/tool-settings.js
 
 
@@ -34003,25 +34064,6 @@ async function writeToolSettings(dir, endpoints) {
     return files;
 }
 //# sourceMappingURL=tool-settings.js.map
-;// CONCATENATED MODULE: ./lib/settings/remote.js
-
-
-/**
- * casd's flags proxying the CAS, Remote Asset and Action Cache to `remote` (each defaulting
- * to the CAS endpoint). Throws CasError('invalid-input') when a token would go over plaintext.
- */
-function casdProxyFlags(remote) {
-    if (remote.tokenFile)
-        (0,grpc_endpoint/* checkTokenTransport */.nD)(remote.endpoint);
-    return proxyFlags({ cas: remote.endpoint, ra: remote.assetEndpoint, ac: remote.actionCacheEndpoint }, {
-        instance: remote.instanceName,
-        serverCertPath: remote.serverCertPath,
-        clientCertPath: remote.clientCertPath,
-        clientKeyPath: remote.clientKeyPath,
-        tokenPath: remote.tokenFile,
-    }, remote.readOnly);
-}
-//# sourceMappingURL=remote.js.map
 ;// CONCATENATED MODULE: ./lib/cli/config.js
 
 
@@ -34433,26 +34475,21 @@ async function withDaemon(config, logger, body) {
 
 
 
+
 /** The endpoints the settings files name: the daemon, and the remote behind it. */
 function toolEndpoints(daemon, config) {
     const remote = config.remote;
-    const url = remote ? (0,grpc_endpoint/* formatEndpoint */.T0)(remote.endpoint) : daemon.remote;
+    // A daemon started with a remote that this command was not given still names it.
+    const recorded = !remote && daemon.remote ? (0,grpc_endpoint/* parseEndpoint */.Bk)(daemon.remote) : undefined;
     return {
         socket: daemon.socket,
         grpcUrl: daemon.grpcUrl,
         bazelUrl: daemon.bazelBridge?.url,
-        remote: url
-            ? {
-                // BuildStream takes http(s):// URLs.
-                url: url.replace(/^grpc:/, 'http:').replace(/^grpcs:/, 'https:'),
-                instanceName: remote?.instanceName || undefined,
-                serverCertPath: remote?.serverCertPath,
-                clientCertPath: remote?.clientCertPath,
-                clientKeyPath: remote?.clientKeyPath,
-                tokenPath: remote?.tokenFile,
-                push: !(remote?.readOnly ?? false),
-            }
-            : undefined,
+        remote: remote
+            ? toolRemote(remote, true)
+            : recorded
+                ? toolRemote({ endpoint: recorded, instanceName: '', readOnly: false }, true)
+                : undefined,
     };
 }
 async function refuseSecondDaemon(config, ctxLogger) {
@@ -37826,30 +37863,9 @@ function checkTarget(text) {
 //# sourceMappingURL=ref-args.js.map
 ;// CONCATENATED MODULE: ./lib/cli/remote-spec.js
 
-
-function readPem(path, what) {
-    if (!path)
-        return undefined;
-    try {
-        return (0,external_node_fs_.readFileSync)(path);
-    }
-    catch (err) {
-        throw new errors/* CasError */.Ko('invalid-input', `cannot read ${what} file ${path}: ${err.code}`, {
-            cause: err,
-        });
-    }
-}
 /** The library's RemoteSpec from the CLI settings (certificates read from their files). */
 function remoteSpec(remote) {
-    return {
-        url: remote.url,
-        instanceName: remote.instanceName,
-        serverCert: readPem(remote.serverCertPath, '--server-cert'),
-        clientCert: readPem(remote.clientCertPath, '--client-cert'),
-        clientKey: readPem(remote.clientKeyPath, '--client-key'),
-        tokenFile: remote.tokenFile,
-        readOnly: remote.readOnly,
-    };
+    return remoteSpecFrom(remote, remote.url);
 }
 //# sourceMappingURL=remote-spec.js.map
 ;// CONCATENATED MODULE: ./lib/cli/commands/store.js

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { casdRemoteUrl } from '../grpc/endpoint.js';
+import { toolRemote } from '../settings/remote.js';
 import { writeToolSettings } from '../settings/tool-settings.js';
 import { withDeadline } from '../util/deadline.js';
 import { jobTempDir } from '../util/temp.js';
@@ -16,7 +16,7 @@ import { emptyStats, timed } from './report.js';
 import { cacheMissError, lookupRequested } from './lookup.js';
 import { finishSession } from './post-step.js';
 import { type RestoreOutcome, restoreRequested } from './restore.js';
-import { remoteWithTokenFile, writeSecretFiles } from './secret-files.js';
+import { remoteDescription, remoteWithTokenFile, writeSecretFiles } from './secret-files.js';
 import { recordedInputs, writeSessionRecord } from './session-record.js';
 import { actionStartOptions, startDaemon } from './start-daemon.js';
 import { type MainState, saveMainState } from './state.js';
@@ -125,17 +125,7 @@ export async function mainStep(): Promise<void> {
     socket: daemon.socket,
     grpcUrl: daemon.grpcUrl,
     bazelUrl: daemon.bazelUrl,
-    remote: config.remote
-      ? {
-          url: casdRemoteUrl(config.remote.endpoint),
-          instanceName: config.remote.instanceName || undefined,
-          serverCertPath: secrets?.serverCertPath,
-          clientCertPath: secrets?.clientCertPath,
-          clientKeyPath: secrets?.clientKeyPath,
-          tokenPath: secrets?.tokenPath,
-          push: allowed,
-        }
-      : undefined,
+    remote: config.remote && toolRemote(remoteDescription(config.remote, secrets, !allowed), allowed),
   });
   core.setOutput(Outputs.Bazelrc, settings.bazelrc);
   core.setOutput(Outputs.ReccEnv, settings.reccEnv);

@@ -19,6 +19,7 @@ import { CasStore } from '../cas/store/store.js';
 import { isCasError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { keyRef, localKeysWithPrefix, pointerRef } from './keys.js';
+import { jobTempDir } from '../util/temp.js';
 
 export interface RestoreContext {
   store: CasStore;
@@ -227,7 +228,7 @@ export async function restoreRemote(
   return Remote.register(connection, remoteSpec(config, true), {
     store,
     logger: actionsLogger,
-    tempDir: process.env.RUNNER_TEMP,
+    tempDir: jobTempDir(),
   });
 }
 

@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { type CasdRemoteFlags, proxyFlags } from '../casd/args.js';
-import { checkTokenTransport, type Endpoint } from '../grpc/endpoint.js';
+import type { RemoteSpec } from '../cas/remote/remote.js';
+import { CasError } from '../errors.js';
+import { casdRemoteUrl, checkTokenTransport, type Endpoint } from '../grpc/endpoint.js';
+import type { ToolEndpoints } from './tool-settings.js';
 
 /**
  * A remote as both front ends hand it to the library once parsed: where it is, the instance,
@@ -39,4 +43,49 @@ export function casdProxyFlags(remote: RemoteDescription): CasdRemoteFlags {
     },
     remote.readOnly,
   );
+}
+
+/** The remote as the settings files name it (BuildStream takes http(s):// URLs and paths). */
+export function toolRemote(remote: RemoteDescription, push: boolean): NonNullable<ToolEndpoints['remote']> {
+  return {
+    url: casdRemoteUrl(remote.endpoint),
+    instanceName: remote.instanceName || undefined,
+    serverCertPath: remote.serverCertPath,
+    clientCertPath: remote.clientCertPath,
+    clientKeyPath: remote.clientKeyPath,
+    tokenPath: remote.tokenFile,
+    push: push && !remote.readOnly,
+  };
+}
+
+function readPem(path: string | undefined, what: string): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new CasError(
+      'invalid-input',
+      `cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/**
+ * The library's RemoteSpec (for Remote.register) from `remote`: certificates read from their
+ * files, the token by its file. `url` is how the user wrote the remote (for messages).
+ */
+export function remoteSpecFrom(remote: RemoteDescription, url = remote.endpoint.text): RemoteSpec {
+  return {
+    url,
+    instanceName: remote.instanceName,
+    serverCert: readPem(remote.serverCertPath, '--server-cert'),
+    clientCert: readPem(remote.clientCertPath, '--client-cert'),
+    clientKey: readPem(remote.clientKeyPath, '--client-key'),
+    tokenFile: remote.tokenFile,
+    assetUrl: remote.assetEndpoint?.text,
+    readOnly: remote.readOnly,
+  };
 }

@@ -3,7 +3,8 @@ import { type CacheUsage, CasdDaemon, formatUsage, getUsage } from '../../casd/i
 import { objectStoreUsage } from '../../casd/usage.js';
 import { RefStore } from '../../cas/store/refs.js';
 import { CasError } from '../../errors.js';
-import { formatEndpoint } from '../../grpc/endpoint.js';
+import { parseEndpoint } from '../../grpc/endpoint.js';
+import { toolRemote } from '../../settings/remote.js';
 import { type ToolEndpoints, writeToolSettings } from '../../settings/tool-settings.js';
 import type { Logger } from '../../logger.js';
 import { sleep } from '../../util/concurrency.js';
@@ -26,23 +27,17 @@ function toolEndpoints(
   config: CliConfig,
 ): ToolEndpoints {
   const remote = config.remote;
-  const url = remote ? formatEndpoint(remote.endpoint) : daemon.remote;
+  // A daemon started with a remote that this command was not given still names it.
+  const recorded = !remote && daemon.remote ? parseEndpoint(daemon.remote) : undefined;
   return {
     socket: daemon.socket,
     grpcUrl: daemon.grpcUrl,
     bazelUrl: daemon.bazelBridge?.url,
-    remote: url
-      ? {
-          // BuildStream takes http(s):// URLs.
-          url: url.replace(/^grpc:/, 'http:').replace(/^grpcs:/, 'https:'),
-          instanceName: remote?.instanceName || undefined,
-          serverCertPath: remote?.serverCertPath,
-          clientCertPath: remote?.clientCertPath,
-          clientKeyPath: remote?.clientKeyPath,
-          tokenPath: remote?.tokenFile,
-          push: !(remote?.readOnly ?? false),
-        }
-      : undefined,
+    remote: remote
+      ? toolRemote(remote, true)
+      : recorded
+        ? toolRemote({ endpoint: recorded, instanceName: '', readOnly: false }, true)
+        : undefined,
   };
 }
 
