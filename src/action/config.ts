@@ -1,5 +1,4 @@
 import * as core from '@actions/core';
-import type { RemoteSpec } from '../cas/remote/remote.js';
 import type { Inputs } from './constants.js';
 import { type ActionConfig, parseInputs, SECRET_INPUTS } from './inputs.js';
 import { isForkPullRequest } from './job-status.js';
@@ -33,20 +32,4 @@ export async function pushAllowed(config: ActionConfig): Promise<boolean> {
   if (!config.remote || config.readOnly || config.push === 'false') return false;
   if (config.push === 'true') return true;
   return !(await isForkPullRequest(process.env));
-}
-
-/** The configured remote as the library registers it with casd. */
-export function remoteSpec(config: ActionConfig, readOnly: boolean): RemoteSpec {
-  const remote = config.remote!;
-  return {
-    url: remote.endpoint.text,
-    instanceName: remote.instanceName,
-    serverCert: remote.serverCert,
-    clientCert: remote.clientCert,
-    clientKey: remote.clientKey,
-    token: remote.token,
-    tokenFile: remote.tokenFile,
-    assetUrl: remote.assetEndpoint?.text,
-    readOnly,
-  };
 }

@@ -16,6 +16,7 @@ import { restorePersisted, withPersistedIndex } from './persist/index.js';
 import { type RunReport, timed } from './report.js';
 import { type RestoreOutcome, emptyOutcome, restoreRemote } from './restore.js';
 import type { MainState } from './state.js';
+import type { RemoteDescription } from '../settings/remote.js';
 
 /** Where lookup-only looks: refs alone, never a blob of an entry. */
 interface LookupContext {
@@ -126,12 +127,12 @@ export async function lookupKey(
 export async function lookupRequested(
   config: ActionConfig,
   connection: Connection,
-  remoteUnavailable = false,
+  remoteDescription?: RemoteDescription,
   persistPrefix?: string,
 ): Promise<RestoreOutcome> {
   const outcome = emptyOutcome();
   const store = new CasStore({ cacheDir: config.cacheDir, connection, logger: actionsLogger });
-  const remote = await restoreRemote(config, connection, store, remoteUnavailable);
+  const remote = await restoreRemote(remoteDescription, connection, store);
   try {
     const local = new RefStore(config.cacheDir);
     const look = (index?: RefStore): Promise<KeyFound | undefined> =>

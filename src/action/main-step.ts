@@ -140,10 +140,13 @@ export async function mainStep(): Promise<void> {
       cacheDir,
       remote: config.remote && remoteWithTokenFile(config.remote, secrets?.dir),
     };
+    // The remote, described once: its TLS material and token as the job's files.
+    const reading =
+      config.remote && !state.remoteUnavailable ? remoteDescription(config.remote, secrets, true) : undefined;
     const restore = (): Promise<RestoreOutcome> =>
       config.lookupOnly
-        ? lookupRequested(inUse, daemon.connection(), state.remoteUnavailable, state.persistPrefix)
-        : restoreRequested(inUse, daemon.connection(), state.remoteUnavailable);
+        ? lookupRequested(inUse, daemon.connection(), reading, state.persistPrefix)
+        : restoreRequested(inUse, daemon.connection(), reading);
     await phase(what, () =>
       timed(stats, config.lookupOnly ? 'lookup' : 'restore refs', async () => {
         const done = await withDeadline(what, config.restoreTimeoutMs, restore);

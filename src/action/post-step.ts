@@ -18,17 +18,24 @@ import { type CapturedPaths, capturePaths } from '../cas/entries/entry-tree.js';
 import { checkLinkWrites } from './link-writes.js';
 import { keyPrefixes, keyRef, POINTER_REF_PREFIX, pointerRef, statsRef } from './keys.js';
 import { actionsLogger } from './logger.js';
-import { pushAllowed, readConfig, remoteSpec } from './config.js';
+import { pushAllowed, readConfig } from './config.js';
+import { remoteSpecFrom } from '../settings/remote.js';
 import { failIfTroubled, guarded, troublePolicy } from './guard.js';
 import { savePersisted } from './persist/index.js';
 import { type RunReport, type RunStats, timed } from './report.js';
 import { unlockCacheDir } from './cache-lock.js';
-import { removeSecretFiles, remoteWithTokenFile } from './secret-files.js';
+import {
+  remoteDescription,
+  removeSecretFiles,
+  remoteWithTokenFile,
+  secretFilePaths,
+} from './secret-files.js';
 import { removeSessionRecord } from './session-record.js';
 import { restoreSkippedPersist, saveSkipped } from './lookup.js';
 import { loadMainState, type MainState } from './state.js';
 import { describeEarlyExit, renderSummary } from './summary.js';
 import { MAX_PRESENT_TREES, STUCK_DAEMON_TERM_MS } from './options.js';
+import { CasError } from '../errors.js';
 
 interface PostContext {
   config: ActionConfig;
@@ -111,6 +118,17 @@ async function captureKey(ctx: PostContext, store: CasStore): Promise<CapturedPa
   return captured;
 }
 
+/** The job's secret files: main writes them whenever a remote is set. */
+function secretsDirOf(ctx: PostContext): string {
+  if (!ctx.state.secretsDir) {
+    throw new CasError(
+      'invalid-input',
+      'the main step recorded no credential files for the remote; nothing pushed',
+    );
+  }
+  return ctx.state.secretsDir;
+}
+
 /** Registers the remote for pushing, or says why there is none. */
 async function connectRemote(
   ctx: PostContext,
@@ -129,11 +147,18 @@ async function connectRemote(
   }
   return guarded(ctx.report, 'connecting to the remote', () =>
     withDeadline('connecting to the remote', config.saveTimeoutMs, () =>
-      Remote.register(connection, remoteSpec(config, false), {
-        store,
-        logger: actionsLogger,
-        tempDir: jobTempDir(),
-      }),
+      Remote.register(
+        connection,
+        // The remote as main described it: its TLS material and token as the job's files.
+        remoteSpecFrom(
+          remoteDescription(config.remote!, secretFilePaths(config.remote!, secretsDirOf(ctx)), false),
+        ),
+        {
+          store,
+          logger: actionsLogger,
+          tempDir: jobTempDir(),
+        },
+      ),
     ),
   );
 }

@@ -2,7 +2,6 @@ import * as core from '@actions/core';
 import { type TreeFetch, bringLocal, ensureRef } from '../cas/remote/bring-local.js';
 import { RefStore } from '../cas/store/refs.js';
 import type { Connection } from '../grpc/connection.js';
-import { remoteSpec } from './config.js';
 import type { ActionConfig } from './inputs.js';
 import { pathRoots } from './cache-paths.js';
 import { type EntryInfo, entryContentId, manifestNode, samePatterns } from '../cas/entries/manifest.js';
@@ -20,6 +19,7 @@ import { isCasError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { keyRef, localKeysWithPrefix, pointerRef } from './keys.js';
 import { jobTempDir } from '../util/temp.js';
+import { type RemoteDescription, remoteSpecFrom } from '../settings/remote.js';
 
 export interface RestoreContext {
   store: CasStore;
@@ -215,17 +215,16 @@ export type RestoreOutcome = Pick<
   };
 
 /**
- * The remote a restore or lookup reads from (registered with casd; close it after), or
- * undefined when none is configured or it did not answer at start (`remoteUnavailable`).
+ * The remote a restore or lookup reads from (registered with casd, read-only; close it
+ * after), or undefined without one (none configured, or it did not answer at start).
  */
 export async function restoreRemote(
-  config: ActionConfig,
+  remote: RemoteDescription | undefined,
   connection: Connection,
   store: CasStore,
-  remoteUnavailable: boolean,
 ): Promise<Remote | undefined> {
-  if (!config.remote || remoteUnavailable) return undefined;
-  return Remote.register(connection, remoteSpec(config, true), {
+  if (!remote) return undefined;
+  return Remote.register(connection, remoteSpecFrom({ ...remote, readOnly: true }), {
     store,
     logger: actionsLogger,
     tempDir: jobTempDir(),
@@ -261,13 +260,13 @@ function count(outcome: RestoreOutcome, fetch: TreeFetch): void {
 export async function restoreRequested(
   config: ActionConfig,
   connection: Connection,
-  remoteUnavailable = false,
+  remoteDescription?: RemoteDescription,
 ): Promise<RestoreOutcome> {
   const outcome = emptyOutcome();
   const store = new CasStore({ cacheDir: config.cacheDir, connection, logger: actionsLogger });
   await store.checkLayout();
   const refs = new RefStore(config.cacheDir);
-  const remote = await restoreRemote(config, connection, store, remoteUnavailable);
+  const remote = await restoreRemote(remoteDescription, connection, store);
   const ctx: RestoreContext = { store, refs, remote, logger: actionsLogger };
   const stageOptions = { link: config.restoreLinks, logger: actionsLogger };
   try {
