@@ -6,14 +6,14 @@ import { Inputs } from '../../src/action/constants.js';
 import { parseInputs } from '../../src/action/inputs.js';
 import {
   remoteDescription,
-  remoteWithTokenFile,
   removeSecretFiles,
+  secretFilePaths,
   writeSecretFiles,
 } from '../../src/action/secret-files.js';
 import { remoteFlags } from '../../src/cli/session.js';
 import { resolveConfig } from '../../src/cli/config.js';
 import { parseEndpoint, tokenRefusal } from '../../src/grpc/endpoint.js';
-import { casdProxyFlags } from '../../src/settings/remote.js';
+import { casdProxyFlags, remoteSpecFrom } from '../../src/settings/remote.js';
 
 function parse(values: Partial<Record<Inputs, string>>) {
   return parseInputs((name) => values[name] ?? '');
@@ -47,9 +47,11 @@ describe("the job's one token file", () => {
     try {
       expect(readFileSync(secrets.tokenPath!, 'utf8')).toBe('s3cret');
       expect(statSync(secrets.tokenPath!).mode & 0o777).toBe(0o600);
-      const inUse = remoteWithTokenFile(config.remote!, secrets.dir);
-      expect(inUse.token).toBeUndefined();
-      expect(inUse.tokenFile).toBe(secrets.tokenPath);
+      // What restore, lookup and push register with (the post step finds the files again).
+      const again = secretFilePaths(config.remote!, secrets.dir);
+      const spec = remoteSpecFrom(remoteDescription(config.remote!, again, true));
+      expect(spec.token).toBeUndefined();
+      expect(spec.tokenFile).toBe(secrets.tokenPath);
       const flags = casdProxyFlags(remoteDescription(config.remote!, secrets, true));
       expect(flags.cas?.accessTokenPath).toBe(secrets.tokenPath);
       expect(flags.readOnly).toBe(true);
@@ -61,6 +63,6 @@ describe("the job's one token file", () => {
 
   it('stays the token-file input when one is given', () => {
     const config = parse({ [Inputs.Remote]: 'grpcs://cache.example', [Inputs.TokenFile]: '/etc/hostname' });
-    expect(remoteWithTokenFile(config.remote!, '/nowhere')).toBe(config.remote);
+    expect(secretFilePaths(config.remote!, '/nowhere').tokenPath).toBe('/etc/hostname');
   });
 });

@@ -16,7 +16,7 @@ import { emptyStats, timed } from './report.js';
 import { cacheMissError, lookupRequested } from './lookup.js';
 import { finishSession } from './post-step.js';
 import { type RestoreOutcome, restoreRequested } from './restore.js';
-import { remoteDescription, remoteWithTokenFile, writeSecretFiles } from './secret-files.js';
+import { remoteDescription, writeSecretFiles } from './secret-files.js';
 import { recordedInputs, writeSessionRecord } from './session-record.js';
 import { actionStartOptions, startDaemon } from './start-daemon.js';
 import { type MainState, saveMainState } from './state.js';
@@ -133,13 +133,8 @@ export async function mainStep(): Promise<void> {
 
   if (config.refs.length > 0 || config.key) {
     const what = config.lookupOnly ? 'looking up keys' : 'restoring refs';
-    // restore.ts and lookup.ts read the cache directory and the remote from the config: give
-    // them the directory in use and the job's one token file (neither writes the token again).
-    const inUse: ActionConfig = {
-      ...config,
-      cacheDir,
-      remote: config.remote && remoteWithTokenFile(config.remote, secrets?.dir),
-    };
+    // restore.ts and lookup.ts read the cache directory from the config: the one in use.
+    const inUse: ActionConfig = { ...config, cacheDir };
     // The remote, described once: its TLS material and token as the job's files.
     const reading =
       config.remote && !state.remoteUnavailable ? remoteDescription(config.remote, secrets, true) : undefined;

@@ -24,12 +24,7 @@ import { failIfTroubled, guarded, troublePolicy } from './guard.js';
 import { savePersisted } from './persist/index.js';
 import { type RunReport, type RunStats, timed } from './report.js';
 import { unlockCacheDir } from './cache-lock.js';
-import {
-  remoteDescription,
-  removeSecretFiles,
-  remoteWithTokenFile,
-  secretFilePaths,
-} from './secret-files.js';
+import { remoteDescription, removeSecretFiles, secretFilePaths } from './secret-files.js';
 import { removeSessionRecord } from './session-record.js';
 import { restoreSkippedPersist, saveSkipped } from './lookup.js';
 import { loadMainState, type MainState } from './state.js';
@@ -417,12 +412,8 @@ export async function postStep(): Promise<void> {
  * and the `inputs` to save with: the post step's own, or the save sub-action's over restore's.
  */
 export async function finishSession(state: MainState, inputs: ActionConfig): Promise<void> {
-  // The cache directory in use, and the token as the one file the main step wrote.
-  const config: ActionConfig = {
-    ...inputs,
-    cacheDir: state.cacheDir ?? inputs.cacheDir,
-    remote: inputs.remote && remoteWithTokenFile(inputs.remote, state.secretsDir),
-  };
+  // The cache directory in use (the remote is reached through the files main wrote).
+  const config: ActionConfig = { ...inputs, cacheDir: state.cacheDir ?? inputs.cacheDir };
   const policy = troublePolicy(config, 'post');
   const report: RunReport = {
     casdVersion: state.casdVersion,

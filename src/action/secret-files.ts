@@ -35,7 +35,7 @@ async function writePrivate(path: string | undefined, data: Buffer | string | un
 /**
  * Writes the remote's certificates, key and token into a private directory (0700, files
  * 0600) under RUNNER_TEMP; the post step removes it with removeSecretFiles. The only place
- * the job writes the token: everything after reads it from `tokenPath` (remoteWithTokenFile).
+ * the job writes the token: everything after reads it from `tokenPath`.
  */
 export async function writeSecretFiles(remote: RemoteConfig, parent = jobTempDir()): Promise<SecretFiles> {
   const dir = await mkdtemp(join(parent, 'casd-secrets-'));
@@ -46,16 +46,6 @@ export async function writeSecretFiles(remote: RemoteConfig, parent = jobTempDir
   await writePrivate(files.clientKeyPath, remote.clientKey);
   if (remote.token) await writePrivate(files.tokenPath, remote.token);
   return files;
-}
-
-/**
- * `remote` with a token given as text replaced by the file writeSecretFiles wrote into
- * `secretsDir`, so that nothing later in the job writes the token again. Unchanged without
- * a secrets directory (the main step stopped before writing one).
- */
-export function remoteWithTokenFile(remote: RemoteConfig, secretsDir: string | undefined): RemoteConfig {
-  if (!remote.token || secretsDir === undefined) return remote;
-  return { ...remote, token: undefined, tokenFile: secretFilePaths(remote, secretsDir).tokenPath };
 }
 
 /**
