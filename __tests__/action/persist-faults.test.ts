@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { saveCache } from '@actions/cache';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CasError } from '../../src/errors.js';
+import { troublePolicy } from '../../src/action/guard.js';
 import { restorePersisted, savePersisted } from '../../src/action/persist/index.js';
 import {
   type ActionsCacheEmulator,
@@ -86,10 +87,13 @@ describe('cache service trouble during save', () => {
     expect(emulator.stats.requests.FinalizeCacheEntryUpload).toBe(3);
   });
 
-  it('throws a CasError when failOnError is set', async () => {
+  it('throws a CasError when the policy is fail-on-cache-error', async () => {
     cas.addBlobs(5, 1024);
     emulator.faults.failNext(100, 429, 'CreateCacheEntry');
-    const error = await savePersisted({ ...opts(), failOnError: true }).catch((err: unknown) => err);
+    const error = await savePersisted({
+      ...opts(),
+      policy: troublePolicy({ failOnCacheError: true }, 'post'),
+    }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(CasError);
     expect(error).toMatchObject({ reason: 'remote-unavailable' });
     expect((error as Error).message).toMatch(/^could not save pack .*rate limit/);
@@ -169,15 +173,15 @@ describe('cache service trouble during restore', () => {
     });
   });
 
-  it('throws a CasError for an evicted pack when failOnError is set', async () => {
+  it('throws a CasError for an evicted pack when the policy is fail-on-cache-error', async () => {
     cas.addBlobs(2, 1024);
     await savePersisted(opts());
     const pack = emulator.entries().find((e) => e.key.startsWith(`${prefix}-pack-`));
     emulator.evict(pack!.key);
     cas.wipe();
-    await expect(restorePersisted({ ...opts(), failOnError: true })).rejects.toThrow(
-      /^could not restore pack .* it is no longer in the cache/,
-    );
+    await expect(
+      restorePersisted({ ...opts(), policy: troublePolicy({ failOnCacheError: true }, 'post') }),
+    ).rejects.toThrow(/^could not restore pack .* it is no longer in the cache/);
   });
 
   it('warns about an index entry whose manifest is not JSON', async () => {

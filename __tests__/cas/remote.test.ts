@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,12 +205,14 @@ describe('Remote.register', () => {
   });
 
   it('refuses a token on a plaintext remote, saying TLS is needed', async () => {
-    await expect(Remote.register(local, { url: 'grpc://127.0.0.1:1', token: 'secret' })).rejects.toThrow(
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'casd-token-')), 'token');
+    writeFileSync(tokenFile, 'secret', { mode: 0o600 });
+    await expect(Remote.register(local, { url: 'grpc://127.0.0.1:1', tokenFile })).rejects.toThrow(
       'remote grpc://127.0.0.1:1: a token can only be sent over TLS; use grpcs:// or https://',
     );
   });
 
-  it('sends a token given as text over TLS, through casd and directly, and removes its file on close', async () => {
+  it('sends the token of a token file over TLS, through casd and directly', async () => {
     const certs = makeTestCertificates();
     const remoteCasd = await startTestCasd();
     const server = await startLimitedRemote(remoteCasd.socket, {
@@ -217,13 +220,10 @@ describe('Remote.register', () => {
       token: 'secret-token',
     });
     try {
-      const remote = await Remote.register(local, {
-        url: server.url,
-        serverCert: certs.caCert,
-        token: 'secret-token',
-      });
-      const tokenDir = (remote as unknown as { tokenDir: string }).tokenDir;
-      expect((await stat(join(tokenDir, 'token'))).mode & 0o777).toBe(0o600);
+      const tokenDir = mkdtempSync(join(tmpdir(), 'casd-token-'));
+      const tokenFile = join(tokenDir, 'token');
+      writeFileSync(tokenFile, 'secret-token\n', { mode: 0o600 });
+      const remote = await Remote.register(local, { url: server.url, serverCert: certs.caCert, tokenFile });
       const data = randomBytes(100);
       const digest = digestOfBuffer(data);
       await remote.local.writeBlobs([{ digest, data }]);
@@ -232,7 +232,9 @@ describe('Remote.register', () => {
       expect(await remote.remoteMissingBlobs([digest])).toEqual([]);
       expect(server.counters.unauthenticated).toBe(0);
       await remote.close();
-      await expect(stat(tokenDir)).rejects.toThrow('ENOENT');
+      // The token file is the caller's: close() leaves it.
+      expect(readFileSync(tokenFile, 'utf8')).toBe('secret-token\n');
+      rmSync(tokenDir, { recursive: true, force: true });
     } finally {
       await server.stop();
       await remoteCasd.stop();

@@ -226,12 +226,19 @@ describe('Connection with a bearer token', () => {
     dir = mkdtempSync(join(tmpdir(), 'casd-token-'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let written = 0;
+  /** A token file holding `token` (the one form a token takes in the library). */
+  const tokenFileWith = (token: string): string => {
+    const file = join(dir, `token-${(written += 1)}`);
+    writeFileSync(file, token, { mode: 0o600 });
+    return file;
+  };
 
-  it('sends a token given as a string, trimmed', async () => {
+  it('sends the token of a token file, trimmed', async () => {
     const remote = remoteServices('s3cret');
     const server = await startGrpcServer({ services: remote.services, address: 'unix' });
     try {
-      await callWith(server.url, { token: ' s3cret\n' });
+      await callWith(server.url, { tokenFile: tokenFileWith(' s3cret\n') });
       expect(remote.seen).toEqual(['Bearer s3cret']);
     } finally {
       await server.stop();
@@ -241,7 +248,7 @@ describe('Connection with a bearer token', () => {
   it('sends the token on streaming calls too', async () => {
     const remote = remoteServices('s3cret');
     const server = await startGrpcServer({ services: remote.services, address: 'unix' });
-    const connection = new Connection(server.url, { token: 's3cret' });
+    const connection = new Connection(server.url, { tokenFile: tokenFileWith('s3cret') });
     try {
       expect(await readAll(connection, 'blobs/x/1')).toBe('hello blobs/x/1');
       expect(remote.seen).toEqual(['Bearer s3cret']);
@@ -284,7 +291,7 @@ describe('Connection with a bearer token', () => {
       ]),
     });
     try {
-      await callWith(server.url, { serverCert: certs.caCert, token: 'tls-token' });
+      await callWith(server.url, { serverCert: certs.caCert, tokenFile: tokenFileWith('tls-token') });
       expect(remote.seen).toEqual(['Bearer tls-token']);
     } finally {
       await server.stop();
@@ -293,12 +300,13 @@ describe('Connection with a bearer token', () => {
   });
 
   it.each([
-    ['a wrong token', { token: 'guess' }, 'Bearer guess'],
-    ['no token', {}, ''],
-  ])('gets UNAUTHENTICATED with %s, mapped to a CasError with a hint', async (_what, options, sent) => {
+    ['a wrong token', 'guess', 'Bearer guess'],
+    ['no token', undefined, ''],
+  ])('gets UNAUTHENTICATED with %s, mapped to a CasError with a hint', async (_what, token, sent) => {
     const remote = remoteServices('s3cret');
     const server = await startGrpcServer({ services: remote.services, address: 'unix' });
     try {
+      const options = token === undefined ? {} : { tokenFile: tokenFileWith(token) };
       const err = await failure(callWith(server.url, options));
       const casError = grpcToCasError(err, 'reading capabilities of the remote');
       expect(casError.grpcCode).toBe(status.UNAUTHENTICATED);

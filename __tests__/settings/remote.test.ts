@@ -50,7 +50,6 @@ describe("the job's one token file", () => {
       // What restore, lookup and push register with (the post step finds the files again).
       const again = secretFilePaths(config.remote!, secrets.dir);
       const spec = remoteSpecFrom(remoteDescription(config.remote!, again, true));
-      expect(spec.token).toBeUndefined();
       expect(spec.tokenFile).toBe(secrets.tokenPath);
       const flags = casdProxyFlags(remoteDescription(config.remote!, secrets, true));
       expect(flags.cas?.accessTokenPath).toBe(secrets.tokenPath);

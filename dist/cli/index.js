@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7385);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5795);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7385:
+/***/ 5795:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32749,6 +32749,16 @@ function logExcerpt(path, lines = LOG_TAIL_LINES) {
 //# sourceMappingURL=logs.js.map
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./lib/util/temp.js
+
+/**
+ * The job's directory for temporary files: the runner's RUNNER_TEMP (emptied after each
+ * job), else the OS temp directory.
+ */
+function jobTempDir(env = process.env) {
+    return env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)();
+}
+//# sourceMappingURL=temp.js.map
 ;// CONCATENATED MODULE: ./lib/casd/socket.js
 
 
@@ -32763,11 +32773,11 @@ function maxSocketPathBytes(platform = process.platform) {
     return platform === 'linux' ? 107 : 103;
 }
 /**
- * Creates a private (mode 0700) directory for the daemon's socket under the system temp dir,
+ * Creates a private (mode 0700) directory for the daemon's socket under the job's temp dir,
  * or under /tmp when that would make the socket path too long for a unix socket.
  * Throws CasError('io') when neither works.
  */
-function makeSocketDir(base = (0,external_node_os_namespaceObject.tmpdir)()) {
+function makeSocketDir(base = jobTempDir()) {
     const limit = maxSocketPathBytes();
     let lastError;
     for (const root of base === '/tmp' ? ['/tmp'] : [base, '/tmp']) {
@@ -36416,7 +36426,7 @@ async function copyBlobs(from, to, digests, options = {}) {
     });
     if (large.length === 0)
         return { missing };
-    const dir = await (0,promises_.mkdtemp)((0,external_node_path_namespaceObject.join)(options.tempDir ?? (0,external_node_os_namespaceObject.tmpdir)(), 'casd-copy-'));
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_namespaceObject.join)(options.tempDir ?? jobTempDir(), 'casd-copy-'));
     try {
         await forEachLimit(large, 2, async (digest) => {
             const path = (0,external_node_path_namespaceObject.join)(dir, digest.hash);
@@ -36566,9 +36576,6 @@ async function* blobsBeyond(store, root, bases, skipped = () => undefined) {
 
 
 
-
-
-
 /**
  * A remote cache registered with the local casd. Blob transfers go through casd (which
  * stores what it fetches), with a direct connection to the remote for FindMissingBlobs and
@@ -36588,7 +36595,6 @@ class Remote {
     localConnection;
     options;
     ownedConnections;
-    tokenDir;
     constructor(init) {
         this.spec = init.spec;
         this.localInstance = init.localInstance;
@@ -36604,26 +36610,17 @@ class Remote {
         this.direct = new CasClient(init.direct, init.spec.instanceName ?? '', clientOptions);
         this.assetConnection = init.asset;
         this.ownedConnections = init.asset === init.direct ? [init.direct] : [init.direct, init.asset];
-        this.tokenDir = init.tokenDir;
     }
     /**
      * Registers `spec` with the local casd (LocalCAS GetInstanceNameForRemotes) and opens a
-     * direct connection to the remote. A token given as text is written to a private (0600)
-     * temp file for casd, removed again by close(). Throws CasError on a bad endpoint or when
-     * casd refuses the remote.
+     * direct connection to the remote; casd and that connection read the token from
+     * `spec.tokenFile`. Throws CasError on a bad endpoint, a token on a plaintext endpoint, or
+     * when casd refuses the remote.
      */
     static async register(local, spec, options = {}) {
         const endpoint = (0,grpc_endpoint/* parseEndpoint */.Bk)(spec.url);
-        if (spec.token || spec.tokenFile)
+        if (spec.tokenFile)
             (0,grpc_endpoint/* checkTokenTransport */.nD)(endpoint);
-        let tokenDir;
-        let tokenPath = spec.tokenFile ?? '';
-        if (spec.token) {
-            tokenDir = await (0,promises_.mkdtemp)((0,external_node_path_namespaceObject.join)(options.tempDir ?? (0,external_node_os_namespaceObject.tmpdir)(), 'casd-token-'));
-            tokenPath = (0,external_node_path_namespaceObject.join)(tokenDir, 'token');
-            await (0,promises_.writeFile)(tokenPath, spec.token.trim(), { mode: 0o600 });
-            await (0,promises_.chmod)(tokenPath, 0o600);
-        }
         const casdRemote = (url) => ({
             url: (0,grpc_endpoint/* casdRemoteUrl */.lw)((0,grpc_endpoint/* parseEndpoint */.Bk)(url)),
             instanceName: spec.instanceName ?? '',
@@ -36631,7 +36628,7 @@ class Remote {
             clientKey: spec.clientKey ?? Buffer.alloc(0),
             clientCert: spec.clientCert ?? Buffer.alloc(0),
             keepaliveTime: undefined,
-            accessTokenPath: tokenPath,
+            accessTokenPath: spec.tokenFile ?? '',
             accessTokenReloadInterval: undefined,
             // Why: casd reads 0 as "unset" and then retries 4 times, 1 s apart; the flags path
             // (serviceFlags) and this one share one limit.
@@ -36644,8 +36641,7 @@ class Remote {
             serverCert: spec.serverCert,
             clientCert: spec.clientCert,
             clientKey: spec.clientKey,
-            token: spec.token,
-            tokenFile: spec.token ? undefined : spec.tokenFile,
+            tokenFile: spec.tokenFile,
         };
         const opened = [];
         try {
@@ -36667,14 +36663,11 @@ class Remote {
                 direct,
                 asset,
                 options,
-                tokenDir,
             });
         }
         catch (err) {
             for (const connection of opened)
                 connection.close();
-            if (tokenDir)
-                await (0,promises_.rm)(tokenDir, { recursive: true, force: true });
             throw call_grpcToCasError(err, `registering remote ${spec.url} with casd`);
         }
     }
@@ -36851,12 +36844,10 @@ class Remote {
                     yield file.digest;
         }
     }
-    /** Closes the direct connections and removes the token file; the local one stays open. */
+    /** Closes the direct connections; the local one stays open. */
     async close() {
         for (const connection of this.ownedConnections)
             connection.close();
-        if (this.tokenDir)
-            await (0,promises_.rm)(this.tokenDir, { recursive: true, force: true });
     }
     assertWritable(doing) {
         if (this.spec.readOnly) {
@@ -46574,10 +46565,6 @@ function channelCredentials(endpoint, options) {
  * (inode, size, mtime or ctime) so that a rotated token is sent on the next call.
  */
 function tokenSource(options) {
-    if (options.token !== undefined && options.token !== '') {
-        const token = options.token.trim();
-        return () => token;
-    }
     const file = options.tokenFile;
     if (!file)
         return undefined;

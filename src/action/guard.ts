@@ -35,6 +35,14 @@ export function throwIfFailsNow(policy: TroublePolicy | undefined, error: unknow
   if (policy !== undefined && policy.failOnCacheError && policy.step === 'main') throw error;
 }
 
+/**
+ * Whether a phase stops at its first trouble instead of collecting warnings: with
+ * fail-on-cache-error the step fails anyway, so the rest of the phase would be wasted.
+ */
+export function stopsAtFirstTrouble(policy: TroublePolicy | undefined): boolean {
+  return policy?.failOnCacheError === true;
+}
+
 /** Records a warning the step goes on after (kept for the summary) and shows it. */
 export function warn(trouble: Trouble, warning: string): void {
   trouble.warnings.push(warning);

@@ -11,7 +11,7 @@ import type { Connection } from '../grpc/connection.js';
 import type { ActionConfig } from './inputs.js';
 import { keyRef, localKeysWithPrefix, pointerRef } from './keys.js';
 import { actionsLogger } from './logger.js';
-import { guarded } from './guard.js';
+import { guarded, troublePolicy } from './guard.js';
 import { restorePersisted, withPersistedIndex } from './persist/index.js';
 import { type RunReport, timed } from './report.js';
 import { type RestoreOutcome, emptyOutcome, restoreRemote } from './restore.js';
@@ -144,7 +144,7 @@ export async function lookupRequested(
           cacheDir: config.cacheDir,
           prefix: persistPrefix,
           timeoutMs: config.restoreTimeoutMs,
-          failOnError: config.failOnCacheError,
+          policy: troublePolicy(config, 'main'),
           logger: actionsLogger,
         },
         look,
@@ -232,7 +232,7 @@ export async function restoreSkippedPersist(
           cacheDir: config.cacheDir,
           prefix: state.persistPrefix!,
           timeoutMs: config.restoreTimeoutMs,
-          failOnError: config.failOnCacheError,
+          policy: troublePolicy(config, 'post'),
           logger: actionsLogger,
         }),
       ),

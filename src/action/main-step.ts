@@ -70,7 +70,7 @@ export async function mainStep(): Promise<void> {
           cacheDir,
           prefix: state.persistPrefix!,
           timeoutMs: config.restoreTimeoutMs,
-          failOnError: config.failOnCacheError,
+          policy,
           logger,
         }),
       ),

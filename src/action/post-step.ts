@@ -455,7 +455,7 @@ export async function finishSession(state: MainState, inputs: ActionConfig): Pro
           cacheDir: config.cacheDir,
           prefix: state.persistPrefix!,
           timeoutMs: config.saveTimeoutMs,
-          failOnError: config.failOnCacheError,
+          policy: troublePolicy(config, 'post'),
           logger: actionsLogger,
         }),
       ),

@@ -1,6 +1,6 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { jobTempDir } from '../util/temp.js';
 import { basename, join } from 'node:path';
 import { CasError } from '../errors.js';
 
@@ -19,11 +19,11 @@ export interface SocketDir {
 }
 
 /**
- * Creates a private (mode 0700) directory for the daemon's socket under the system temp dir,
+ * Creates a private (mode 0700) directory for the daemon's socket under the job's temp dir,
  * or under /tmp when that would make the socket path too long for a unix socket.
  * Throws CasError('io') when neither works.
  */
-export function makeSocketDir(base = tmpdir()): SocketDir {
+export function makeSocketDir(base = jobTempDir()): SocketDir {
   const limit = maxSocketPathBytes();
   let lastError: unknown;
   for (const root of base === '/tmp' ? ['/tmp'] : [base, '/tmp']) {

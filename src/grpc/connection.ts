@@ -24,9 +24,10 @@ export interface ConnectionOptions {
   serverCert?: Buffer;
   clientCert?: Buffer;
   clientKey?: Buffer;
-  /** Bearer token sent as `authorization` metadata. */
-  token?: string;
-  /** File holding the bearer token; re-read when it changes (tokens get rotated). */
+  /**
+   * File holding the bearer token, sent as `authorization` metadata; re-read when it changes
+   * (tokens get rotated). A token has no other form in the library.
+   */
   tokenFile?: string;
   /** Extra grpc-js channel options, merged over the defaults. */
   channelOptions?: ChannelOptions;
@@ -73,10 +74,6 @@ function channelCredentials(endpoint: Endpoint, options: ConnectionOptions): Cha
  * (inode, size, mtime or ctime) so that a rotated token is sent on the next call.
  */
 function tokenSource(options: ConnectionOptions): (() => string) | undefined {
-  if (options.token !== undefined && options.token !== '') {
-    const token = options.token.trim();
-    return () => token;
-  }
   const file = options.tokenFile;
   if (!file) return undefined;
   let cached = '';

@@ -1,7 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RefStore } from '../../cas/store/refs.js';
-import { describeError, isCasError } from '../../errors.js';
 import { persistLayout } from './layout.js';
 import { validatePrefix } from './plan.js';
 import { stageIndex } from './restore.js';
@@ -27,7 +26,7 @@ export interface PersistedIndexRead<T> {
  * `body` reads its refs there, and the staging area is removed: no pack is downloaded and
  * nothing is written to the cache directory.
  *
- * Service trouble is a warning (a CasError with `failOnError`); `body`'s errors pass through.
+ * Service trouble is a warning (a CasError with fail-on-cache-error (`policy`)); `body`'s errors pass through.
  */
 export async function withPersistedIndex<T>(
   options: PersistRestoreOptions,
@@ -41,12 +40,7 @@ export async function withPersistedIndex<T>(
     try {
       staged = await stageIndex(session, layout, options.prefix);
     } catch (err) {
-      if (isCasError(err) && options.failOnError) throw err;
-      session.problem(
-        isCasError(err) ? err.reason : 'io',
-        `reading the cache index failed: ${describeError(err)}`,
-        err,
-      );
+      session.failed('reading the cache index', err);
     }
     // The staged files keep the cache directory's layout, so a RefStore reads their refs.
     const refs = staged ? new RefStore(join(layout.indexStaging, 'files')) : undefined;

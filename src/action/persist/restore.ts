@@ -1,6 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError, isCasError } from '../../errors.js';
 import { restoreEntry } from './entries.js';
 import { installPackBlobs, installSmallFiles } from './files.js';
 import { INDEX_MANIFEST, PACK_MANIFEST, type PersistLayout, persistLayout } from './layout.js';
@@ -18,7 +17,7 @@ import type { PersistRestoreOptions, PersistRestoreResult } from './types.js';
  * be running.
  *
  * A miss is not an error. Service trouble and missing packs become warnings (a CasError
- * with `failOnError`). Returns counters for the summary.
+ * with fail-on-cache-error (`policy`)). Returns counters for the summary.
  */
 export async function restorePersisted(options: PersistRestoreOptions): Promise<PersistRestoreResult> {
   validatePrefix(options.prefix);
@@ -53,12 +52,7 @@ export async function restorePersisted(options: PersistRestoreOptions): Promise<
     result.bytesDownloaded += index.files.bytes;
     await remember(layout, options.prefix, found.key, index);
   } catch (err) {
-    if (isCasError(err) && options.failOnError) throw err;
-    session.problem(
-      isCasError(err) ? err.reason : 'io',
-      `restoring the local cache failed: ${describeError(err)}`,
-      err,
-    );
+    session.failed('restoring the local cache', err);
   } finally {
     await rm(layout.stagingRoot, { recursive: true, force: true }).catch(() => undefined);
     result.durationMs = session.elapsedMs();

@@ -1,6 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError, isCasError } from '../../errors.js';
 import { entryExists, saveEntry } from './entries.js';
 import { digestSmallFiles, stagePackBlobs, stageSmallFiles } from './files.js';
 import {
@@ -39,7 +38,7 @@ import type { PersistSaveOptions, PersistSaveResult } from './types.js';
  * skipped; an unchanged index is not saved again. Too many packs, or too many bytes gone
  * locally, roll everything over into fresh packs. casd must not be running.
  *
- * Cache-service trouble is retried a little, then returned as warnings; with `failOnError`
+ * Cache-service trouble is retried a little, then returned as warnings; with fail-on-cache-error (`policy`)
  * it throws a CasError instead. Returns counters for the summary.
  */
 export async function savePersisted(options: PersistSaveOptions): Promise<PersistSaveResult> {
@@ -102,12 +101,7 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
       result.bytesUploaded += saved.bytes;
     }
   } catch (err) {
-    if (isCasError(err) && options.failOnError) throw err;
-    session.problem(
-      isCasError(err) ? err.reason : 'io',
-      `saving the local cache failed: ${describeError(err)}`,
-      err,
-    );
+    session.failed('saving the local cache', err);
   } finally {
     await rm(layout.stagingRoot, { recursive: true, force: true }).catch(() => undefined);
     result.durationMs = session.elapsedMs();

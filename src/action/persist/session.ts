@@ -1,7 +1,8 @@
-import { CasError, type CasErrorReason } from '../../errors.js';
+import { CasError, type CasErrorReason, describeError, isCasError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { sleep } from '../../util/concurrency.js';
 import { Deadline } from '../../util/deadline.js';
+import { stopsAtFirstTrouble } from '../guard.js';
 import { PERSIST_DEFAULTS } from './options.js';
 import type { PersistOptions } from './types.js';
 
@@ -14,12 +15,12 @@ export class Session {
   readonly warnings: string[] = [];
   readonly attempts: number;
   readonly retryDelayMs: number;
-  private readonly failOnError: boolean;
+  private readonly stopAtFirstTrouble: boolean;
   private readonly deadline: Deadline;
 
   constructor(options: PersistOptions) {
     this.logger = options.logger ?? silentLogger;
-    this.failOnError = options.failOnError ?? false;
+    this.stopAtFirstTrouble = stopsAtFirstTrouble(options.policy);
     this.attempts = options.attempts ?? PERSIST_DEFAULTS.attempts;
     this.retryDelayMs = options.retryDelayMs ?? PERSIST_DEFAULTS.retryDelayMs;
     const timeoutMs = options.timeoutMs ?? PERSIST_DEFAULTS.timeoutMs;
@@ -41,11 +42,17 @@ export class Session {
     return this.deadline.remainingMs();
   }
 
-  /** Records a warning, or throws it as a CasError when failing on cache errors. */
+  /** Records a warning, or throws it as a CasError when the policy stops at the first trouble. */
   problem(reason: CasErrorReason, message: string, cause?: unknown): void {
-    if (this.failOnError) throw new CasError(reason, message, { cause });
+    if (this.stopAtFirstTrouble) throw new CasError(reason, message, { cause });
     this.warnings.push(message);
     this.logger.warning(message);
+  }
+
+  /** A whole operation failed with `err`: a CasError passes through as is, or a problem. */
+  failed(doing: string, err: unknown): void {
+    if (isCasError(err) && this.stopAtFirstTrouble) throw err;
+    this.problem(isCasError(err) ? err.reason : 'io', `${doing} failed: ${describeError(err)}`, err);
   }
 
   /**

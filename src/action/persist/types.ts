@@ -1,4 +1,5 @@
 import type { Logger } from '../../logger.js';
+import type { TroublePolicy } from '../guard.js';
 
 /** Settings shared by save and restore. */
 export interface PersistOptions {
@@ -7,8 +8,8 @@ export interface PersistOptions {
   /** Start of every cache key this module writes, e.g. `casd-Linux-X64`. */
   prefix: string;
   logger?: Logger;
-  /** Throw a CasError on cache-service trouble instead of returning warnings. */
-  failOnError?: boolean;
+  /** The step's trouble policy: with fail-on-cache-error, the first trouble throws a CasError. */
+  policy?: TroublePolicy;
   /** Deadline of the whole operation; past it, stop with a warning. Default 10 minutes. */
   timeoutMs?: number;
   /** Attempts per cache call before giving up with a warning. Default 3. */

@@ -1,5 +1,5 @@
 import { access, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { jobTempDir } from '../../util/temp.js';
 import { join } from 'node:path';
 import { isCasError } from '../../errors.js';
 import { forEachLimit } from '../../util/concurrency.js';
@@ -58,7 +58,7 @@ export async function copyBlobs(
     );
   });
   if (large.length === 0) return { missing };
-  const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'casd-copy-'));
+  const dir = await mkdtemp(join(options.tempDir ?? jobTempDir(), 'casd-copy-'));
   try {
     await forEachLimit(large, 2, async (digest) => {
       const path = join(dir, digest.hash);

@@ -1,6 +1,3 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { CasError, isCasError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
@@ -31,7 +28,10 @@ export interface RemoteSpec {
   serverCert?: Buffer;
   clientCert?: Buffer;
   clientKey?: Buffer;
-  token?: string;
+  /**
+   * File holding the bearer token (the only form a token takes in the library: casd reads
+   * it by path, our own channels re-read it when it changes).
+   */
   tokenFile?: string;
   readOnly?: boolean;
   /** Remote Asset endpoint, when the deployment splits it from the CAS. */
@@ -52,7 +52,7 @@ export interface RemoteOptions {
    * both go through casd's CAS service.
    */
   store?: CasStore;
-  /** Where fallbacks stage big blobs (default: the OS temp dir). */
+  /** Where fallbacks stage big blobs (default: jobTempDir()). */
   tempDir?: string;
 }
 
@@ -104,7 +104,6 @@ export class Remote {
   private readonly localConnection: Connection;
   private readonly options: RemoteOptions;
   private readonly ownedConnections: Connection[];
-  private readonly tokenDir?: string;
 
   private constructor(init: {
     spec: RemoteSpec;
@@ -113,7 +112,6 @@ export class Remote {
     direct: Connection;
     asset: Connection;
     options: RemoteOptions;
-    tokenDir?: string;
   }) {
     this.spec = init.spec;
     this.localInstance = init.localInstance;
@@ -129,26 +127,17 @@ export class Remote {
     this.direct = new CasClient(init.direct, init.spec.instanceName ?? '', clientOptions);
     this.assetConnection = init.asset;
     this.ownedConnections = init.asset === init.direct ? [init.direct] : [init.direct, init.asset];
-    this.tokenDir = init.tokenDir;
   }
 
   /**
    * Registers `spec` with the local casd (LocalCAS GetInstanceNameForRemotes) and opens a
-   * direct connection to the remote. A token given as text is written to a private (0600)
-   * temp file for casd, removed again by close(). Throws CasError on a bad endpoint or when
-   * casd refuses the remote.
+   * direct connection to the remote; casd and that connection read the token from
+   * `spec.tokenFile`. Throws CasError on a bad endpoint, a token on a plaintext endpoint, or
+   * when casd refuses the remote.
    */
   static async register(local: Connection, spec: RemoteSpec, options: RemoteOptions = {}): Promise<Remote> {
     const endpoint = parseEndpoint(spec.url);
-    if (spec.token || spec.tokenFile) checkTokenTransport(endpoint);
-    let tokenDir: string | undefined;
-    let tokenPath = spec.tokenFile ?? '';
-    if (spec.token) {
-      tokenDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'casd-token-'));
-      tokenPath = join(tokenDir, 'token');
-      await writeFile(tokenPath, spec.token.trim(), { mode: 0o600 });
-      await chmod(tokenPath, 0o600);
-    }
+    if (spec.tokenFile) checkTokenTransport(endpoint);
     const casdRemote = (url: string): CasdRemote => ({
       url: casdRemoteUrl(parseEndpoint(url)),
       instanceName: spec.instanceName ?? '',
@@ -156,7 +145,7 @@ export class Remote {
       clientKey: spec.clientKey ?? Buffer.alloc(0),
       clientCert: spec.clientCert ?? Buffer.alloc(0),
       keepaliveTime: undefined,
-      accessTokenPath: tokenPath,
+      accessTokenPath: spec.tokenFile ?? '',
       accessTokenReloadInterval: undefined,
       // Why: casd reads 0 as "unset" and then retries 4 times, 1 s apart; the flags path
       // (serviceFlags) and this one share one limit.
@@ -169,8 +158,7 @@ export class Remote {
       serverCert: spec.serverCert,
       clientCert: spec.clientCert,
       clientKey: spec.clientKey,
-      token: spec.token,
-      tokenFile: spec.token ? undefined : spec.tokenFile,
+      tokenFile: spec.tokenFile,
     };
     const opened: Connection[] = [];
     try {
@@ -192,11 +180,9 @@ export class Remote {
         direct,
         asset,
         options,
-        tokenDir,
       });
     } catch (err) {
       for (const connection of opened) connection.close();
-      if (tokenDir) await rm(tokenDir, { recursive: true, force: true });
       throw grpcToCasError(err, `registering remote ${spec.url} with casd`);
     }
   }
@@ -393,10 +379,9 @@ export class Remote {
     }
   }
 
-  /** Closes the direct connections and removes the token file; the local one stays open. */
+  /** Closes the direct connections; the local one stays open. */
   async close(): Promise<void> {
     for (const connection of this.ownedConnections) connection.close();
-    if (this.tokenDir) await rm(this.tokenDir, { recursive: true, force: true });
   }
 
   private assertWritable(doing: string): void {
