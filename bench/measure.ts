@@ -83,13 +83,25 @@ function rssBytes(pid: number): number {
  * the peak seen.
  */
 export function sampleTreeRss(pid: number, intervalMs = 100): { stop(): number } {
+  return sampleTreesRss(() => [pid], intervalMs);
+}
+
+/**
+ * As sampleTreeRss, for several process trees at once whose roots may change while sampling
+ * (`roots()` is asked at each sample): a step's process and a daemon that an earlier step left
+ * running. A process in two trees counts once.
+ */
+export function sampleTreesRss(roots: () => readonly number[], intervalMs = 100): { stop(): number } {
   let peak = 0;
   const sample = (): void => {
     const children = childrenOf();
+    const seen = new Set<number>();
     let total = 0;
-    const stack = [pid];
+    const stack = [...roots()];
     while (stack.length > 0) {
       const current = stack.pop() as number;
+      if (seen.has(current)) continue;
+      seen.add(current);
       total += rssBytes(current);
       stack.push(...(children.get(current) ?? []));
     }

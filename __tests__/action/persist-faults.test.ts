@@ -39,7 +39,15 @@ afterEach(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const opts = () => ({ cacheDir: cas.root, prefix, runId: '7', attempts: 2, retryDelayMs: 10 });
+// maxInlineBytes 0: the faults are aimed at packs saved and restored as entries of their own.
+const opts = () => ({
+  cacheDir: cas.root,
+  prefix,
+  runId: '7',
+  attempts: 2,
+  retryDelayMs: 10,
+  maxInlineBytes: 0,
+});
 
 describe('cache service trouble during save', () => {
   it('turns a rate-limited save into warnings without throwing', async () => {

@@ -1,8 +1,20 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { saveCache } from '@actions/cache';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { restorePersisted, savePersisted } from '../../src/action/persist/index.js';
+import { persistLayout } from '../../src/action/persist/layout.js';
+import { packKey } from '../../src/action/persist/manifest.js';
+import { PackFiles, packNames, writePack } from '../../src/cas/store/pack-files.js';
 import {
   type ActionsCacheEmulator,
   startActionsCacheEmulator,
@@ -36,7 +48,8 @@ afterEach(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const opts = () => ({ cacheDir: cas.root, prefix, runId: '42', retryDelayMs: 10 });
+// maxInlineBytes 0: most cases are about packs saved as entries of their own; inline ones say so.
+const opts = () => ({ cacheDir: cas.root, prefix, runId: '42', retryDelayMs: 10, maxInlineBytes: 0 });
 
 describe('savePersisted and restorePersisted', () => {
   it('restores into an empty directory exactly the blobs and small files saved', async () => {
@@ -134,7 +147,9 @@ describe('savePersisted and restorePersisted', () => {
     const again = await savePersisted(opts());
     expect(again).toMatchObject({ packsUploaded: 0, packsSkipped: 1, warnings: [] });
     expect(again.indexKey).toBeDefined();
-    expect(emulator.stats.requests.CreateCacheEntry).toBe(1);
+    // The pack's refused reservation, then one look-up that finds it; then the index.
+    expect(emulator.stats.requests.CreateCacheEntry).toBe(2);
+    expect(emulator.stats.requests.GetCacheEntryDownloadURL).toBe(1);
   });
 
   it('rolls over into one fresh pack when most listed bytes are gone locally', async () => {
@@ -194,5 +209,184 @@ describe('savePersisted and restorePersisted', () => {
     expect(await restorePersisted(opts())).toMatchObject({ packsDownloaded: 1, blobsRestored: 10 });
     expect(cas.snapshot()).toEqual(before);
     expect(emulator.stats.requests['v1.reserveCache']).toBe(2);
+  });
+
+  it('makes no look-up on a first save: each entry is reserved, uploaded and committed', async () => {
+    cas.addBlobs(20, 1024);
+    cas.addSmallFiles('main');
+    expect(await savePersisted(opts())).toMatchObject({ packsUploaded: 1, warnings: [] });
+    expect(emulator.stats.requests.GetCacheEntryDownloadURL ?? 0).toBe(0);
+    expect(emulator.stats.requests.CreateCacheEntry).toBe(2);
+    expect(emulator.stats.requests.FinalizeCacheEntryUpload).toBe(2);
+  });
+
+  it("keeps packs as the local store's pack files without installBlobs, and the next save counts their blobs", async () => {
+    const hashes = cas.addBlobs(40, 2048);
+    cas.addSmallFiles('main');
+    await savePersisted(opts());
+    cas.wipe();
+
+    const restored = await restorePersisted({ ...opts(), installBlobs: false });
+    expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 40, warnings: [] });
+    // One data file and its index; no object file was written.
+    expect(cas.blobs()).toEqual([]);
+    const layout = persistLayout(cas.root);
+    expect(packNames(layout.packsDir)).toHaveLength(1);
+    const packs = new PackFiles(layout.packsDir);
+    expect([...packs.sizes().keys()].sort()).toEqual([...hashes].sort());
+    await packs.close();
+
+    // Nothing is gone: no rollover, nothing new to upload.
+    cas.addBlobs(1, 2048);
+    emulator.stats.reset();
+    const saved = await savePersisted(opts());
+    expect(saved).toMatchObject({ compacted: false, packsUploaded: 1, blobsPacked: 1, warnings: [] });
+  });
+
+  it('does not download a pack the local store holds already', async () => {
+    cas.addBlobs(10, 1024);
+    await savePersisted(opts());
+    cas.wipe();
+    await restorePersisted({ ...opts(), installBlobs: false });
+    emulator.stats.reset();
+
+    const again = await restorePersisted({ ...opts(), installBlobs: false });
+    expect(again).toMatchObject({ packsDownloaded: 0, packsReused: 1, blobsRestored: 10, warnings: [] });
+    // Only the index: one look-up and its download.
+    expect(emulator.stats.requests.GetCacheEntryDownloadURL).toBe(1);
+  });
+
+  it("installs the blobs of kept packs into casd's objects with installBlobs (the default)", async () => {
+    cas.addBlobs(10, 1024);
+    const before = cas.snapshot();
+    await savePersisted(opts());
+    cas.wipe();
+    await restorePersisted(opts());
+    expect(cas.snapshot()).toEqual(before);
+    expect(packNames(persistLayout(cas.root).packsDir)).toEqual([]);
+  });
+
+  it('restores an index and packs of format 1 (one file per blob) saved by an earlier version', async () => {
+    const hashes = cas.addBlobs(5, 512).sort();
+    const before = cas.snapshot();
+    // What the earlier version stored: <staging>/pack/{objects/xx/rest, blobs.txt}, and an
+    // index of version 1 listing that pack.
+    const layout = persistLayout(cas.root);
+    const key = packKey(prefix, hashes);
+    mkdirSync(layout.packStaging, { recursive: true });
+    for (const hash of hashes) {
+      mkdirSync(join(layout.packStaging, 'objects', hash.slice(0, 2)), { recursive: true });
+      writeFileSync(
+        join(layout.packStaging, 'objects', hash.slice(0, 2), hash.slice(2)),
+        readFileSync(join(cas.root, 'cas', 'objects', hash.slice(0, 2), hash.slice(2))),
+      );
+    }
+    writeFileSync(join(layout.packStaging, 'blobs.txt'), `${hashes.join('\n')}\n`);
+    await saveCache([layout.packEntryPath], key);
+    mkdirSync(layout.indexStaging, { recursive: true });
+    const index = {
+      version: 1,
+      created: new Date().toISOString(),
+      packs: [{ key, blobs: 5, bytes: 5 * 512 }],
+      files: { count: 0, bytes: 0, digest: 'none' },
+    };
+    writeFileSync(join(layout.indexStaging, 'index.json'), JSON.stringify(index));
+    await saveCache([layout.indexEntryPath], `${prefix}-index-1-1-1`);
+    rmSync(layout.stagingRoot, { recursive: true, force: true });
+
+    cas.wipe();
+    const restored = await restorePersisted({ ...opts(), installBlobs: false });
+    expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 5, warnings: [] });
+    expect(cas.snapshot()).toEqual(before);
+    expect(existsSync(layout.packsDir) ? readdirSync(layout.packsDir) : []).toEqual([]);
+  });
+
+  it('does not keep a pack whose data does not match its index, and says so', async () => {
+    const hashes = cas.addBlobs(3, 256).sort();
+    const layout = persistLayout(cas.root);
+    const data = hashes.map((h) => readFileSync(join(cas.root, 'cas', 'objects', h.slice(0, 2), h.slice(2))));
+    await writePack(
+      layout.packStaging,
+      'pack',
+      hashes.map((hash, i) => ({ hash, size: data[i].byteLength })),
+      (hash) => Promise.resolve(data[hashes.indexOf(hash)]),
+    );
+    const bytes = readFileSync(join(layout.packStaging, 'pack.pack'));
+    bytes[300] ^= 0xff; // inside the second blob
+    writeFileSync(join(layout.packStaging, 'pack.pack'), bytes);
+    const key = packKey(prefix, hashes);
+    await saveCache([layout.packEntryPath], key);
+    mkdirSync(layout.indexStaging, { recursive: true });
+    const index = {
+      version: 2,
+      created: new Date().toISOString(),
+      packs: [{ key, blobs: 3, bytes: 3 * 256 }],
+      files: { count: 0, bytes: 0, digest: 'none' },
+    };
+    writeFileSync(join(layout.indexStaging, 'index.json'), JSON.stringify(index));
+    await saveCache([layout.indexEntryPath], `${prefix}-index-1-1-1`);
+    rmSync(layout.stagingRoot, { recursive: true, force: true });
+
+    cas.wipe();
+    const restored = await restorePersisted({ ...opts(), installBlobs: false });
+    expect(restored.warnings).toEqual([
+      `pack ${key} holds 1 blob(s) whose bytes do not match their digest, e.g. ${hashes[1]}; they were not installed`,
+    ]);
+    expect(restored.packsDownloaded).toBe(0);
+    expect(packNames(layout.packsDir)).toEqual([]);
+  });
+
+  describe('small packs inside the index entry', () => {
+    const inline = (maxInlineBytes = 64 * 1024) => ({ ...opts(), maxInlineBytes });
+
+    it('saves a small cache as one entry and restores it with one look-up and one download', async () => {
+      cas.addBlobs(20, 1024);
+      cas.addSmallFiles('main');
+      const before = cas.snapshot();
+      const saved = await savePersisted(inline());
+      expect(saved).toMatchObject({ packsUploaded: 1, blobsPacked: 20, warnings: [] });
+      expect(emulator.stats.requests.CreateCacheEntry).toBe(1);
+      expect(emulator.stats.requests.FinalizeCacheEntryUpload).toBe(1);
+
+      cas.wipe();
+      emulator.stats.reset();
+      const restored = await restorePersisted(inline());
+      expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 20, warnings: [] });
+      expect(cas.snapshot()).toEqual(before);
+      expect(emulator.stats.requests.GetCacheEntryDownloadURL).toBe(1);
+    });
+
+    it('carries the inline packs into the next index with the new blobs: one entry per save', async () => {
+      const first = cas.addBlobs(10, 1024);
+      await savePersisted(inline());
+      cas.wipe();
+      await restorePersisted({ ...inline(), installBlobs: false });
+      const all = [...first, ...cas.addBlobs(2, 1024)].sort();
+      emulator.stats.reset();
+      const second = await savePersisted(inline());
+      expect(second).toMatchObject({ packsUploaded: 1, blobsPacked: 2, warnings: [] });
+      expect(emulator.stats.requests.CreateCacheEntry).toBe(1);
+
+      cas.wipe();
+      const restored = await restorePersisted(inline());
+      expect(restored).toMatchObject({ packsDownloaded: 2, blobsRestored: 12, warnings: [] });
+      expect(cas.blobs().sort()).toEqual(all);
+    });
+
+    it('turns the inline packs into a pack of their own once they outgrow maxInlineBytes', async () => {
+      cas.addBlobs(10, 1024);
+      await savePersisted(inline(16 * 1024));
+      cas.addBlobs(10, 1024);
+      const before = cas.snapshot();
+      emulator.stats.reset();
+      const second = await savePersisted(inline(16 * 1024));
+      expect(second).toMatchObject({ packsUploaded: 1, blobsPacked: 20, compacted: false, warnings: [] });
+      expect(emulator.stats.requests.CreateCacheEntry).toBe(2);
+
+      cas.wipe();
+      const restored = await restorePersisted(inline(16 * 1024));
+      expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 20, warnings: [] });
+      expect(cas.snapshot()).toEqual(before);
+    });
   });
 });

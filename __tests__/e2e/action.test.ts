@@ -111,7 +111,8 @@ describe('the bundled action, end to end', () => {
     expect(post.summary).toMatch(/Quota usage:<\/b> <code>[\d.]+ [kMG]?B \/ 5\.0 GB \(\d+%\)/);
     expect(post.summary).toContain('✅ committed');
     expect(post.summary).toContain('the job succeeded');
-    expect(cache.stats.entriesCreated).toBeGreaterThanOrEqual(2);
+    // The local cache was saved: this small one as one entry, its pack inside the index.
+    expect(cache.stats.entriesCreated).toBeGreaterThanOrEqual(1);
   });
 
   it('warm run on a new runner: restores path from the remote with an exact hit', async () => {

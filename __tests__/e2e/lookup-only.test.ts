@@ -215,7 +215,8 @@ describe('lookup-only with the Actions cache and no remote', () => {
       { build: (ws) => writeWorkspaceTree(join(ws, 'out'), 30, 'seed') },
     );
     expectGreen(seed.post);
-    expect(cache.stats.entriesCreated).toBeGreaterThanOrEqual(2);
+    // The local cache was saved: this small one as one entry, its pack inside the index.
+    expect(cache.stats.entriesCreated).toBeGreaterThanOrEqual(1);
   });
   afterAll(async () => {
     jobs?.remove();
@@ -299,7 +300,12 @@ describe('lookup-only with the Actions cache and no remote', () => {
     expect(Object.keys(mainDownloads).filter((key) => key.includes('-pack-'))).toEqual([]);
     // Saving a key: the post step first restores what the main step skipped, then saves on it.
     expectGreen(looked.post);
-    expect(Object.keys(downloads()).filter((key) => key.includes('-pack-')).length).toBeGreaterThan(0);
+    // (The packs of a cache this small travel inside the index entry: an index download.)
+    const restoredInPost = Object.entries(downloads()).filter(
+      ([key, count]) =>
+        (key.includes('-pack-') || key.includes('-index-')) && count > (mainDownloads[key] ?? 0),
+    );
+    expect(restoredInPost.length).toBeGreaterThan(0);
     expect(cache.stats.entriesCreated).toBeGreaterThanOrEqual(1);
 
     // A later job finds the new key and, in the same newest index, the one saved before.

@@ -100,6 +100,14 @@ export interface RunActionOptions {
   useActionDefaults?: boolean;
   /** Kill the step after this long (a guard against hangs, not a timing check). Default 5 min. */
   killAfterMs?: number;
+  /** Run this script instead of dist/<entry>/index.js, with the same environment (benchmarks
+   * run another action's step, e.g. a stand-in for actions/cache, as the runner would). */
+  script?: string;
+  /** Node options before the script (e.g. `--no-warnings`), and arguments after it. */
+  nodeArgs?: string[];
+  args?: string[];
+  /** Called with the step's process id once it is spawned (e.g. to sample its memory). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** Everything a step left behind. */
@@ -290,13 +298,14 @@ export async function runAction(entry: ActionEntry, options: RunActionOptions = 
   Object.assign(env, options.env ?? {});
 
   const node = options.node === 'current' ? process.execPath : NODE24;
-  const script = join(REPO_ROOT, 'dist', entry, 'index.js');
+  const script = options.script ?? join(REPO_ROOT, 'dist', entry, 'index.js');
   if (!existsSync(script)) throw new Error(`${script} does not exist: run npm run bundle`);
-  const child = spawn(node, [script], {
+  const child = spawn(node, [...(options.nodeArgs ?? []), script, ...(options.args ?? [])], {
     cwd: options.cwd ?? job.workspace,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5795);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8921);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5795:
+/***/ 8921:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34892,6 +34892,15 @@ const STORE_CAPTURE_BATCH = 1000;
 // --- from cas/trees/tree.ts ---
 /** How many Directory blobs a walk reads ahead of its consumer. */
 const TREE_READ_AHEAD = 32;
+/**
+ * Largest piece a pack slice is copied or verified in: 4 MiB keeps a checkout's
+ * CHECKOUT_CONCURRENCY copies within 128 MiB, and a blob that small is read in one call.
+ */
+const options_PACK_COPY_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Blobs read ahead of the sequential appends while a pack is written: keeps the disk busy. */
+const options_PACK_WRITE_READ_AHEAD = 16;
+/** Blobs written out of packs into casd's store at once: each is an inode creation; 32 as checkout. */
+const PACK_INSTALL_CONCURRENCY = 32;
 //# sourceMappingURL=options.js.map
 ;// CONCATENATED MODULE: ./lib/cas/trees/tree.js
 
@@ -35553,7 +35562,7 @@ async function verifyTree(store, root) {
             const digest = file.digest;
             // Why synchronous: an existence check of a cached inode costs microseconds; 10,000
             // async calls through libuv's thread pool cost ~170 ms (profiled).
-            if (checked.add(digest) && !(0,external_node_fs_.existsSync)(store.objectPath(digest))) {
+            if (checked.add(digest) && !store.hasBlob(digest)) {
                 missing++;
                 example ??= digest;
             }
@@ -35623,7 +35632,7 @@ async function checkout(store, root, dest, options = {}) {
                 result.linked++;
             }
             else {
-                await copyObject(store.objectPath(job.digest), job.path, job.executable);
+                await store.copyBlobTo(job.digest, job.path, job.executable ? 0o755 : 0o644);
             }
             options.onFile?.(job.digest.sizeBytes);
         }
@@ -35647,17 +35656,6 @@ function mkdirDirectory(path, root) {
             cause: err,
         });
     }
-}
-/**
- * Copies the object `from` to the new file `to` (refusing to replace anything) with mode
- * 0755 or 0644. copyFile gives the copy the object's mode (0444), so a chmod follows. Why
- * not fewer calls: skipping the chmod, readFile + writeFile with the mode for small files,
- * or synchronous copies on the main thread all measured the same (bench/copy-variants.ts):
- * the cost is the kernel creating the inode, not the calls around it.
- */
-async function copyObject(from, to, executable) {
-    await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_EXCL | external_node_fs_.constants.COPYFILE_FICLONE);
-    await (0,promises_.chmod)(to, executable ? 0o755 : 0o644);
 }
 /** Hard-links `from` to `to`; false when linking is impossible there (so copy instead). */
 async function tryLink(from, to) {
@@ -35793,7 +35791,7 @@ async function merge(a, b, handlers) {
             await handlers.both(a[i++], b[j++]);
     }
 }
-function join(path, name) {
+function diff_join(path, name) {
     return path === '' ? name : `${path}/${name}`;
 }
 async function diffDirectories(store, a, b, path, out) {
@@ -35802,20 +35800,20 @@ async function diffDirectories(store, a, b, path, out) {
         b ? store.readDirectory(b) : EMPTY,
     ]);
     await merge(leavesOf(dirA), leavesOf(dirB), {
-        onlyA: (x) => void out.removed.push(join(path, x.name)),
-        onlyB: (y) => void out.added.push(join(path, y.name)),
+        onlyA: (x) => void out.removed.push(diff_join(path, x.name)),
+        onlyB: (y) => void out.added.push(diff_join(path, y.name)),
         both: (x, y) => {
             if (x.identity !== y.identity)
-                out.modified.push(join(path, x.name));
+                out.modified.push(diff_join(path, x.name));
         },
     });
     await merge([...dirA.directories].sort(byName), [...dirB.directories].sort(byName), {
-        onlyA: (x) => diffDirectories(store, x.digest, undefined, join(path, x.name), out),
-        onlyB: (y) => diffDirectories(store, undefined, y.digest, join(path, y.name), out),
+        onlyA: (x) => diffDirectories(store, x.digest, undefined, diff_join(path, x.name), out),
+        onlyB: (y) => diffDirectories(store, undefined, y.digest, diff_join(path, y.name), out),
         // Equal digests mean equal subtrees: only differing ones are read.
         both: (x, y) => sameDigest(x.digest, y.digest)
             ? undefined
-            : diffDirectories(store, x.digest, y.digest, join(path, x.name), out),
+            : diffDirectories(store, x.digest, y.digest, diff_join(path, x.name), out),
     });
 }
 /**
@@ -36911,7 +36909,334 @@ class Remote {
     }
 }
 //# sourceMappingURL=remote.js.map
+;// CONCATENATED MODULE: ./lib/cas/store/pack-files.js
+
+
+
+
+
+
+
+
+/**
+ * Pack files: many blobs in one data file with an index, as git packs and CARv2 are, so that
+ * restoring a pack writes one big file (bulk data is cheap here; inodes are not) and files
+ * are sliced out of it straight to where they are wanted. A pack `<name>` is two files:
+ *
+ *   <name>.pack  the blobs' bytes, concatenated in the order of the index
+ *   <name>.idx   `casd-pack 2` on the first line, then one `<sha256 hex> <offset> <length>`
+ *                line per blob, sorted by hash
+ *
+ * The local store keeps packs in `<cacheDir>/cas/packs/` (PACKS_DIR) beside casd's objects:
+ * their blobs are local (CasStore reads them), though casd itself does not serve them until
+ * installPackedBlobs writes them into its object store.
+ */
+const PACK_FORMAT_LINE = 'casd-pack 2';
+const PACK_DATA_SUFFIX = '.pack';
+const PACK_INDEX_SUFFIX = '.idx';
+/** The local store's packs, relative to the cache directory. */
+const PACKS_DIR = (0,external_node_path_namespaceObject.join)('cas', 'packs');
+const readAt = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.read);
+const HASH = /^[0-9a-f]{64}$/;
+/** Formats a pack index for blobs laid out in `entries` order (offsets ascending). */
+function formatPackIndex(entries) {
+    return `${PACK_FORMAT_LINE}\n${entries.map((e) => `${e.hash} ${e.offset} ${e.length}\n`).join('')}`;
+}
+/**
+ * Parses a pack index. Throws CasError('corrupt-data') naming `source` for another format
+ * version, a malformed line, or a slice past `dataBytes` (the data file's size).
+ */
+function parsePackIndex(text, source, dataBytes) {
+    const lines = text.split('\n');
+    if (lines[0] !== PACK_FORMAT_LINE) {
+        throw new errors/* CasError */.Ko('corrupt-data', `pack index ${source}: first line ${JSON.stringify(lines[0].slice(0, 40))}, expected ${JSON.stringify(PACK_FORMAT_LINE)}`);
+    }
+    const entries = [];
+    for (let i = 1; i < lines.length; i++) {
+        if (lines[i] === '')
+            continue;
+        const [hash, offsetText, lengthText, extra] = lines[i].split(' ');
+        const offset = Number(offsetText);
+        const length = Number(lengthText);
+        if (!HASH.test(hash) ||
+            extra !== undefined ||
+            !Number.isSafeInteger(offset) ||
+            !Number.isSafeInteger(length) ||
+            offset < 0 ||
+            length < 0 ||
+            offset + length > dataBytes) {
+            throw new errors/* CasError */.Ko('corrupt-data', `pack index ${source}, line ${i + 1}: ${JSON.stringify(lines[i].slice(0, 100))}`);
+        }
+        entries.push({ hash, offset, length });
+    }
+    return entries;
+}
+/**
+ * Writes the pack `<dir>/<name>` holding `blobs` (in the order given; callers sort by hash so
+ * that the same blobs give the same bytes), reading each through `bytesOf`. Written under
+ * temporary names and renamed, the index last, so that a killed write leaves no pack.
+ * Returns the total bytes of blob data.
+ */
+async function writePack(dir, name, blobs, bytesOf) {
+    await mkdir(dir, { recursive: true });
+    const dataPath = join(dir, name + PACK_DATA_SUFFIX);
+    const indexPath = join(dir, name + PACK_INDEX_SUFFIX);
+    const tmp = `.${name}.${process.pid}.tmp`;
+    const handle = await open(join(dir, tmp + PACK_DATA_SUFFIX), 'w');
+    const entries = [];
+    let offset = 0;
+    try {
+        // Reads run a few ahead of the (sequential) appends.
+        const ahead = [];
+        for (let i = 0; i < Math.min(PACK_WRITE_READ_AHEAD, blobs.length); i++)
+            ahead.push(bytesOf(blobs[i].hash));
+        for (let i = 0; i < blobs.length; i++) {
+            const data = await ahead[i];
+            if (i + PACK_WRITE_READ_AHEAD < blobs.length)
+                ahead.push(bytesOf(blobs[i + PACK_WRITE_READ_AHEAD].hash));
+            if (data.byteLength !== blobs[i].size) {
+                throw new CasError('corrupt-data', `blob ${blobs[i].hash} has ${data.byteLength} bytes, ${blobs[i].size} expected; not packed`);
+            }
+            await handle.write(data, 0, data.byteLength, offset);
+            entries.push({ hash: blobs[i].hash, offset, length: data.byteLength });
+            offset += data.byteLength;
+        }
+        await handle.close();
+        await rename(join(dir, tmp + PACK_DATA_SUFFIX), dataPath);
+        await writeFile(join(dir, tmp + PACK_INDEX_SUFFIX), formatPackIndex(entries));
+        await rename(join(dir, tmp + PACK_INDEX_SUFFIX), indexPath);
+    }
+    catch (err) {
+        await handle.close().catch(() => undefined);
+        await rm(join(dir, tmp + PACK_DATA_SUFFIX), { force: true });
+        await rm(join(dir, tmp + PACK_INDEX_SUFFIX), { force: true });
+        throw err;
+    }
+    return offset;
+}
+/**
+ * Re-hashes every blob of the pack `<dir>/<name>` by reading its data file once, front to
+ * back. Returns the hashes whose bytes do not match (their slices are not to be used).
+ * Throws CasError('corrupt-data') when the index itself is broken.
+ */
+async function verifyPack(dir, name) {
+    const dataPath = join(dir, name + PACK_DATA_SUFFIX);
+    const handle = await open(dataPath, 'r');
+    try {
+        const size = (await handle.stat()).size;
+        const indexPath = join(dir, name + PACK_INDEX_SUFFIX);
+        const entries = parsePackIndex(readFileSync(indexPath, 'utf8'), indexPath, size);
+        const corrupt = [];
+        const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+        const buffer = Buffer.allocUnsafe(PACK_COPY_CHUNK_BYTES);
+        for (const entry of sorted) {
+            const hash = createHash('sha256');
+            for (let done = 0; done < entry.length;) {
+                const want = Math.min(buffer.byteLength, entry.length - done);
+                const { bytesRead } = await handle.read(buffer, 0, want, entry.offset + done);
+                if (bytesRead === 0)
+                    break;
+                hash.update(buffer.subarray(0, bytesRead));
+                done += bytesRead;
+            }
+            if (hash.digest('hex') !== entry.hash)
+                corrupt.push(entry.hash);
+        }
+        return { blobs: entries.length, corrupt };
+    }
+    finally {
+        await handle.close();
+    }
+}
+/**
+ * Moves the pack `<fromDir>/<fromName>` to `<toDir>/<toName>` by rename (one filesystem), the
+ * index last, so that the pack there is whole or absent.
+ */
+async function movePack(fromDir, fromName, toDir, toName) {
+    await mkdir(toDir, { recursive: true });
+    for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX]) {
+        const from = join(fromDir, fromName + suffix);
+        const to = join(toDir, toName + suffix);
+        await rename(from, to).catch(async (err) => {
+            // The staging area (in the workspace) and the cache may be different filesystems.
+            if (err.code !== 'EXDEV')
+                throw err;
+            await copyFile(from, `${to}.tmp`);
+            await rename(`${to}.tmp`, to);
+            await rm(from, { force: true });
+        });
+    }
+}
+/** Removes the pack `<dir>/<name>`. */
+async function removePack(dir, name) {
+    await rm(join(dir, name + PACK_INDEX_SUFFIX), { force: true });
+    await rm(join(dir, name + PACK_DATA_SUFFIX), { force: true });
+}
+/** Names of the whole packs (index present) in `dir`. */
+function packNames(dir) {
+    let names;
+    try {
+        names = (0,external_node_fs_.readdirSync)(dir);
+    }
+    catch {
+        return [];
+    }
+    return names
+        .filter((n) => n.endsWith(PACK_INDEX_SUFFIX) && !n.startsWith('.'))
+        .map((n) => n.slice(0, -PACK_INDEX_SUFFIX.length))
+        .filter((n) => (0,external_node_fs_.existsSync)((0,external_node_path_namespaceObject.join)(dir, n + PACK_DATA_SUFFIX)))
+        .sort();
+}
+/**
+ * The blobs of the packs in one directory, read from their indexes: which blobs are there,
+ * and their bytes, sliced out of the data files. Packs that cannot be read are left out.
+ */
+class PackFiles {
+    dir;
+    blobs = new Map();
+    // Plain descriptors, not FileHandles: a store that is never closed (a short-lived step)
+    // then leaks nothing worse than descriptors the process exit closes, without GC warnings.
+    fds = new Map();
+    constructor(dir) {
+        this.dir = dir;
+        for (const name of packNames(dir)) {
+            const data = (0,external_node_path_namespaceObject.join)(dir, name + PACK_DATA_SUFFIX);
+            const indexPath = (0,external_node_path_namespaceObject.join)(dir, name + PACK_INDEX_SUFFIX);
+            try {
+                const size = (0,external_node_fs_.statSync)(data).size;
+                for (const entry of parsePackIndex((0,external_node_fs_.readFileSync)(indexPath, 'utf8'), indexPath, size)) {
+                    if (!this.blobs.has(entry.hash))
+                        this.blobs.set(entry.hash, { data, offset: entry.offset, length: entry.length });
+                }
+            }
+            catch {
+                // An unreadable pack is as good as absent: its blobs count as not local.
+            }
+        }
+    }
+    get size() {
+        return this.blobs.size;
+    }
+    has(hash) {
+        return this.blobs.has(hash);
+    }
+    /** Every packed blob: hash -> size in bytes. */
+    sizes() {
+        return new Map([...this.blobs].map(([hash, blob]) => [hash, blob.length]));
+    }
+    /** The bytes of blob `hash`. Throws CasError('blob-not-found') when no pack holds it. */
+    async read(hash) {
+        const blob = this.locate(hash);
+        const fd = this.fd(blob.data);
+        const data = Buffer.allocUnsafe(blob.length);
+        let done = 0;
+        while (done < blob.length) {
+            const { bytesRead } = await readAt(fd, data, done, blob.length - done, blob.offset + done);
+            if (bytesRead === 0)
+                throw new errors/* CasError */.Ko('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
+            done += bytesRead;
+        }
+        return data;
+    }
+    /**
+     * Writes blob `hash` to the new file `dest` (refusing to replace anything) with `mode`: the
+     * one write of that file's data. Large blobs go through in chunks.
+     */
+    async copyTo(hash, dest, mode) {
+        const blob = this.locate(hash);
+        if (blob.length <= options_PACK_COPY_CHUNK_BYTES) {
+            const out = await (0,promises_.open)(dest, 'wx', mode);
+            try {
+                await out.writeFile(await this.read(hash));
+            }
+            finally {
+                await out.close();
+            }
+            // The mode given to open is masked by the umask; make it exact, as checkout does.
+            await (0,promises_.chmod)(dest, mode);
+            return;
+        }
+        const fd = this.fd(blob.data);
+        const out = await (0,promises_.open)(dest, 'wx', mode);
+        try {
+            const buffer = Buffer.allocUnsafe(options_PACK_COPY_CHUNK_BYTES);
+            for (let done = 0; done < blob.length;) {
+                const want = Math.min(buffer.byteLength, blob.length - done);
+                const { bytesRead } = await readAt(fd, buffer, 0, want, blob.offset + done);
+                if (bytesRead === 0)
+                    throw new errors/* CasError */.Ko('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
+                await out.write(buffer, 0, bytesRead);
+                done += bytesRead;
+            }
+        }
+        finally {
+            await out.close();
+        }
+        await (0,promises_.chmod)(dest, mode);
+    }
+    /** Closes the data files opened for reading. */
+    async close() {
+        for (const fd of this.fds.values()) {
+            try {
+                (0,external_node_fs_.closeSync)(fd);
+            }
+            catch {
+                // already closed
+            }
+        }
+        this.fds.clear();
+        return Promise.resolve();
+    }
+    locate(hash) {
+        const blob = this.blobs.get(hash);
+        if (!blob)
+            throw new errors/* CasError */.Ko('blob-not-found', `blob ${hash} is in no pack of ${this.dir}`);
+        return blob;
+    }
+    fd(path) {
+        let fd = this.fds.get(path);
+        if (fd === undefined) {
+            fd = (0,external_node_fs_.openSync)(path, 'r');
+            this.fds.set(path, fd);
+        }
+        return fd;
+    }
+}
+/**
+ * Writes the packed blobs into casd's object store (`objectsDir`), so that casd serves them,
+ * skipping those in `except` (blobs the job reads through the store, such as a tree already
+ * checked out from the packs) and those already there. Each object goes through a temporary
+ * file renamed into place, mode 0444 as casd's own. Returns how many were written.
+ */
+async function installPackedBlobs(packs, objectsDir, tmpDir, except = new Set()) {
+    const wanted = [...packs.sizes()].filter(([hash]) => !except.has(hash));
+    let installed = 0;
+    let bytes = 0;
+    await (0,promises_.mkdir)(tmpDir, { recursive: true });
+    await forEachLimit(wanted, PACK_INSTALL_CONCURRENCY, async ([hash, size]) => {
+        const dest = (0,external_node_path_namespaceObject.join)(objectsDir, hash.slice(0, 2), hash.slice(2));
+        if ((0,external_node_fs_.existsSync)(dest))
+            return;
+        await (0,promises_.mkdir)((0,external_node_path_namespaceObject.join)(objectsDir, hash.slice(0, 2)), { recursive: true });
+        const tmp = (0,external_node_path_namespaceObject.join)(tmpDir, `pack-${process.pid}-${hash.slice(0, 16)}`);
+        try {
+            await packs.copyTo(hash, tmp, 0o444);
+            await (0,promises_.rename)(tmp, dest);
+        }
+        catch (err) {
+            await (0,promises_.rm)(tmp, { force: true });
+            throw new errors/* CasError */.Ko('io', `cannot install blob ${hash} from ${packs.dir}: ${err.message}`, {
+                cause: err,
+            });
+        }
+        installed += 1;
+        bytes += size;
+    });
+    return { installed, bytes };
+}
+//# sourceMappingURL=pack-files.js.map
 ;// CONCATENATED MODULE: ./lib/cas/store/store.js
+
 
 
 
@@ -36941,7 +37266,9 @@ async function store_exists(path) {
 /**
  * The local store of a running buildbox-casd: reads objects straight from casd's directory
  * (`<cacheDir>/cas/objects`) and adds them through casd's LocalCAS service, so that casd
- * keeps its own accounting (quota, LRU) right.
+ * keeps its own accounting (quota, LRU) right. Blobs restored as pack files
+ * (`<cacheDir>/cas/packs`, see pack-files.ts) are local too: the store reads and checks out
+ * from them, though casd serves them only once installPackedBlobs has written them out.
  */
 class CasStore {
     cacheDir;
@@ -36952,6 +37279,7 @@ class CasStore {
     objectsDir;
     tmpDir;
     refsDir;
+    packFiles;
     constructor(options) {
         this.cacheDir = (0,external_node_path_namespaceObject.resolve)(options.cacheDir);
         this.connection = options.connection;
@@ -36997,9 +37325,75 @@ class CasStore {
         validateDigest(digest);
         return (0,external_node_path_namespaceObject.join)(this.objectsDir, digest.hash.slice(0, 2), digest.hash.slice(2));
     }
+    /**
+     * Writes the packed blobs (pack-files.ts) into casd's object store, so that casd serves
+     * them to the job's tools, except those of the trees `keepPacked` (Directories and files):
+     * trees checked out from the packs already, which the store reads from there. Returns how
+     * many blobs were written and their bytes.
+     */
+    async installPacked(keepPacked = []) {
+        if (this.packs.size === 0)
+            return { installed: 0, bytes: 0 };
+        const except = new Set();
+        for (const root of keepPacked) {
+            for await (const visited of walkDirectories(this, root, { dedupe: true })) {
+                except.add(visited.digest.hash);
+                for (const file of visited.directory.files)
+                    if (file.digest)
+                        except.add(file.digest.hash);
+            }
+        }
+        return installPackedBlobs(this.packs, this.objectsDir, this.tmpDir, except);
+    }
     /** True when the blob `digest` is in the local store. */
     async containsFile(digest) {
-        return store_exists(this.objectPath(digest));
+        return (await store_exists(this.objectPath(digest))) || this.packs.has(digest.hash);
+    }
+    /** The local store's pack files (read once, at first use). */
+    get packs() {
+        this.packFiles ??= new PackFiles((0,external_node_path_namespaceObject.join)(this.cacheDir, PACKS_DIR));
+        return this.packFiles;
+    }
+    /**
+     * True when blob `digest` is local: an object file or in a pack. Synchronous: an existence
+     * check of a cached inode costs microseconds, a thread-pool round trip much more.
+     */
+    hasBlob(digest) {
+        return (0,external_node_fs_.existsSync)(this.objectPath(digest)) || this.packs.has(digest.hash);
+    }
+    /** The bytes of blob `digest` (not checked). Throws CasError('blob-not-found') when not local. */
+    async readBlob(digest) {
+        try {
+            return await (0,promises_.readFile)(this.objectPath(digest));
+        }
+        catch (err) {
+            if (store_errnoOf(err) !== 'ENOENT' || !this.packs.has(digest.hash)) {
+                throw new errors/* CasError */.Ko('blob-not-found', `blob ${digest_formatDigest(digest)} is not in the local cache`, {
+                    cause: err,
+                });
+            }
+        }
+        return this.packs.read(digest.hash);
+    }
+    /**
+     * Writes blob `digest` to the new file `dest` with `mode` (0755 or 0644), refusing to
+     * replace anything: a copy of the object file, or a slice of its pack. Why not fewer calls
+     * for object files: skipping the chmod, readFile + writeFile with the mode for small files,
+     * or synchronous copies on the main thread all measured the same (bench/copy-variants.ts):
+     * the cost is the kernel creating the inode, not the calls around it.
+     */
+    async copyBlobTo(digest, dest, mode) {
+        try {
+            await (0,promises_.copyFile)(this.objectPath(digest), dest, external_node_fs_.constants.COPYFILE_EXCL | external_node_fs_.constants.COPYFILE_FICLONE);
+        }
+        catch (err) {
+            if (store_errnoOf(err) !== 'ENOENT' || !this.packs.has(digest.hash))
+                throw err;
+            await this.packs.copyTo(digest.hash, dest, mode);
+            return;
+        }
+        // copyFile gives the copy the object's mode (0444).
+        await (0,promises_.chmod)(dest, mode);
     }
     /**
      * True when the Directory `digest` and every Directory below it are in the store, and,
@@ -37015,7 +37409,7 @@ class CasStore {
         const check = (d) => {
             const path = this.objectPath(d);
             if (!options.touch) {
-                if (!(0,external_node_fs_.existsSync)(path))
+                if (!this.hasBlob(d))
                     complete = false;
                 return;
             }
@@ -37026,7 +37420,8 @@ class CasStore {
             catch (err) {
                 if (store_errnoOf(err) !== 'ENOENT')
                     throw err;
-                complete = false;
+                if (!this.packs.has(d.hash))
+                    complete = false;
             }
         };
         try {
@@ -37062,14 +37457,17 @@ class CasStore {
             data = await (0,promises_.readFile)(path);
         }
         catch (err) {
-            if (store_errnoOf(err) === 'ENOENT') {
+            if (store_errnoOf(err) === 'ENOENT' && !this.packs.has(digest.hash)) {
                 throw new errors/* CasError */.Ko('blob-not-found', `Directory ${digest_formatDigest(digest)} is not in the local cache`, {
                     cause: err,
                 });
             }
-            throw new errors/* CasError */.Ko('io', `cannot read Directory ${digest_formatDigest(digest)} at ${path}: ${store_errnoOf(err)}`, {
-                cause: err,
-            });
+            if (store_errnoOf(err) !== 'ENOENT') {
+                throw new errors/* CasError */.Ko('io', `cannot read Directory ${digest_formatDigest(digest)} at ${path}: ${store_errnoOf(err)}`, {
+                    cause: err,
+                });
+            }
+            data = await this.packs.read(digest.hash);
         }
         const actual = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(data).digest('hex');
         if (actual !== digest.hash || data.byteLength !== digest.sizeBytes) {
@@ -37200,7 +37598,7 @@ class CasStore {
         const missing = [];
         // Synchronous existence checks, as in containsDirectory.
         for await (const digest of digests) {
-            if (seen.add(digest) && !(0,external_node_fs_.existsSync)(this.objectPath(digest)))
+            if (seen.add(digest) && !this.hasBlob(digest))
                 missing.push(digest);
         }
         return missing;

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import * as core from '@actions/core';
+import { parseDigest } from '../cas/digest.js';
+import { CasStore } from '../cas/store/store.js';
 import { toolRemote } from '../settings/remote.js';
 import { writeToolSettings } from '../settings/tool-settings.js';
 import { withDeadline } from '../util/deadline.js';
@@ -72,6 +74,9 @@ export async function mainStep(): Promise<void> {
           timeoutMs: config.restoreTimeoutMs,
           policy,
           logger,
+          // Why only without a remote: pushes go through casd, which must hold what it sends.
+          // Without one, the restored packs stay pack files, and `path` is checked out of them.
+          installBlobs: Boolean(config.remote),
         }),
       ),
     );
@@ -157,6 +162,21 @@ export async function mainStep(): Promise<void> {
         stats.persistBytesDownloaded += done.persistBytesDownloaded;
         state.warnings.push(...done.warnings);
         if (done.error !== undefined) throw done.error;
+      }),
+    );
+  }
+  if (config.saveLocalCache && !config.remote && !config.lookupOnly) {
+    // casd serves what the job's tools ask for: the restored blobs but the `path` tree's.
+    await phase('making the restored local cache available to casd', () =>
+      timed(stats, 'install restored blobs', async () => {
+        const store = new CasStore({ cacheDir, connection: daemon.connection(), logger });
+        try {
+          const kept = state.restoredKeyRoot ? [parseDigest(state.restoredKeyRoot)] : [];
+          const done = await store.installPacked(kept);
+          if (done.installed > 0) core.info(`Made ${done.installed} restored blobs available to casd`);
+        } finally {
+          await store.packs.close();
+        }
       }),
     );
   }

@@ -14,7 +14,7 @@ import type { ActionConfig } from './inputs.js';
 import { type JobStatusResult, readJobStatus } from './job-status.js';
 import { absolutePath } from '../cas/entries/paths.js';
 import { pathRoots, resolvePatterns } from './cache-paths.js';
-import { type CapturedPaths, capturePaths } from '../cas/entries/entry-tree.js';
+import { type CapturedPaths, capturePaths, storeEntry } from '../cas/entries/entry-tree.js';
 import { checkLinkWrites } from './link-writes.js';
 import { keyPrefixes, keyRef, POINTER_REF_PREFIX, pointerRef, statsRef } from './keys.js';
 import { actionsLogger } from './logger.js';
@@ -347,7 +347,8 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
     if (unchanged) {
       core.info(`Cache hit on key ${config.key} and nothing changed: not saving`);
       report.refsNote = 'exact hit and nothing changed';
-    } else if (keyRoot) {
+    } else if (captured && keyRoot) {
+      await storeEntry(store, captured);
       await saveKey(ctx, refs, remote, keyRoot);
     }
   } finally {
@@ -463,6 +464,10 @@ export async function finishSession(state: MainState, inputs: ActionConfig): Pro
     if (saved) {
       stats.persistBytesUploaded = saved.bytesUploaded;
       report.warnings.push(...saved.warnings);
+      if (saved.indexKey)
+        core.info(
+          `Saved the local cache as ${saved.indexKey} (${saved.packsUploaded} new pack(s), ${saved.blobsPacked} blobs)`,
+        );
       if (saved.readOnly) {
         report.actionsCacheReadOnly = saved.readOnly;
         core.notice(

@@ -123,3 +123,13 @@ export const STORE_CAPTURE_BATCH = 1000;
 
 /** How many Directory blobs a walk reads ahead of its consumer. */
 export const TREE_READ_AHEAD = 32;
+
+/**
+ * Largest piece a pack slice is copied or verified in: 4 MiB keeps a checkout's
+ * CHECKOUT_CONCURRENCY copies within 128 MiB, and a blob that small is read in one call.
+ */
+export const PACK_COPY_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Blobs read ahead of the sequential appends while a pack is written: keeps the disk busy. */
+export const PACK_WRITE_READ_AHEAD = 16;
+/** Blobs written out of packs into casd's store at once: each is an inode creation; 32 as checkout. */
+export const PACK_INSTALL_CONCURRENCY = 32;

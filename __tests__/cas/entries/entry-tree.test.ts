@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   capturePaths,
+  storeEntry,
   readEntry,
   restorePaths as restoreEntry,
 } from '../../../src/cas/entries/entry-tree.js';
@@ -27,6 +28,13 @@ import { CasError } from '../../../src/errors.js';
 import { handDirectory, startStore, type StoreFixture, writeTree } from '../tree-fixtures.js';
 
 const OLD = new Date('2001-01-01T00:00:00Z');
+
+/** capturePaths, then its entry stored, as the post step does before publishing. */
+async function captureStored(...args: Parameters<typeof capturePaths>) {
+  const captured = await capturePaths(...args);
+  await storeEntry(args[0], captured);
+  return captured;
+}
 
 describe('key trees: capturePaths and restorePaths against a real casd', () => {
   let fx: StoreFixture;
@@ -41,7 +49,7 @@ describe('key trees: capturePaths and restorePaths against a real casd', () => {
   const roots: PathRoots = { workspace: '/nonexistent/workspace', home: '/nonexistent/home' };
   /** Captures the absolute paths `paths`, each a pattern matching itself. */
   const capture = (paths: string[]) =>
-    capturePaths(
+    captureStored(
       fx.store,
       { key: 'k', patterns: paths, paths: paths.map((path) => ({ base: 'absolute', path })) },
       roots,
@@ -183,7 +191,7 @@ describe('key trees: capturePaths and restorePaths against a real casd', () => {
       { base: 'workspace', path: 'bin/tool' },
       { base: 'workspace', path: 'current' },
     ] as const;
-    const { root } = await capturePaths(fx.store, { key: 'k', patterns, paths: [...paths] }, first);
+    const { root } = await captureStored(fx.store, { key: 'k', patterns, paths: [...paths] }, first);
     expect(await restoreEntry(fx.store, root, patterns, second)).toBe(true);
     expect(readFileSync(join(second.home, '.npm', 'index'), 'utf8')).toBe('npm');
     expect(readFileSync(join(second.workspace, 'out', 'a.o'), 'utf8')).toBe('a');
@@ -194,7 +202,7 @@ describe('key trees: capturePaths and restorePaths against a real casd', () => {
   it('records the key, the patterns and the save time in entry.json', async () => {
     const [runner] = twoRunners();
     writeTree(runner.workspace, { 'out/a.o': 'a' });
-    const { root } = await capturePaths(
+    const { root } = await captureStored(
       fx.store,
       { key: 'build-linux-1', patterns: ['out', 'gone'], paths: [{ base: 'workspace', path: 'out' }] },
       runner,
@@ -246,7 +254,7 @@ describe('key trees: capturePaths and restorePaths against a real casd', () => {
     const [runner] = twoRunners();
     const outside = join(fx.scratch(), 'outside');
     writeTree(runner.workspace, { 'out/a': 'a' });
-    const { root } = await capturePaths(
+    const { root } = await captureStored(
       fx.store,
       { key: 'k', patterns: ['out'], paths: [{ base: 'absolute', path: join(runner.workspace, 'out') }] },
       runner,

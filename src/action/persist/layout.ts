@@ -1,5 +1,6 @@
 import { copyFile, link, lstat, mkdir, readdir, stat, utimes } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { PACKS_DIR } from '../../cas/store/pack-files.js';
 import { forEachLimit } from '../../util/concurrency.js';
 import { BLOB_FILE_CONCURRENCY, SCAN_DIR_CONCURRENCY } from './options.js';
 
@@ -19,13 +20,19 @@ export interface PersistLayout {
   indexEntryPath: string;
   /** Our own state between restore and save (the post step reads it). */
   stateDir: string;
+  /** The local store's pack files (CasStore reads them; see pack-files.ts). */
+  packsDir: string;
 }
 
 /** Directories of small casd files that travel in the index entry, relative to the cache dir. */
 export const SMALL_FILE_ROOTS = ['cas/refs/heads', 'actioncache', 'assets'] as const;
 
-/** The pack manifest inside a staged pack: one blob hash per line. */
+/** The pack manifest inside a staged pack of format 1: one blob hash per line. */
 export const PACK_MANIFEST = 'blobs.txt';
+/** Where the index entry carries its inline packs (PackRef.inline), beside the manifest. */
+export const INLINE_PACKS_DIR = 'packs';
+/** Name of the pack file (format 2: `<name>.pack` and `<name>.idx`) inside a staged pack. */
+export const STAGED_PACK_NAME = 'pack';
 /** The index manifest inside a staged index. */
 export const INDEX_MANIFEST = 'index.json';
 
@@ -57,6 +64,7 @@ export function persistLayout(cacheDir: string, workspace = process.env.GITHUB_W
     packEntryPath: entryPath(packStaging),
     indexEntryPath: entryPath(indexStaging),
     stateDir: join(cacheDir, '.persist'),
+    packsDir: join(cacheDir, PACKS_DIR),
   };
 }
 

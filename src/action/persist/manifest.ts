@@ -7,11 +7,23 @@ export interface PackRef {
   blobs: number;
   /** Bytes of the blobs (uncompressed). */
   bytes: number;
+  /**
+   * The pack travels inside the index entry (`packs/` beside the manifest), not as an entry
+   * of its own: small packs cost no requests of their own to save or restore.
+   */
+  inline?: true;
 }
+
+/**
+ * Version of the index manifests this code writes: 2 lists packs of format 2 (one data file
+ * and its index, pack-files.ts). Version 1 (packs of one file per blob) is still read; its
+ * packs restore as they are and are rewritten by the next rollover.
+ */
+export const INDEX_VERSION = 2;
 
 /** The JSON manifest stored in every index entry. */
 export interface IndexManifest {
-  version: 1;
+  version: 1 | 2;
   /** ISO time of the save. */
   created: string;
   packs: PackRef[];
@@ -86,7 +98,8 @@ export function parseIndexManifest(text: string, source: string): IndexManifest 
   };
   if (typeof value !== 'object' || value === null) return fail('expected a JSON object');
   const record = value as Record<string, unknown>;
-  if (record.version !== 1) fail(`unsupported version ${JSON.stringify(record.version)}, expected 1`);
+  if (record.version !== 1 && record.version !== INDEX_VERSION)
+    fail(`unsupported version ${JSON.stringify(record.version)}, expected 1 or ${INDEX_VERSION}`);
   if (typeof record.created !== 'string') fail('"created" must be a string');
   if (!Array.isArray(record.packs)) return fail('"packs" must be an array');
   const packs = record.packs.map((pack: unknown, i): PackRef => {
@@ -94,7 +107,10 @@ export function parseIndexManifest(text: string, source: string): IndexManifest 
     if (typeof p.key !== 'string' || p.key === '') fail(`packs[${i}].key must be a non-empty string`);
     if (!isCount(p.blobs) || !isCount(p.bytes))
       fail(`packs[${i}] needs non-negative integer "blobs" and "bytes"`);
-    return { key: p.key as string, blobs: p.blobs as number, bytes: p.bytes as number };
+    if (p.inline !== undefined && p.inline !== true) fail(`packs[${i}].inline must be true when given`);
+    const ref: PackRef = { key: p.key as string, blobs: p.blobs as number, bytes: p.bytes as number };
+    if (p.inline === true) ref.inline = true;
+    return ref;
   });
   const files = (typeof record.files === 'object' && record.files !== null ? record.files : {}) as Record<
     string,
@@ -103,7 +119,7 @@ export function parseIndexManifest(text: string, source: string): IndexManifest 
   if (!isCount(files.count) || !isCount(files.bytes) || typeof files.digest !== 'string')
     fail('"files" needs "count", "bytes" and "digest"');
   return {
-    version: 1,
+    version: record.version as 1 | 2,
     created: record.created as string,
     packs,
     files: { count: files.count as number, bytes: files.bytes as number, digest: files.digest as string },

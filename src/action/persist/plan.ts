@@ -35,11 +35,15 @@ export interface SaveLimits {
   maxPackBytes: number;
   maxPacks: number;
   maxDeadRatio: number;
+  /** Largest total of packs carried inside the index entry (PackRef.inline). */
+  maxInlineBytes: number;
 }
 
 export interface SavePlan {
-  /** Packs to store (upload unless their key exists already). */
+  /** Packs to store as entries of their own (upload unless their key exists already). */
   write: PackPlan[];
+  /** Packs to stage inside the new index entry: carried over from the base, and new ones. */
+  inline: PackPlan[];
   /** Packs the new index lists, in order (those of `write` that fail are dropped later). */
   packs: PackRef[];
   /** Everything is rewritten into fresh packs (generation rollover). */
@@ -80,11 +84,56 @@ export function planSave(
     (deadBytes > limits.maxDeadRatio * listedBytes || base.length + newPacks.length > limits.maxPacks);
   if (compact) {
     const all = planPacks(prefix, local, limits.maxPackBytes);
-    return { write: all, packs: all.map(toRef), compact, deadBytes };
+    if (sum(all) <= limits.maxInlineBytes) return inlined([], all, compact, deadBytes);
+    return { write: all, inline: [], packs: all.map(toRef), compact, deadBytes };
   }
-  return { write: newPacks, packs: [...base.map(toRef), ...newPacks.map(toRef)], compact, deadBytes };
+  // Small packs travel in the index entry; each save carries the base's inline packs again,
+  // until together they outgrow maxInlineBytes and become one pack of their own.
+  const carried = base.filter((p) => p.inline);
+  const carriedWhole = carried.every((p) => p.hashes.every((hash) => local.has(hash)));
+  const kept = base.filter((p) => !p.inline);
+  if (carriedWhole && sum(carried) + sum(newPacks) <= limits.maxInlineBytes) {
+    return inlined(kept, [...carried, ...newPacks], compact, deadBytes);
+  }
+  if (carried.length === 0) {
+    return {
+      write: newPacks,
+      inline: [],
+      packs: [...base.map(toRef), ...newPacks.map(toRef)],
+      compact,
+      deadBytes,
+    };
+  }
+  const merged = new Map(fresh);
+  for (const pack of carried)
+    for (const hash of pack.hashes) if (local.has(hash)) merged.set(hash, local.get(hash)!);
+  const promoted = planPacks(prefix, merged, limits.maxPackBytes);
+  return {
+    write: promoted,
+    inline: [],
+    packs: [...kept.map(toRef), ...promoted.map(toRef)],
+    compact,
+    deadBytes,
+  };
+}
+
+/** A plan listing `kept` (entries of their own) and carrying `inline` in the index. */
+function inlined(
+  kept: readonly PackRef[],
+  inline: PackPlan[],
+  compact: boolean,
+  deadBytes: number,
+): SavePlan {
+  const marked = inline.map((p) => ({ ...p, inline: true as const }));
+  return { write: [], inline: marked, packs: [...kept.map(toRef), ...marked.map(toRef)], compact, deadBytes };
+}
+
+function sum(packs: readonly PackRef[]): number {
+  return packs.reduce((n, p) => n + p.bytes, 0);
 }
 
 function toRef(pack: PackRef): PackRef {
-  return { key: pack.key, blobs: pack.blobs, bytes: pack.bytes };
+  const ref: PackRef = { key: pack.key, blobs: pack.blobs, bytes: pack.bytes };
+  if (pack.inline) ref.inline = true;
+  return ref;
 }

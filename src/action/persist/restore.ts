@@ -1,12 +1,29 @@
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  PACK_INDEX_SUFFIX,
+  PackFiles,
+  installPackedBlobs,
+  movePack,
+  packNames,
+  removePack,
+  verifyPack,
+} from '../../cas/store/pack-files.js';
 import { restoreEntry } from './entries.js';
 import { installPackBlobs, installSmallFiles } from './files.js';
-import { INDEX_MANIFEST, PACK_MANIFEST, type PersistLayout, persistLayout } from './layout.js';
+import {
+  INDEX_MANIFEST,
+  INLINE_PACKS_DIR,
+  PACK_MANIFEST,
+  type PersistLayout,
+  STAGED_PACK_NAME,
+  persistLayout,
+} from './layout.js';
 import { type IndexManifest, type PackRef, parseIndexManifest, parsePackManifest } from './manifest.js';
 import { indexKeyPrefix, validatePrefix } from './plan.js';
 import { Session } from './session.js';
-import { prunePackHashes, writePackHashes, writeState } from './state.js';
+import { localPackName, prunePackHashes, readPackHashes, writePackHashes, writeState } from './state.js';
 import type { PersistRestoreOptions, PersistRestoreResult } from './types.js';
 
 /**
@@ -25,6 +42,7 @@ export async function restorePersisted(options: PersistRestoreOptions): Promise<
   const layout = persistLayout(options.cacheDir);
   const result: PersistRestoreResult = {
     packsDownloaded: 0,
+    packsReused: 0,
     blobsRestored: 0,
     bytesDownloaded: 0,
     filesRestored: 0,
@@ -51,6 +69,7 @@ export async function restorePersisted(options: PersistRestoreOptions): Promise<
     result.filesRestored = await installSmallFiles(join(layout.indexStaging, 'files'), layout.cacheDir);
     result.bytesDownloaded += index.files.bytes;
     await remember(layout, options.prefix, found.key, index);
+    await settlePacks(layout, index, options.installBlobs ?? true);
   } catch (err) {
     session.failed('restoring the local cache', err);
   } finally {
@@ -86,7 +105,12 @@ export async function stageIndex(
   return { key: found.key, index: parseIndexManifest(await readFile(manifestPath, 'utf8'), found.key) };
 }
 
-/** Downloads one pack and moves its blobs into place. */
+/**
+ * Downloads one pack and makes its blobs local: a pack of format 2 is checked and kept as a
+ * pack file of the local store (settlePacks writes its blobs out where wanted); one of format
+ * 1 has its blob files moved into `cas/objects`. A pack the local store holds already (a
+ * self-hosted runner, a second restore in a job) is not downloaded again.
+ */
 async function restorePack(
   session: Session,
   layout: PersistLayout,
@@ -94,6 +118,26 @@ async function restorePack(
   indexKey: string,
   result: PersistRestoreResult,
 ): Promise<void> {
+  const name = localPackName(pack.key);
+  const hashesKnown = await readPackHashes(layout, pack.key);
+  if (hashesKnown && packNames(layout.packsDir).includes(name)) {
+    result.packsReused += 1;
+    result.blobsRestored += hashesKnown.length;
+    return;
+  }
+  if (pack.inline) {
+    const dir = join(layout.indexStaging, INLINE_PACKS_DIR);
+    if (!packNames(dir).includes(name)) {
+      session.problem(
+        'corrupt-data',
+        `index ${indexKey} lists pack ${pack.key} as carried inside it, but it is not there; its ${pack.blobs} blobs are missing`,
+      );
+      return;
+    }
+    await keepPack(session, layout, pack, dir, name, result);
+    result.bytesDownloaded += pack.bytes;
+    return;
+  }
   try {
     const outcome = await restoreEntry(session, [layout.packEntryPath], pack.key, []);
     if (outcome.status !== 'hit') {
@@ -102,6 +146,11 @@ async function restorePack(
         'remote-unavailable',
         `could not restore pack ${pack.key} listed by ${indexKey}: ${why}; its ${pack.blobs} blobs are missing`,
       );
+      return;
+    }
+    if (existsSync(join(layout.packStaging, STAGED_PACK_NAME + PACK_INDEX_SUFFIX))) {
+      await keepPack(session, layout, pack, layout.packStaging, STAGED_PACK_NAME, result);
+      result.bytesDownloaded += pack.bytes;
       return;
     }
     const manifestPath = join(layout.packStaging, PACK_MANIFEST);
@@ -128,6 +177,52 @@ async function restorePack(
   } finally {
     await rm(layout.packStaging, { recursive: true, force: true });
   }
+}
+
+/** Checks the downloaded pack `<dir>/<name>` (format 2) and moves it into the local store's packs. */
+async function keepPack(
+  session: Session,
+  layout: PersistLayout,
+  pack: PackRef,
+  dir: string,
+  name: string,
+  result: PersistRestoreResult,
+): Promise<void> {
+  const checked = await verifyPack(dir, name);
+  if (checked.corrupt.length > 0) {
+    session.problem(
+      'corrupt-data',
+      `pack ${pack.key} holds ${checked.corrupt.length} blob(s) whose bytes do not match their digest, e.g. ${checked.corrupt[0]}; they were not installed`,
+    );
+    return;
+  }
+  const staged = new PackFiles(dir);
+  const hashes = [...staged.sizes().keys()].sort();
+  await staged.close();
+  await movePack(dir, name, layout.packsDir, localPackName(pack.key));
+  await writePackHashes(layout, pack.key, hashes);
+  result.packsDownloaded += 1;
+  result.blobsRestored += checked.blobs;
+}
+
+/**
+ * After a restore: removes the local pack files the index does not list (what they held is
+ * in casd's objects or no longer wanted), and with `install` writes the blobs of the rest
+ * into casd's object store and removes them too.
+ */
+async function settlePacks(layout: PersistLayout, index: IndexManifest, install: boolean): Promise<void> {
+  const listed = new Set(index.packs.map((p) => localPackName(p.key)));
+  for (const name of packNames(layout.packsDir)) {
+    if (!listed.has(name)) await removePack(layout.packsDir, name);
+  }
+  if (!install) return;
+  const packs = new PackFiles(layout.packsDir);
+  try {
+    await installPackedBlobs(packs, layout.objectsDir, join(layout.cacheDir, 'cas', 'tmp'));
+  } finally {
+    await packs.close();
+  }
+  for (const name of packNames(layout.packsDir)) await removePack(layout.packsDir, name);
 }
 
 /** Records the restored index as the base of the next save. */

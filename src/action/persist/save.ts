@@ -1,22 +1,19 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { entryExists, saveEntry } from './entries.js';
-import { digestSmallFiles, stagePackBlobs, stageSmallFiles } from './files.js';
+import { PackFiles, writePack } from '../../cas/store/pack-files.js';
+import { saveEntry } from './entries.js';
+import { digestSmallFiles, stageSmallFiles } from './files.js';
 import {
   INDEX_MANIFEST,
-  PACK_MANIFEST,
+  INLINE_PACKS_DIR,
   type PersistLayout,
+  STAGED_PACK_NAME,
   listSmallFiles,
+  objectPath,
   persistLayout,
   scanBlobs,
 } from './layout.js';
-import {
-  type IndexManifest,
-  type PackPlan,
-  type PackRef,
-  formatPackManifest,
-  samePacks,
-} from './manifest.js';
+import { INDEX_VERSION, type IndexManifest, type PackPlan, type PackRef, samePacks } from './manifest.js';
 import { indexKey, planSave, validatePrefix } from './plan.js';
 import { readOnlyReason } from './cache-mode.js';
 import { Session } from './session.js';
@@ -27,6 +24,7 @@ import {
   readState,
   writePackHashes,
   writeState,
+  localPackName,
 } from './state.js';
 import { PERSIST_DEFAULTS } from './options.js';
 import type { PersistSaveOptions, PersistSaveResult } from './types.js';
@@ -60,19 +58,28 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     result.readOnly = readOnly;
     return result;
   }
+  let packed: PackFiles | undefined;
   try {
     await rm(layout.stagingRoot, { recursive: true, force: true });
     const state = await readState(layout, options.prefix, session.logger);
     const base = await knownPacks(layout, state, session);
-    const local = await scanBlobs(layout.objectsDir);
+    // Local blobs: casd's objects, and the packs a restore kept without writing them out.
+    packed = new PackFiles(layout.packsDir);
+    const local = new Map([...packed.sizes(), ...(await scanBlobs(layout.objectsDir))]);
+    const bytesOf = (hash: string): Promise<Buffer> =>
+      readFile(objectPath(layout.objectsDir, hash)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT' || !packed?.has(hash)) throw err;
+        return packed.read(hash);
+      });
     const plan = planSave(options.prefix, base, local, {
       maxPackBytes: options.maxPackBytes ?? PERSIST_DEFAULTS.maxPackBytes,
       maxPacks: options.maxPacks ?? PERSIST_DEFAULTS.maxPacks,
       maxDeadRatio: options.maxDeadRatio ?? PERSIST_DEFAULTS.maxDeadRatio,
+      maxInlineBytes: options.maxInlineBytes ?? PERSIST_DEFAULTS.maxInlineBytes,
     });
     result.compacted = plan.compact;
     session.logger.info(
-      `persist: ${local.size} local blobs; ${plan.write.length} pack(s) to store` +
+      `persist: ${local.size} local blobs; ${plan.write.length} pack(s) to store, ${plan.inline.length} in the index` +
         (plan.compact ? ` (rollover: ${plan.deadBytes} listed bytes are gone locally)` : ''),
     );
 
@@ -80,7 +87,7 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     const failed = new Set<string>();
     for (const pack of plan.write) {
       if (baseKeys.has(pack.key)) continue;
-      const outcome = await storePack(session, layout, pack);
+      const outcome = await storePack(session, layout, pack, local, bytesOf);
       if (outcome === 'denied') {
         result.readOnly = 'the cache service refused the write (a read-only cache token)';
         return result;
@@ -93,20 +100,38 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
       else failed.add(pack.key);
     }
     const packs = plan.packs.filter((p) => !failed.has(p.key));
-    const saved = await storeIndex(session, layout, options, state, packs);
+    const newInline = plan.inline.filter((p) => !baseKeys.has(p.key));
+    const stageInline = (dir: string): Promise<void> => stageInlinePacks(dir, plan.inline, local, bytesOf);
+    const saved = await storeIndex(session, layout, options, state, packs, stageInline);
     if (saved === 'denied') {
       result.readOnly = 'the cache service refused the write (a read-only cache token)';
     } else if (saved) {
       result.indexKey = saved.key;
       result.bytesUploaded += saved.bytes;
+      result.packsUploaded += newInline.length;
+      for (const pack of newInline) result.blobsPacked += pack.blobs;
     }
   } catch (err) {
     session.failed('saving the local cache', err);
   } finally {
+    await packed?.close();
     await rm(layout.stagingRoot, { recursive: true, force: true }).catch(() => undefined);
     result.durationMs = session.elapsedMs();
   }
   return result;
+}
+
+/** Writes the packs `inline` under `dir` (the index entry's `packs/`), named as local packs. */
+async function stageInlinePacks(
+  dir: string,
+  inline: readonly PackPlan[],
+  sizes: ReadonlyMap<string, number>,
+  bytesOf: (hash: string) => Promise<Buffer>,
+): Promise<void> {
+  for (const pack of inline) {
+    const blobs = pack.hashes.map((hash) => ({ hash, size: sizes.get(hash) ?? 0 }));
+    await writePack(dir, localPackName(pack.key), blobs, bytesOf);
+  }
 }
 
 /** The packs of the last index whose blob lists this cache dir knows (others are dropped). */
@@ -121,11 +146,17 @@ async function knownPacks(layout: PersistLayout, state: PersistState, session: S
   return packs;
 }
 
-/** Stores one pack unless its key exists. */
+/**
+ * Stores one pack (format 2: one data file and its index, see pack-files.ts) unless its key
+ * exists. No look-up first: a content-keyed pack is new nearly always, and a save of one that
+ * exists fails its reservation, which saveEntry then tells from an outage with one look-up.
+ */
 async function storePack(
   session: Session,
   layout: PersistLayout,
   pack: PackPlan,
+  sizes: ReadonlyMap<string, number>,
+  bytesOf: (hash: string) => Promise<Buffer>,
 ): Promise<'uploaded' | 'skipped' | 'failed' | 'denied'> {
   if (session.remainingMs() <= 0) {
     session.problem(
@@ -134,16 +165,10 @@ async function storePack(
     );
     return 'failed';
   }
-  if (await entryExists(session, [layout.packEntryPath], pack.key)) {
-    session.logger.debug(`persist: pack ${pack.key} exists already`);
-    await writePackHashes(layout, pack.key, pack.hashes);
-    return 'skipped';
-  }
   try {
     await rm(layout.packStaging, { recursive: true, force: true });
-    await mkdir(layout.packStaging, { recursive: true });
-    await stagePackBlobs(layout.objectsDir, pack.hashes, layout.packStaging);
-    await writeFile(join(layout.packStaging, PACK_MANIFEST), formatPackManifest(pack.hashes));
+    const blobs = pack.hashes.map((hash) => ({ hash, size: sizes.get(hash) ?? 0 }));
+    await writePack(layout.packStaging, STAGED_PACK_NAME, blobs, bytesOf);
     const outcome = await saveEntry(session, [layout.packEntryPath], pack.key);
     if (outcome.status === 'denied') return 'denied';
     if (outcome.status === 'failed') {
@@ -170,6 +195,7 @@ async function storeIndex(
   options: PersistSaveOptions,
   state: PersistState,
   packs: PackRef[],
+  stageInline: (dir: string) => Promise<void>,
 ): Promise<{ key: string; bytes: number } | 'denied' | undefined> {
   const files = await listSmallFiles(layout.cacheDir);
   const digest = await digestSmallFiles(files);
@@ -182,9 +208,10 @@ async function storeIndex(
     session.problem('timeout', 'no time left to save the cache index; this run adds nothing to the cache');
     return undefined;
   }
-  const bytes = files.reduce((sum, f) => sum + f.size, 0);
+  const bytes =
+    files.reduce((sum, f) => sum + f.size, 0) + packs.reduce((sum, p) => sum + (p.inline ? p.bytes : 0), 0);
   const manifest: IndexManifest = {
-    version: 1,
+    version: INDEX_VERSION,
     created: new Date().toISOString(),
     packs,
     files: { count: files.length, bytes, digest },
@@ -196,6 +223,7 @@ async function storeIndex(
   );
   await mkdir(layout.indexStaging, { recursive: true });
   await stageSmallFiles(files, join(layout.indexStaging, 'files'));
+  await stageInline(join(layout.indexStaging, INLINE_PACKS_DIR));
   await writeFile(join(layout.indexStaging, INDEX_MANIFEST), `${JSON.stringify(manifest)}\n`);
   const outcome = await saveEntry(session, [layout.indexEntryPath], key);
   if (outcome.status === 'denied') return 'denied';

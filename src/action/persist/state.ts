@@ -83,10 +83,16 @@ export async function prunePackHashes(layout: PersistLayout, keep: readonly stri
   );
 }
 
-// Keys may hold any character but a comma (the prefix is the user's), so files are named
-// by a hash of the key.
+/**
+ * The name a pack of `key` has in the local store's packs (pack-files.ts). Keys may hold any
+ * character but a comma (the prefix is the user's), so files are named by a hash of the key.
+ */
+export function localPackName(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
 function fileNameOf(key: string): string {
-  return `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.txt`;
+  return `${localPackName(key)}.txt`;
 }
 
 function packHashesPath(layout: PersistLayout, key: string): string {

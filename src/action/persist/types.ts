@@ -29,9 +29,18 @@ export interface PersistSaveOptions extends PersistOptions {
   maxPacks?: number;
   /** Compact when more than this share of the listed bytes is gone locally. Default 0.5. */
   maxDeadRatio?: number;
+  /** Packs up to this many bytes in all travel inside the index entry. Default 16 MB. */
+  maxInlineBytes?: number;
 }
 
-export type PersistRestoreOptions = PersistOptions;
+export interface PersistRestoreOptions extends PersistOptions {
+  /**
+   * Write the restored blobs into casd's object store (default true). False keeps packs of
+   * format 2 as the local store's pack files (`cas/packs`): CasStore reads and checks out
+   * from them, each file written once, and installPackedBlobs writes out what casd must serve.
+   */
+  installBlobs?: boolean;
+}
 
 export interface PersistSaveResult {
   packsUploaded: number;
@@ -55,8 +64,10 @@ export interface PersistRestoreResult {
   /** Key of the index restored; undefined on a miss or failure. */
   indexKey?: string;
   packsDownloaded: number;
-  /** Blobs moved into `cas/objects` (those already present are not counted). */
+  /** Blobs made local: written into `cas/objects`, or kept in pack files (installBlobs false). */
   blobsRestored: number;
+  /** Packs already in the local store's pack files, so not downloaded again. */
+  packsReused: number;
   /** Uncompressed bytes of the packs downloaded. */
   bytesDownloaded: number;
   /** Small files (refs, action cache, assets) put in place. */

@@ -1,4 +1,4 @@
-import { chmod, copyFile, lstat, mkdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readlink, rm, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CasError } from '../../errors.js';
 import {
@@ -30,6 +30,18 @@ export interface CapturedPaths {
   captured: CachePath[];
   /** Matched paths gone by the time of the capture, or neither file, directory nor symlink. */
   missing: CachePath[];
+  /**
+   * The two blobs of the entry itself (its manifest and root Directory), not yet in the
+   * store: storeEntry puts them there before the entry is published. Why not at once: an
+   * unchanged capture (same contentId, new save time) is not published, and left in the store
+   * they would be new blobs to persist after every job.
+   */
+  entryBlobs: { digest: Digest; data: Uint8Array }[];
+}
+
+/** Stores the entry blobs of `captured` (see CapturedPaths.entryBlobs). */
+export async function storeEntry(store: CasStore, captured: CapturedPaths): Promise<void> {
+  for (const blob of captured.entryBlobs) await store.addObject({ buffer: blob.data });
 }
 
 /** What to save: the key, the `path` lines, and what they matched (resolvePatterns). */
@@ -81,9 +93,11 @@ export async function capturePaths(
     paths: captured,
     savedAtMs,
   };
+  const manifestData = encodeManifest(manifest);
+  const manifestDigest = digestOfBuffer(manifestData);
   files.push({
     name: ENTRY_MANIFEST,
-    digest: await store.addObject({ buffer: encodeManifest(manifest) }),
+    digest: manifestDigest,
     isExecutable: false,
     nodeProperties: undefined,
   });
@@ -93,8 +107,18 @@ export async function capturePaths(
   directories.sort(byName);
   symlinks.sort(byName);
   const directory: Directory = { files, directories, symlinks, nodeProperties: undefined };
-  const root = await store.putDirectory(directory);
-  return { root, contentId: entryContentId(directory, manifest), captured, missing };
+  const rootData = Directory.encode(directory).finish();
+  const root = digestOfBuffer(rootData);
+  return {
+    root,
+    contentId: entryContentId(directory, manifest),
+    captured,
+    missing,
+    entryBlobs: [
+      { digest: manifestDigest, data: manifestData },
+      { digest: root, data: rootData },
+    ],
+  };
 }
 
 /**
@@ -113,7 +137,7 @@ export async function readEntry(
   }
   let data: Buffer;
   try {
-    data = await readFile(store.objectPath(node.digest));
+    data = await store.readBlob(node.digest);
   } catch (err) {
     throw new CasError(
       'blob-not-found',
@@ -155,8 +179,7 @@ export async function restorePaths(
     } else if (file?.digest) {
       await mkdir(dirname(path), { recursive: true });
       await rm(path, { force: true });
-      await copyFile(store.objectPath(file.digest), path);
-      await chmod(path, file.isExecutable ? 0o755 : 0o644);
+      await store.copyBlobTo(file.digest, path, file.isExecutable ? 0o755 : 0o644);
     } else if (link) {
       await mkdir(dirname(path), { recursive: true });
       await rm(path, { force: true });

@@ -4,3 +4,4 @@ export * from './refs.js';
 export * from './ref-names.js';
 export * from './verify.js';
 export * from './corrupt.js';
+export * from './pack-files.js';

@@ -1,5 +1,5 @@
-import { existsSync, constants as fsConstants, mkdirSync } from 'node:fs';
-import { chmod, copyFile, link, lstat, mkdir, readdir, symlink } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { link, lstat, mkdir, readdir, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CasError } from '../../errors.js';
 import { forEachLimit } from '../../util/concurrency.js';
@@ -94,7 +94,7 @@ async function verifyTree(store: CasStore, root: Digest): Promise<VisitedDirecto
       const digest = file.digest as Digest;
       // Why synchronous: an existence check of a cached inode costs microseconds; 10,000
       // async calls through libuv's thread pool cost ~170 ms (profiled).
-      if (checked.add(digest) && !existsSync(store.objectPath(digest))) {
+      if (checked.add(digest) && !store.hasBlob(digest)) {
         missing++;
         example ??= digest;
       }
@@ -177,7 +177,7 @@ export async function checkout(
       if (options.link && !job.executable && (await tryLink(store.objectPath(job.digest), job.path))) {
         result.linked++;
       } else {
-        await copyObject(store.objectPath(job.digest), job.path, job.executable);
+        await store.copyBlobTo(job.digest, job.path, job.executable ? 0o755 : 0o644);
       }
       options.onFile?.(job.digest.sizeBytes);
     } catch (err) {
@@ -203,18 +203,6 @@ function mkdirDirectory(path: string, root: Digest): void {
       cause: err,
     });
   }
-}
-
-/**
- * Copies the object `from` to the new file `to` (refusing to replace anything) with mode
- * 0755 or 0644. copyFile gives the copy the object's mode (0444), so a chmod follows. Why
- * not fewer calls: skipping the chmod, readFile + writeFile with the mode for small files,
- * or synchronous copies on the main thread all measured the same (bench/copy-variants.ts):
- * the cost is the kernel creating the inode, not the calls around it.
- */
-async function copyObject(from: string, to: string, executable: boolean): Promise<void> {
-  await copyFile(from, to, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
-  await chmod(to, executable ? 0o755 : 0o644);
 }
 
 /** Hard-links `from` to `to`; false when linking is impossible there (so copy instead). */

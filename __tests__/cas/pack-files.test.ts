@@ -1,0 +1,197 @@
+// Pack files (one data file and its index) and the local store reading through them: a tree
+// checked out of a pack is the tree checked out of casd's objects, file for file.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { isCasError } from '../../src/errors.js';
+import {
+  PACKS_DIR,
+  PackFiles,
+  installPackedBlobs,
+  packNames,
+  parsePackIndex,
+  verifyPack,
+  writePack,
+} from '../../src/cas/store/pack-files.js';
+import { CasStore } from '../../src/cas/store/store.js';
+import { checkout } from '../../src/cas/trees/checkout.js';
+import { startStore, type StoreFixture } from './tree-fixtures.js';
+
+const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+describe('pack files', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'packs-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function blobs(n: number, size: (i: number) => number): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    for (let i = 0; i < n; i++) {
+      const data = randomBytes(size(i));
+      out.set(sha(data), data);
+    }
+    return out;
+  }
+
+  async function pack(name: string, contents: Map<string, Buffer>): Promise<void> {
+    const list = [...contents.keys()].sort().map((hash) => ({ hash, size: contents.get(hash)!.byteLength }));
+    await writePack(dir, name, list, (hash) => Promise.resolve(contents.get(hash)!));
+  }
+
+  it('writes one data file and an index, and reads every blob back by slice', async () => {
+    const contents = blobs(50, (i) => i * 37);
+    await pack('p', contents);
+    expect(packNames(dir)).toEqual(['p']);
+    const total = [...contents.values()].reduce((n, b) => n + b.byteLength, 0);
+    expect(statSync(join(dir, 'p.pack')).size).toBe(total);
+    expect(readFileSync(join(dir, 'p.idx'), 'utf8').split('\n')[0]).toBe('casd-pack 2');
+    const packs = new PackFiles(dir);
+    try {
+      expect(packs.size).toBe(50);
+      for (const [hash, data] of contents) expect((await packs.read(hash)).equals(data)).toBe(true);
+      expect(await verifyPack(dir, 'p')).toEqual({ blobs: 50, corrupt: [] });
+    } finally {
+      await packs.close();
+    }
+  });
+
+  it('copies a blob to a new file with the mode asked, large ones in pieces, refusing to replace', async () => {
+    const big = randomBytes(9 * 1024 * 1024 + 5);
+    const small = Buffer.from('#!/bin/sh\n');
+    await pack(
+      'p',
+      new Map([
+        [sha(big), big],
+        [sha(small), small],
+      ]),
+    );
+    const packs = new PackFiles(dir);
+    try {
+      await packs.copyTo(sha(big), join(dir, 'big'), 0o644);
+      await packs.copyTo(sha(small), join(dir, 'run'), 0o755);
+      expect(readFileSync(join(dir, 'big')).equals(big)).toBe(true);
+      expect(statSync(join(dir, 'big')).mode & 0o777).toBe(0o644);
+      expect(statSync(join(dir, 'run')).mode & 0o777).toBe(0o755);
+      await expect(packs.copyTo(sha(small), join(dir, 'run'), 0o755)).rejects.toThrow('EEXIST');
+    } finally {
+      await packs.close();
+    }
+  });
+
+  it('finds a blob whose bytes were damaged in the data file', async () => {
+    const contents = blobs(5, () => 100);
+    await pack('p', contents);
+    const path = join(dir, 'p.pack');
+    const bytes = readFileSync(path);
+    bytes[250] ^= 0xff;
+    writeFileSync(path, bytes);
+    const { corrupt } = await verifyPack(dir, 'p');
+    expect(corrupt).toHaveLength(1);
+    expect([...contents.keys()].sort()[2]).toBe(corrupt[0]);
+  });
+
+  it('refuses an index of another format or with a slice past the data', () => {
+    const h = 'a'.repeat(64);
+    expect(() => parsePackIndex(`casd-pack 3\n${h} 0 1\n`, 'x.idx', 10)).toThrow(
+      'pack index x.idx: first line "casd-pack 3", expected "casd-pack 2"',
+    );
+    expect(() => parsePackIndex(`casd-pack 2\n${h} 5 6\n`, 'x.idx', 10)).toThrow('pack index x.idx, line 2');
+    expect(parsePackIndex(`casd-pack 2\n${h} 4 6\n`, 'x.idx', 10)).toEqual([
+      { hash: h, offset: 4, length: 6 },
+    ]);
+  });
+
+  it('leaves no pack behind when a blob cannot be read while writing', async () => {
+    const list = [{ hash: 'b'.repeat(64), size: 3 }];
+    await expect(writePack(dir, 'p', list, () => Promise.resolve(Buffer.from('four')))).rejects.toThrow(
+      'has 4 bytes, 3 expected',
+    );
+    expect(packNames(dir)).toEqual([]);
+    expect(existsSync(join(dir, 'p.pack'))).toBe(false);
+  });
+
+  it('installs packed blobs as casd objects (0444), except those asked to stay packed', async () => {
+    const contents = blobs(6, () => 64);
+    await pack('p', contents);
+    const objects = join(dir, 'objects');
+    const packs = new PackFiles(dir);
+    const [kept, ...rest] = [...contents.keys()];
+    try {
+      expect(await installPackedBlobs(packs, objects, join(dir, 'tmp'), new Set([kept]))).toEqual({
+        installed: 5,
+        bytes: 5 * 64,
+      });
+    } finally {
+      await packs.close();
+    }
+    for (const hash of rest) {
+      const path = join(objects, hash.slice(0, 2), hash.slice(2));
+      expect(readFileSync(path).equals(contents.get(hash)!)).toBe(true);
+      expect(statSync(path).mode & 0o777).toBe(0o444);
+    }
+    expect(existsSync(join(objects, kept.slice(0, 2), kept.slice(2)))).toBe(false);
+  });
+});
+
+describe('the local store reading through its packs', () => {
+  let fx: StoreFixture;
+  beforeAll(async () => {
+    fx = await startStore();
+  });
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  it('checks a tree out of a pack exactly as out of casd objects, and installs it on request', async () => {
+    const src = fx.scratch();
+    writeFileSync(join(src, 'a.txt'), 'alpha');
+    writeFileSync(join(src, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+    const root = await fx.store.importDirectory(src);
+    const fromObjects = join(fx.scratch(), 'out');
+    await checkout(fx.store, root, fromObjects);
+
+    // Move every object of the tree into one pack, as a restore from the Actions cache keeps it.
+    const hashes: string[] = [root.hash];
+    for (const file of (await fx.store.readDirectory(root)).files) hashes.push(file.digest!.hash);
+    const packsDir = join(fx.store.cacheDir, PACKS_DIR);
+    const data = new Map(
+      hashes.map((h) => [h, readFileSync(fx.store.objectPath({ hash: h, sizeBytes: 0 }))] as const),
+    );
+    await writePack(
+      packsDir,
+      'test',
+      [...data.keys()].sort().map((hash) => ({ hash, size: data.get(hash)!.byteLength })),
+      (hash) => Promise.resolve(data.get(hash)!),
+    );
+    for (const hash of hashes) rmSync(fx.store.objectPath({ hash, sizeBytes: 0 }), { force: true });
+
+    const store = new CasStore({ cacheDir: fx.store.cacheDir, connection: fx.store.connection });
+    try {
+      expect(await store.containsDirectory(root)).toBe(true);
+      expect(await store.localMissingBlobs(hashes.map((hash) => ({ hash, sizeBytes: 1 })))).toEqual([]);
+      const fromPacks = join(fx.scratch(), 'out');
+      await checkout(store, root, fromPacks);
+      for (const name of ['a.txt', 'tool']) {
+        expect(readFileSync(join(fromPacks, name))).toEqual(readFileSync(join(fromObjects, name)));
+        expect(statSync(join(fromPacks, name)).mode).toBe(statSync(join(fromObjects, name)).mode);
+      }
+      // Installing with the tree kept packed writes none of it; without, all of it.
+      expect((await store.installPacked([root])).installed).toBe(0);
+      expect((await store.installPacked()).installed).toBe(3);
+      expect(existsSync(fx.store.objectPath(root))).toBe(true);
+    } finally {
+      await store.packs.close();
+      rmSync(packsDir, { recursive: true, force: true });
+    }
+  });
+
+  it('says a blob is in no pack when neither holds it', async () => {
+    const missing = { hash: 'c'.repeat(64), sizeBytes: 3 };
+    const error = await fx.store.readBlob(missing).catch((err: unknown) => err);
+    expect(isCasError(error, 'blob-not-found')).toBe(true);
+  });
+});

@@ -1,0 +1,146 @@
+// A restore from the Actions cache on a fresh runner writes each file of `path` once: the
+// packs arrive as one data file each (pack-files.ts) and the tree is checked out of them, so
+// casd's object store receives none of the tree's blobs. The restore is byte-identical (modes,
+// symlinks, empty directories), the post step hashes nothing unchanged, and a save after a
+// change uploads only the new blobs. Every job runs on a fresh runner, through dist/.
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
+import { casdBinary } from '../helpers/casd.js';
+import { createRunnerJob, runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
+
+/** Every entry under `root`: path -> kind, mode and content hash (or link target). */
+function describeTree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      const rel = relative(root, path);
+      const info = lstatSync(path);
+      if (info.isSymbolicLink()) out.set(rel, `link ${readlinkSync(path)}`);
+      else if (info.isDirectory()) {
+        out.set(rel, 'dir');
+        walk(path);
+      } else {
+        const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
+        out.set(rel, `file ${(info.mode & 0o777).toString(8)} ${hash}`);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** How many of the tree's file contents (`described`) are object files in casd's store. */
+function treeObjectsIn(cacheDir: string, described: Map<string, string>): number {
+  const hashes = new Set(
+    [...described.values()].filter((v) => v.startsWith('file ')).map((v) => v.split(' ')[2]),
+  );
+  const EMPTY = createHash('sha256').digest('hex');
+  // casd keeps the empty blob whatever it restores.
+  hashes.delete(EMPTY);
+  return [...hashes].filter((hash) =>
+    existsSync(join(cacheDir, 'cas', 'objects', hash.slice(0, 2), hash.slice(2))),
+  ).length;
+}
+
+describe('a restore from the Actions cache on a fresh runner writes each file once', () => {
+  let cache: ActionsCacheEmulator;
+  const runners: RunnerJob[] = [];
+  beforeAll(async () => {
+    cache = await startActionsCacheEmulator();
+  });
+  afterAll(async () => {
+    for (const runner of runners) runner.remove();
+    await cache?.stop();
+  });
+
+  async function job(
+    key: string,
+    build?: (tree: string) => void,
+    extra: Record<string, string> = {},
+  ): Promise<{ main: ActionRun; post: ActionRun; tree: string; cacheDir: string }> {
+    const runner = createRunnerJob();
+    runners.push(runner);
+    const cacheDir = join(runner.root, 'casd-cache');
+    const main = await runAction('main', {
+      job: runner,
+      inputs: {
+        'casd-path': casdBinary(),
+        'cache-dir': cacheDir,
+        'save-local-cache': 'true',
+        key,
+        'restore-keys': 'write-once-',
+        path: 'tree',
+        ...extra,
+      },
+      env: cache.env,
+    });
+    expect(main.exitCode, main.stdout + main.stderr).toBe(0);
+    const tree = join(runner.workspace, 'tree');
+    build?.(tree);
+    const post = await runAction('post', { after: main, env: cache.env });
+    expect(post.exitCode, post.stdout + post.stderr).toBe(0);
+    return { main, post, tree, cacheDir };
+  }
+
+  function makeTree(tree: string): void {
+    for (let i = 0; i < 60; i++) {
+      mkdirSync(join(tree, `d${i % 7}`, `e${i % 3}`), { recursive: true });
+      writeFileSync(join(tree, `d${i % 7}`, `e${i % 3}`, `f${i}.txt`), `file ${i} `.repeat(50 + i));
+    }
+    writeFileSync(join(tree, 'run.sh'), '#!/bin/sh\necho hi\n');
+    chmodSync(join(tree, 'run.sh'), 0o755);
+    writeFileSync(join(tree, 'empty-file'), '');
+    mkdirSync(join(tree, 'empty-dir'));
+    symlinkSync('d0/e0/f0.txt', join(tree, 'link'));
+    symlinkSync('/etc/hostname', join(tree, 'absolute-link'));
+  }
+
+  let first: Awaited<ReturnType<typeof job>>;
+  let expected: Map<string, string>;
+
+  it('saves the tree on the first job', async () => {
+    first = await job('write-once-1', makeTree);
+    expected = describeTree(first.tree);
+    expect(first.post.stdout).toContain('Saved the local cache');
+  });
+
+  it('restores it byte for byte, with no object file for the tree, and a post step that hashes and saves nothing', async () => {
+    cache.stats.reset();
+    const second = await job('write-once-1');
+    expect(second.main.outputs['cache-hit']).toBe('true');
+    expect(describeTree(second.tree)).toEqual(expected);
+    // The tree's blobs stayed in the pack file: casd's store got none of its files.
+    expect(treeObjectsIn(second.cacheDir, expected)).toBe(0);
+    expect(readdirSync(join(second.cacheDir, 'cas', 'packs')).sort()).toHaveLength(2);
+    expect(second.post.stdout).not.toContain('Saved the local cache');
+    expect(cache.stats.requests.CreateCacheEntry ?? 0).toBe(0);
+  });
+
+  it('saves only the changed file after a change, and a fresh runner restores the new tree', async () => {
+    const third = await job('write-once-2', (tree) => {
+      writeFileSync(join(tree, 'd1', 'e1', 'f1.txt'), 'changed');
+    });
+    expect(third.main.outputs['matched-key']).toBe('write-once-1');
+    const changed = describeTree(third.tree);
+    expect(changed.get('d1/e1/f1.txt')).not.toBe(expected.get('d1/e1/f1.txt'));
+
+    const fourth = await job('write-once-2');
+    expect(fourth.main.outputs['cache-hit']).toBe('true');
+    expect(describeTree(fourth.tree)).toEqual(changed);
+    expect(treeObjectsIn(fourth.cacheDir, changed)).toBe(0);
+  });
+});

@@ -1,0 +1,385 @@
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  read as readCallback,
+  readFileSync,
+  readdirSync,
+  statSync,
+} from 'node:fs';
+import { promisify } from 'node:util';
+import { chmod, copyFile, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CasError } from '../../errors.js';
+import { forEachLimit } from '../../util/concurrency.js';
+import { PACK_COPY_CHUNK_BYTES, PACK_INSTALL_CONCURRENCY, PACK_WRITE_READ_AHEAD } from '../options.js';
+
+/**
+ * Pack files: many blobs in one data file with an index, as git packs and CARv2 are, so that
+ * restoring a pack writes one big file (bulk data is cheap here; inodes are not) and files
+ * are sliced out of it straight to where they are wanted. A pack `<name>` is two files:
+ *
+ *   <name>.pack  the blobs' bytes, concatenated in the order of the index
+ *   <name>.idx   `casd-pack 2` on the first line, then one `<sha256 hex> <offset> <length>`
+ *                line per blob, sorted by hash
+ *
+ * The local store keeps packs in `<cacheDir>/cas/packs/` (PACKS_DIR) beside casd's objects:
+ * their blobs are local (CasStore reads them), though casd itself does not serve them until
+ * installPackedBlobs writes them into its object store.
+ */
+export const PACK_FORMAT_LINE = 'casd-pack 2';
+export const PACK_DATA_SUFFIX = '.pack';
+export const PACK_INDEX_SUFFIX = '.idx';
+
+/** The local store's packs, relative to the cache directory. */
+export const PACKS_DIR = join('cas', 'packs');
+
+const readAt = promisify(readCallback) as (
+  fd: number,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+) => Promise<{ bytesRead: number }>;
+
+/** Where one blob lives in a pack. */
+export interface PackedBlob {
+  /** Path of the pack's data file. */
+  data: string;
+  offset: number;
+  length: number;
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+
+/** Formats a pack index for blobs laid out in `entries` order (offsets ascending). */
+export function formatPackIndex(
+  entries: readonly { hash: string; offset: number; length: number }[],
+): string {
+  return `${PACK_FORMAT_LINE}\n${entries.map((e) => `${e.hash} ${e.offset} ${e.length}\n`).join('')}`;
+}
+
+/**
+ * Parses a pack index. Throws CasError('corrupt-data') naming `source` for another format
+ * version, a malformed line, or a slice past `dataBytes` (the data file's size).
+ */
+export function parsePackIndex(
+  text: string,
+  source: string,
+  dataBytes: number,
+): { hash: string; offset: number; length: number }[] {
+  const lines = text.split('\n');
+  if (lines[0] !== PACK_FORMAT_LINE) {
+    throw new CasError(
+      'corrupt-data',
+      `pack index ${source}: first line ${JSON.stringify(lines[0].slice(0, 40))}, expected ${JSON.stringify(PACK_FORMAT_LINE)}`,
+    );
+  }
+  const entries: { hash: string; offset: number; length: number }[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i] === '') continue;
+    const [hash, offsetText, lengthText, extra] = lines[i].split(' ');
+    const offset = Number(offsetText);
+    const length = Number(lengthText);
+    if (
+      !HASH.test(hash) ||
+      extra !== undefined ||
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > dataBytes
+    ) {
+      throw new CasError(
+        'corrupt-data',
+        `pack index ${source}, line ${i + 1}: ${JSON.stringify(lines[i].slice(0, 100))}`,
+      );
+    }
+    entries.push({ hash, offset, length });
+  }
+  return entries;
+}
+
+/** Where a pack's blob bytes come from while it is written: a file holding exactly the blob. */
+export type BlobBytes = (hash: string) => Promise<Buffer>;
+
+/**
+ * Writes the pack `<dir>/<name>` holding `blobs` (in the order given; callers sort by hash so
+ * that the same blobs give the same bytes), reading each through `bytesOf`. Written under
+ * temporary names and renamed, the index last, so that a killed write leaves no pack.
+ * Returns the total bytes of blob data.
+ */
+export async function writePack(
+  dir: string,
+  name: string,
+  blobs: readonly { hash: string; size: number }[],
+  bytesOf: BlobBytes,
+): Promise<number> {
+  await mkdir(dir, { recursive: true });
+  const dataPath = join(dir, name + PACK_DATA_SUFFIX);
+  const indexPath = join(dir, name + PACK_INDEX_SUFFIX);
+  const tmp = `.${name}.${process.pid}.tmp`;
+  const handle = await open(join(dir, tmp + PACK_DATA_SUFFIX), 'w');
+  const entries: { hash: string; offset: number; length: number }[] = [];
+  let offset = 0;
+  try {
+    // Reads run a few ahead of the (sequential) appends.
+    const ahead: Promise<Buffer>[] = [];
+    for (let i = 0; i < Math.min(PACK_WRITE_READ_AHEAD, blobs.length); i++)
+      ahead.push(bytesOf(blobs[i].hash));
+    for (let i = 0; i < blobs.length; i++) {
+      const data = await ahead[i];
+      if (i + PACK_WRITE_READ_AHEAD < blobs.length)
+        ahead.push(bytesOf(blobs[i + PACK_WRITE_READ_AHEAD].hash));
+      if (data.byteLength !== blobs[i].size) {
+        throw new CasError(
+          'corrupt-data',
+          `blob ${blobs[i].hash} has ${data.byteLength} bytes, ${blobs[i].size} expected; not packed`,
+        );
+      }
+      await handle.write(data, 0, data.byteLength, offset);
+      entries.push({ hash: blobs[i].hash, offset, length: data.byteLength });
+      offset += data.byteLength;
+    }
+    await handle.close();
+    await rename(join(dir, tmp + PACK_DATA_SUFFIX), dataPath);
+    await writeFile(join(dir, tmp + PACK_INDEX_SUFFIX), formatPackIndex(entries));
+    await rename(join(dir, tmp + PACK_INDEX_SUFFIX), indexPath);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await rm(join(dir, tmp + PACK_DATA_SUFFIX), { force: true });
+    await rm(join(dir, tmp + PACK_INDEX_SUFFIX), { force: true });
+    throw err;
+  }
+  return offset;
+}
+
+/**
+ * Re-hashes every blob of the pack `<dir>/<name>` by reading its data file once, front to
+ * back. Returns the hashes whose bytes do not match (their slices are not to be used).
+ * Throws CasError('corrupt-data') when the index itself is broken.
+ */
+export async function verifyPack(dir: string, name: string): Promise<{ blobs: number; corrupt: string[] }> {
+  const dataPath = join(dir, name + PACK_DATA_SUFFIX);
+  const handle = await open(dataPath, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    const indexPath = join(dir, name + PACK_INDEX_SUFFIX);
+    const entries = parsePackIndex(readFileSync(indexPath, 'utf8'), indexPath, size);
+    const corrupt: string[] = [];
+    const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+    const buffer = Buffer.allocUnsafe(PACK_COPY_CHUNK_BYTES);
+    for (const entry of sorted) {
+      const hash = createHash('sha256');
+      for (let done = 0; done < entry.length;) {
+        const want = Math.min(buffer.byteLength, entry.length - done);
+        const { bytesRead } = await handle.read(buffer, 0, want, entry.offset + done);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        done += bytesRead;
+      }
+      if (hash.digest('hex') !== entry.hash) corrupt.push(entry.hash);
+    }
+    return { blobs: entries.length, corrupt };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Moves the pack `<fromDir>/<fromName>` to `<toDir>/<toName>` by rename (one filesystem), the
+ * index last, so that the pack there is whole or absent.
+ */
+export async function movePack(
+  fromDir: string,
+  fromName: string,
+  toDir: string,
+  toName: string,
+): Promise<void> {
+  await mkdir(toDir, { recursive: true });
+  for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX]) {
+    const from = join(fromDir, fromName + suffix);
+    const to = join(toDir, toName + suffix);
+    await rename(from, to).catch(async (err: NodeJS.ErrnoException) => {
+      // The staging area (in the workspace) and the cache may be different filesystems.
+      if (err.code !== 'EXDEV') throw err;
+      await copyFile(from, `${to}.tmp`);
+      await rename(`${to}.tmp`, to);
+      await rm(from, { force: true });
+    });
+  }
+}
+
+/** Removes the pack `<dir>/<name>`. */
+export async function removePack(dir: string, name: string): Promise<void> {
+  await rm(join(dir, name + PACK_INDEX_SUFFIX), { force: true });
+  await rm(join(dir, name + PACK_DATA_SUFFIX), { force: true });
+}
+
+/** Names of the whole packs (index present) in `dir`. */
+export function packNames(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith(PACK_INDEX_SUFFIX) && !n.startsWith('.'))
+    .map((n) => n.slice(0, -PACK_INDEX_SUFFIX.length))
+    .filter((n) => existsSync(join(dir, n + PACK_DATA_SUFFIX)))
+    .sort();
+}
+
+/**
+ * The blobs of the packs in one directory, read from their indexes: which blobs are there,
+ * and their bytes, sliced out of the data files. Packs that cannot be read are left out.
+ */
+export class PackFiles {
+  private readonly blobs = new Map<string, PackedBlob>();
+  // Plain descriptors, not FileHandles: a store that is never closed (a short-lived step)
+  // then leaks nothing worse than descriptors the process exit closes, without GC warnings.
+  private readonly fds = new Map<string, number>();
+
+  constructor(readonly dir: string) {
+    for (const name of packNames(dir)) {
+      const data = join(dir, name + PACK_DATA_SUFFIX);
+      const indexPath = join(dir, name + PACK_INDEX_SUFFIX);
+      try {
+        const size = statSync(data).size;
+        for (const entry of parsePackIndex(readFileSync(indexPath, 'utf8'), indexPath, size)) {
+          if (!this.blobs.has(entry.hash))
+            this.blobs.set(entry.hash, { data, offset: entry.offset, length: entry.length });
+        }
+      } catch {
+        // An unreadable pack is as good as absent: its blobs count as not local.
+      }
+    }
+  }
+
+  get size(): number {
+    return this.blobs.size;
+  }
+
+  has(hash: string): boolean {
+    return this.blobs.has(hash);
+  }
+
+  /** Every packed blob: hash -> size in bytes. */
+  sizes(): Map<string, number> {
+    return new Map([...this.blobs].map(([hash, blob]) => [hash, blob.length]));
+  }
+
+  /** The bytes of blob `hash`. Throws CasError('blob-not-found') when no pack holds it. */
+  async read(hash: string): Promise<Buffer> {
+    const blob = this.locate(hash);
+    const fd = this.fd(blob.data);
+    const data = Buffer.allocUnsafe(blob.length);
+    let done = 0;
+    while (done < blob.length) {
+      const { bytesRead } = await readAt(fd, data, done, blob.length - done, blob.offset + done);
+      if (bytesRead === 0) throw new CasError('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
+      done += bytesRead;
+    }
+    return data;
+  }
+
+  /**
+   * Writes blob `hash` to the new file `dest` (refusing to replace anything) with `mode`: the
+   * one write of that file's data. Large blobs go through in chunks.
+   */
+  async copyTo(hash: string, dest: string, mode: number): Promise<void> {
+    const blob = this.locate(hash);
+    if (blob.length <= PACK_COPY_CHUNK_BYTES) {
+      const out = await open(dest, 'wx', mode);
+      try {
+        await out.writeFile(await this.read(hash));
+      } finally {
+        await out.close();
+      }
+      // The mode given to open is masked by the umask; make it exact, as checkout does.
+      await chmod(dest, mode);
+      return;
+    }
+    const fd = this.fd(blob.data);
+    const out = await open(dest, 'wx', mode);
+    try {
+      const buffer = Buffer.allocUnsafe(PACK_COPY_CHUNK_BYTES);
+      for (let done = 0; done < blob.length;) {
+        const want = Math.min(buffer.byteLength, blob.length - done);
+        const { bytesRead } = await readAt(fd, buffer, 0, want, blob.offset + done);
+        if (bytesRead === 0) throw new CasError('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
+        await out.write(buffer, 0, bytesRead);
+        done += bytesRead;
+      }
+    } finally {
+      await out.close();
+    }
+    await chmod(dest, mode);
+  }
+
+  /** Closes the data files opened for reading. */
+  async close(): Promise<void> {
+    for (const fd of this.fds.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.fds.clear();
+    return Promise.resolve();
+  }
+
+  private locate(hash: string): PackedBlob {
+    const blob = this.blobs.get(hash);
+    if (!blob) throw new CasError('blob-not-found', `blob ${hash} is in no pack of ${this.dir}`);
+    return blob;
+  }
+
+  private fd(path: string): number {
+    let fd = this.fds.get(path);
+    if (fd === undefined) {
+      fd = openSync(path, 'r');
+      this.fds.set(path, fd);
+    }
+    return fd;
+  }
+}
+
+/**
+ * Writes the packed blobs into casd's object store (`objectsDir`), so that casd serves them,
+ * skipping those in `except` (blobs the job reads through the store, such as a tree already
+ * checked out from the packs) and those already there. Each object goes through a temporary
+ * file renamed into place, mode 0444 as casd's own. Returns how many were written.
+ */
+export async function installPackedBlobs(
+  packs: PackFiles,
+  objectsDir: string,
+  tmpDir: string,
+  except: ReadonlySet<string> = new Set(),
+): Promise<{ installed: number; bytes: number }> {
+  const wanted = [...packs.sizes()].filter(([hash]) => !except.has(hash));
+  let installed = 0;
+  let bytes = 0;
+  await mkdir(tmpDir, { recursive: true });
+  await forEachLimit(wanted, PACK_INSTALL_CONCURRENCY, async ([hash, size]) => {
+    const dest = join(objectsDir, hash.slice(0, 2), hash.slice(2));
+    if (existsSync(dest)) return;
+    await mkdir(join(objectsDir, hash.slice(0, 2)), { recursive: true });
+    const tmp = join(tmpDir, `pack-${process.pid}-${hash.slice(0, 16)}`);
+    try {
+      await packs.copyTo(hash, tmp, 0o444);
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new CasError('io', `cannot install blob ${hash} from ${packs.dir}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    installed += 1;
+    bytes += size;
+  });
+  return { installed, bytes };
+}
