@@ -103,31 +103,43 @@ export function renderReport(report: Report): string {
   );
 
   const incr = r['casd save after 1% change'];
-  const create = r['tar archive creation'];
+  const floor = r['floor after 1% change'];
   const warm = r['casd warm restore'];
   const extract = r['tar extraction'];
   const noop = r['casd no-op post step after a restore'];
   const linked = r['casd warm restore, link: true (opt-in)'];
   const ready = report.mainReady;
   const check = (ok: boolean): string => (ok ? 'pass' : 'FAIL');
+  const percent = (a: number, b: number): string => `${((a / b) * 100).toFixed(0)}%`;
+  // The floor of a save after the 1% change (issue 15): what any incremental save must at
+  // least do here, a stat scan of the whole tree plus hashing the bytes that changed.
+  const floorRow = floor
+    ? [
+        `| save after a 1% change: local work <= 2x the floor (find stat scan of the tree + SHA-256 of the changed files) | ` +
+          `${ms(incr.ms)} vs floor ${ms(floor.ms)} (find ${ms(floor.phases.statScan)} + SHA-256 of ${floor.counts?.files} files, ` +
+          `${mb(floor.counts?.bytes ?? 0)}, Node crypto: ${ms(floor.phases.hashChanged)}) | ${ratio(incr.ms, floor.ms)}x | ${check(incr.ms <= 2 * floor.ms)} |`,
+      ]
+    : [];
   lines.push(
     '',
-    '| target | measured | result |',
-    '|---|---|---|',
-    `| 1% change: bytes sent <= 1.2x the changed content (${mb(report.changed.bytes)}) | ${mb(incr.sent)} (${ratio(incr.sent, report.changed.bytes)}x) | ${check(incr.sent <= 1.2 * report.changed.bytes)} |`,
-    `| 1% change: wall <= 10% of tar archive creation (${ms(create.ms)}) | ${ms(incr.ms)} (${((incr.ms / create.ms) * 100).toFixed(0)}%) | ${check(incr.ms <= 0.1 * create.ms)} |`,
-    `| warm restore <= 20% of tar extraction (${ms(extract.ms)}) | ${ms(warm.ms)} (${((warm.ms / extract.ms) * 100).toFixed(0)}%) | ${check(warm.ms <= 0.2 * extract.ms)} |`,
-    `| cold capture overhead over raw CaptureTree <= 1.1x | ${ratio(cold.phases.capture, raw.phases.capture)}x | ${check(cold.phases.capture <= 1.1 * raw.phases.capture)} |`,
-    `| overhead over raw casd (capture + upload) <= 1.2x | ${ratio(cold.ms, raw.ms)}x | ${check(cold.ms <= 1.2 * raw.ms)} |`,
-    `| warm restore, link: true (opt-in) <= 20% of tar extraction | ${ms(linked.ms)} (${((linked.ms / extract.ms) * 100).toFixed(0)}%) | ${check(linked.ms <= 0.2 * extract.ms)} |`,
-    `| no-op post step <= 0.5 s | ${ms(noop.ms)} | ${check(noop.ms <= 500)} |`,
+    'Targets (issue 6; the save floor and warm restore with copies: issue 15):',
+    '',
+    '| target | measured | ratio | result |',
+    '|---|---|---|---|',
+    `| 1% change: bytes sent <= 1.2x the changed content (${mb(report.changed.bytes)}) | ${mb(incr.sent)} | ${ratio(incr.sent, report.changed.bytes)}x | ${check(incr.sent <= 1.2 * report.changed.bytes)} |`,
+    ...floorRow,
+    `| warm restore with copies <= 1.0x tar extraction | ${ms(warm.ms)} vs ${ms(extract.ms)} | ${ratio(warm.ms, extract.ms)}x | ${check(warm.ms <= extract.ms)} |`,
+    `| cold capture overhead over raw CaptureTree <= 1.1x | ${ms(cold.phases.capture)} vs ${ms(raw.phases.capture)} | ${ratio(cold.phases.capture, raw.phases.capture)}x | ${check(cold.phases.capture <= 1.1 * raw.phases.capture)} |`,
+    `| overhead over raw casd (capture + upload) <= 1.2x | ${ms(cold.ms)} vs ${ms(raw.ms)} | ${ratio(cold.ms, raw.ms)}x | ${check(cold.ms <= 1.2 * raw.ms)} |`,
+    `| warm restore, link: true (opt-in) <= 20% of tar extraction | ${ms(linked.ms)} vs ${ms(extract.ms)} | ${percent(linked.ms, extract.ms)} | ${check(linked.ms <= 0.2 * extract.ms)} |`,
+    `| no-op post step <= 0.5 s | ${ms(noop.ms)} | — | ${check(noop.ms <= 500)} |`,
     ...(ready
       ? [
-          `| main step ready <= 1 s, casd in the tool cache (median of ${ready.runs}) | ${ms(ready.toolCacheMs)} (casd-path: ${ms(ready.casdPathMs)}) | ${check(ready.toolCacheMs <= 1000)} |`,
+          `| main step ready <= 1 s, casd in the tool cache (median of ${ready.runs}) | ${ms(ready.toolCacheMs)} (casd-path: ${ms(ready.casdPathMs)}) | — | ${check(ready.toolCacheMs <= 1000)} |`,
         ]
       : []),
-    `| FindMissingBlobs, 100,000 digests <= 1 s | ${ms(report.micro.missingBlobsMs)} | ${check(report.micro.missingBlobsMs <= 1000)} |`,
-    `| requiredBlobs, 100,000 files <= 2 s | ${ms(report.micro.requiredBlobsMs)} | ${check(report.micro.requiredBlobsMs <= 2000)} |`,
+    `| FindMissingBlobs, 100,000 digests <= 1 s | ${ms(report.micro.missingBlobsMs)} | — | ${check(report.micro.missingBlobsMs <= 1000)} |`,
+    `| requiredBlobs, 100,000 files <= 2 s | ${ms(report.micro.requiredBlobsMs)} | — | ${check(report.micro.requiredBlobsMs <= 2000)} |`,
     '',
   );
   return lines.join('\n');

@@ -15,7 +15,7 @@ import { CasdDaemon } from '../src/casd/index.js';
 import { CountingProxy, Progress, mb, sampleTreeRss } from './measure.js';
 import type { Job, JobResult } from './scenario.js';
 import { measureMainReady } from './main-ready.js';
-import { changeFiles, generateTree } from './tree.js';
+import { changeFiles, filesToChange, generateTree } from './tree.js';
 
 interface Measured extends JobResult {
   sent: number;
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const ws = join(work, 'ws');
   const tree = join(ws, 'tree');
   mkdirSync(ws, { recursive: true });
-  const progress = new Progress(23);
+  const progress = new Progress(24);
 
   progress.begin(`generating ${files} files`);
   const generated = generateTree(tree, files, 1);
@@ -199,6 +199,21 @@ async function main(): Promise<void> {
     progress.begin('changing 1% of the files');
     const changed = changeFiles(generated, 0.01, 2);
     progress.end();
+    // The floor of the save that follows (issue 15): a stat scan of the tree plus SHA-256 of
+    // exactly the files just rewritten, measured now, on the same tree and files.
+    const changedList = join(work, 'changed-files.txt');
+    writeFileSync(
+      changedList,
+      filesToChange(generated, 0.01)
+        .map((f) => `${f.path}\n`)
+        .join(''),
+    );
+    const floor = await run('floor after 1% change', { op: 'save-floor', tree, changedList });
+    if (floor.counts?.files !== changed.files || floor.counts.bytes !== changed.bytes) {
+      throw new Error(
+        `the floor hashed ${JSON.stringify(floor.counts)}, the change was ${JSON.stringify(changed)}`,
+      );
+    }
     await run('casd save after 1% change', {
       op: 'casd-save',
       ref: 'bench',

@@ -7,6 +7,9 @@
  * Timed: only the work a step does (capture + push, fetch + checkout, archive + upload);
  * starting and stopping casd is not (the action starts it once per job, in main).
  */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../src/cas/digest.js';
 
@@ -22,7 +25,8 @@ export interface Job {
     | 'tar-save'
     | 'tar-restore'
     | 'tar-create'
-    | 'tar-extract';
+    | 'tar-extract'
+    | 'save-floor';
   casd: string;
   cacheDir?: string;
   /** The tree to save, or where to restore it. */
@@ -37,6 +41,8 @@ export interface Job {
   env?: Record<string, string>;
   /** tar-create / tar-extract: the folder holding the archive. */
   archiveFolder?: string;
+  /** save-floor: a file listing the changed files, one path (relative to `tree`) a line. */
+  changedList?: string;
 }
 
 export interface JobResult {
@@ -220,6 +226,39 @@ async function tarJob(job: Job): Promise<JobResult> {
   return { ms, phases: {} };
 }
 
+/**
+ * The floor of a save after a change, what any incremental save must at least do on this
+ * machine: a stat scan of the whole tree (GNU find printing path, size, mtime, ctime and inode
+ * of every entry to /dev/null; wall time from spawn to exit) plus SHA-256 of exactly the files
+ * the change rewrote (Node's crypto in this process, one file after the other, each read whole).
+ */
+function saveFloor(job: Job): JobResult {
+  const devNull = openSync('/dev/null', 'w');
+  const t0 = now();
+  const scan = spawnSync('find', [job.tree, '-printf', '%p %s %T@ %C@ %i\n'], {
+    stdio: ['ignore', devNull, 'pipe'],
+  });
+  const t1 = now();
+  closeSync(devNull);
+  if (scan.status !== 0) throw new Error(`find failed (${scan.status ?? scan.signal}): ${scan.stderr}`);
+  const paths = readFileSync(job.changedList as string, 'utf8')
+    .split('\n')
+    .filter(Boolean);
+  const t2 = now();
+  let bytes = 0;
+  for (const path of paths) {
+    const data = readFileSync(join(job.tree, path));
+    createHash('sha256').update(data).digest();
+    bytes += data.byteLength;
+  }
+  const t3 = now();
+  return {
+    ms: t1 - t0 + (t3 - t2),
+    phases: { statScan: t1 - t0, hashChanged: t3 - t2 },
+    counts: { files: paths.length, bytes },
+  };
+}
+
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2]) as Job;
   let result: JobResult;
@@ -238,6 +277,9 @@ async function main(): Promise<void> {
       break;
     case 'casd-post':
       result = await casdPost(job);
+      break;
+    case 'save-floor':
+      result = saveFloor(job);
       break;
     default:
       result = await tarJob(job);

@@ -118,6 +118,14 @@ export function generateTree(root: string, count: number, seed: number, prefix =
   return tree;
 }
 
+/** The files changeFiles rewrites for `fraction`: every `1/fraction`-th file of the tree. */
+export function filesToChange(tree: GeneratedTree, fraction: number): GeneratedFile[] {
+  const step = Math.round(1 / fraction);
+  const chosen: GeneratedFile[] = [];
+  for (let i = 0; i < tree.files.length; i += step) chosen.push(tree.files[i]);
+  return chosen;
+}
+
 /**
  * Rewrites every `1/fraction`-th file with new content of the same size (a 1% change for
  * fraction 0.01). Returns the bytes rewritten.
@@ -127,11 +135,9 @@ export function changeFiles(
   fraction: number,
   seed: number,
 ): { files: number; bytes: number } {
-  const step = Math.round(1 / fraction);
   let files = 0;
   let bytes = 0;
-  for (let i = 0; i < tree.files.length; i += step) {
-    const file = tree.files[i];
+  for (const file of filesToChange(tree, fraction)) {
     writeFileSync(join(tree.root, file.path), contentFor(`changed:${seed}:${file.path}`, file.size));
     files++;
     bytes += file.size;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -388,5 +389,34 @@ describe('savePersisted and restorePersisted', () => {
       expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 20, warnings: [] });
       expect(cas.snapshot()).toEqual(before);
     });
+  });
+
+  it("keeps a capture's pack through a restore that does not list it, and drops it once a listed pack holds it", async () => {
+    cas.addBlobs(3, 512);
+    await savePersisted(opts());
+    // A capture into a pack (intoPack) after that restore: blobs the index does not list.
+    const layout = persistLayout(cas.root);
+    const fresh = new Map(
+      [0, 1].map((i) => {
+        const data = Buffer.from(`captured blob ${i} ${prefix}`);
+        return [createHash('sha256').update(data).digest('hex'), data] as const;
+      }),
+    );
+    await writePack(
+      layout.packsDir,
+      'capture-test',
+      [...fresh.keys()].sort().map((hash) => ({ hash, size: fresh.get(hash)!.byteLength })),
+      (hash) => Promise.resolve(fresh.get(hash)!),
+    );
+    await restorePersisted({ ...opts(), installBlobs: false });
+    expect(packNames(layout.packsDir)).toContain('capture-test');
+
+    // Saved, then restored again: a listed pack holds the captured blobs now.
+    expect(await savePersisted(opts())).toMatchObject({ packsUploaded: 1, blobsPacked: 2, warnings: [] });
+    await restorePersisted({ ...opts(), installBlobs: false });
+    expect(packNames(layout.packsDir)).not.toContain('capture-test');
+    const packs = new PackFiles(layout.packsDir);
+    for (const [hash, data] of fresh) expect((await packs.read(hash)).equals(data)).toBe(true);
+    await packs.close();
   });
 });

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkout } from '../../src/cas/trees/checkout.js';
 import { captureIncremental } from '../../src/cas/capture/incremental-capture.js';
 import { CasStore } from '../../src/cas/store/store.js';
+import { PACKS_DIR, packNames } from '../../src/cas/store/pack-files.js';
 import { CasError } from '../../src/errors.js';
 import { sleep } from '../../src/util/concurrency.js';
 import { startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
@@ -50,6 +51,44 @@ function writeSample(root: string): string {
 }
 
 const OLD = new Date('2001-01-01T00:00:00Z');
+
+describe('captureIncremental into a pack (intoPack)', () => {
+  let fx: StoreFixture;
+  beforeAll(async () => {
+    fx = await startStore();
+  });
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  it("gives CaptureTree's root with every blob in one new pack and no object file, then reuses it all", async () => {
+    const statCacheDir = fx.scratch();
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    const objectsBefore = countObjects(fx.store.objectsDir);
+    const result = await captureIncremental(fx.store, src, { statCacheDir, racyWindowMs: 0, intoPack: true });
+    expect(result.full).toBe(true);
+    expect(countObjects(fx.store.objectsDir)).toBe(objectsBefore);
+    const packsDir = join(fx.store.cacheDir, PACKS_DIR);
+    expect(packNames(packsDir)).toHaveLength(1);
+    expect(await fx.store.containsDirectory(result.root)).toBe(true);
+
+    // Checked out of the pack, the tree is the source's; CaptureTree agrees on the root.
+    const out = join(fx.scratch(), 'out');
+    await checkout(fx.store, result.root, out);
+    for (const name of ['a.txt', 'bin/run.sh', 'src/lib/deep/one.c', 'names/same-content-2']) {
+      expect(readFileSync(join(out, name))).toEqual(readFileSync(join(src, name)));
+    }
+    expect(statSync(join(out, 'bin/run.sh')).mode & 0o777).toBe(0o755);
+    const again = await captureIncremental(fx.store, src, { statCacheDir, racyWindowMs: 0, intoPack: true });
+    expect(again).toMatchObject({ root: result.root, filesHashed: 0, full: false });
+    expect(await fx.store.importDirectory(src)).toEqual(result.root);
+  });
+});
+
+/** Object files in a casd object directory. */
+function countObjects(objectsDir: string): number {
+  return readdirSync(objectsDir).reduce((n, prefix) => n + readdirSync(join(objectsDir, prefix)).length, 0);
+}
 
 describe('captureIncremental against a real casd', () => {
   let fx: StoreFixture;

@@ -96,7 +96,10 @@ async function captureKey(ctx: PostContext, store: CasStore): Promise<CapturedPa
         );
       }
       if (resolved.unmatched.length) report.pathsUnmatched = resolved.unmatched;
-      return capturePaths(store, { key: config.key!, patterns: config.paths, paths: resolved.paths }, roots);
+      // Why intoPack only without a remote: a push goes through casd, which must hold the blobs.
+      const intoPack = config.saveLocalCache && !config.remote;
+      const spec = { key: config.key!, patterns: config.paths, paths: resolved.paths };
+      return capturePaths(store, spec, roots, Date.now(), { intoPack });
     }),
   );
   if (!captured) {

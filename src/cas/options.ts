@@ -133,3 +133,10 @@ export const PACK_COPY_CHUNK_BYTES = 4 * 1024 * 1024;
 export const PACK_WRITE_READ_AHEAD = 16;
 /** Blobs written out of packs into casd's store at once: each is an inode creation; 32 as checkout. */
 export const PACK_INSTALL_CONCURRENCY = 32;
+/**
+ * Files above this size are captured through casd even into a pack: a pack capture reads each
+ * file whole into memory, and 64 MiB times PACK_CAPTURE_READ_AHEAD bounds what it holds.
+ */
+export const PACK_CAPTURE_MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** Files read ahead of the sequential appends of a pack capture: keeps the disk busy. */
+export const PACK_CAPTURE_READ_AHEAD = 8;

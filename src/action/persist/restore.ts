@@ -206,14 +206,25 @@ async function keepPack(
 }
 
 /**
- * After a restore: removes the local pack files the index does not list (what they held is
- * in casd's objects or no longer wanted), and with `install` writes the blobs of the rest
- * into casd's object store and removes them too.
+ * After a restore: removes the persisted packs the index does not list (what they held is in
+ * casd's objects or no longer wanted), and other local packs (a capture's, see
+ * IncrementalCaptureOptions.intoPack) whose every blob a listed pack holds. With `install`,
+ * writes the blobs of every local pack into casd's object store and removes the packs.
  */
 async function settlePacks(layout: PersistLayout, index: IndexManifest, install: boolean): Promise<void> {
   const listed = new Set(index.packs.map((p) => localPackName(p.key)));
+  const persisted = (name: string): boolean => LOCAL_PACK_NAME.test(name);
   for (const name of packNames(layout.packsDir)) {
-    if (!listed.has(name)) await removePack(layout.packsDir, name);
+    if (persisted(name) && !listed.has(name)) await removePack(layout.packsDir, name);
+  }
+  const others = packNames(layout.packsDir).filter((name) => !persisted(name));
+  if (others.length > 0 && !install) {
+    const listedPacks = new PackFiles(layout.packsDir, packNames(layout.packsDir).filter(persisted));
+    for (const name of others) {
+      const own = new PackFiles(layout.packsDir, [name]);
+      if ([...own.sizes().keys()].every((hash) => listedPacks.has(hash)))
+        await removePack(layout.packsDir, name);
+    }
   }
   if (!install) return;
   const packs = new PackFiles(layout.packsDir);
@@ -224,6 +235,9 @@ async function settlePacks(layout: PersistLayout, index: IndexManifest, install:
   }
   for (const name of packNames(layout.packsDir)) await removePack(layout.packsDir, name);
 }
+
+/** Names of the local packs persistence keeps (localPackName); others are a capture's. */
+const LOCAL_PACK_NAME = /^[0-9a-f]{32}$/;
 
 /** Records the restored index as the base of the next save. */
 async function remember(

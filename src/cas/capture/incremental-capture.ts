@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Dirent, lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { lstat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CasError } from '../../errors.js';
 import { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
@@ -8,7 +8,13 @@ import { type Logger, silentLogger } from '../../logger.js';
 import { chunks, forEachLimit } from '../../util/concurrency.js';
 import { type Digest, digestOfBuffer } from '../digest.js';
 import { captureFiles, statusToCasError } from '../store/local-cas.js';
-import { CAPTURE_BATCH, CAPTURE_CONCURRENCY } from '../options.js';
+import {
+  CAPTURE_BATCH,
+  CAPTURE_CONCURRENCY,
+  PACK_CAPTURE_MAX_FILE_BYTES,
+  PACK_CAPTURE_READ_AHEAD,
+} from '../options.js';
+import { PACKS_DIR, PackWriter } from '../store/pack-files.js';
 import {
   type FileStat,
   type StatCache,
@@ -39,6 +45,14 @@ export interface IncrementalCaptureOptions {
    * read with 1 s. Giving a value overrides both (tests use 0).
    */
   racyWindowMs?: number;
+  /**
+   * Without a usable stat cache, hash the files in this process and write them, with the tree's
+   * Directories, into one new pack of the local store (pack-files.ts) instead of through
+   * CaptureTree into casd's objects: each file is read once and no object file is created.
+   * For captures persisted as packs (the Actions cache) and not pushed through casd, which
+   * does not serve packed blobs. Files above PACK_CAPTURE_MAX_FILE_BYTES still go to casd.
+   */
+  intoPack?: boolean;
 }
 
 export interface IncrementalCaptureResult {
@@ -155,6 +169,80 @@ async function captureScanned(store: CasStore, absRoot: string, files: ScannedFi
       batch[i].digest = response.digest;
     });
   });
+}
+
+/**
+ * The full capture of `scan` into one new pack of the local store: every file read once (a
+ * few ahead of the sequential appends), hashed here and appended unless the store holds it;
+ * then the Directories, built as CaptureTree builds them. Files that vanished since the scan
+ * are left out of the tree; files above PACK_CAPTURE_MAX_FILE_BYTES go through casd.
+ */
+async function captureIntoPack(
+  store: CasStore,
+  absRoot: string,
+  scan: Scan,
+): Promise<{ root: Digest; dirs: Map<string, Digest> }> {
+  const large = scan.files.filter((f) => Number(f.stat.size) > PACK_CAPTURE_MAX_FILE_BYTES);
+  await captureScanned(store, absRoot, large);
+  const small = scan.files.filter((f) => Number(f.stat.size) <= PACK_CAPTURE_MAX_FILE_BYTES);
+  const gone = new Set<ScannedFile>();
+  const writer = await PackWriter.create(
+    join(store.cacheDir, PACKS_DIR),
+    `capture-${randomBytes(8).toString('hex')}`,
+  );
+  let root: Digest;
+  const dirs = new Map<string, Digest>();
+  try {
+    const reads = new Map<number, Promise<Buffer | undefined>>();
+    const readAhead = (i: number): void => {
+      if (i >= small.length) return;
+      const read = readFile(join(absRoot, small[i].path)).catch((err: unknown) => {
+        if (errnoOf(err) === 'ENOENT') return undefined;
+        throw new CasError('io', `cannot read ${join(absRoot, small[i].path)} for capture: ${errnoOf(err)}`, {
+          cause: err,
+        });
+      });
+      read.catch(() => undefined); // awaited in order below; this only stops an unhandled rejection
+      reads.set(i, read);
+    };
+    for (let i = 0; i < PACK_CAPTURE_READ_AHEAD; i++) readAhead(i);
+    for (let i = 0; i < small.length; i++) {
+      const data = await reads.get(i)!;
+      reads.delete(i);
+      readAhead(i + PACK_CAPTURE_READ_AHEAD);
+      if (data === undefined) {
+        gone.add(small[i]);
+        continue;
+      }
+      const digest = digestOfBuffer(data);
+      small[i].digest = digest;
+      if (!writer.has(digest.hash) && !store.hasBlob(digest)) await writer.add(digest.hash, data);
+    }
+    if (gone.size > 0) dropFiles(scan, gone);
+    const blobs = new Map<string, { digest: Digest; data: Uint8Array }>();
+    root = buildDirectories(scan.root, dirs, blobs);
+    for (const blob of blobs.values()) {
+      if (!writer.has(blob.digest.hash) && !store.hasBlob(blob.digest))
+        await writer.add(blob.digest.hash, blob.data);
+    }
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  if (writer.blobs > 0) await writer.finish();
+  else await writer.abort();
+  store.reloadPacks();
+  return { root, dirs };
+}
+
+/** Takes the files of `gone` out of the scan (they vanished while it was captured). */
+function dropFiles(scan: Scan, gone: ReadonlySet<ScannedFile>): void {
+  const prune = (dir: ScannedDir): void => {
+    dir.files = dir.files.filter((f) => !gone.has(f));
+    for (const child of dir.dirs) prune(child);
+  };
+  prune(scan.root);
+  scan.files = scan.files.filter((f) => !gone.has(f));
 }
 
 // Stores serialised Directory messages: straight into the object store when captures stay
@@ -303,7 +391,8 @@ export async function captureIncremental(
 
   const scanStartNs = wallClockNs();
   const loaded = await loadStatCache(cacheFile, absRoot);
-  const imported = loaded.cache ? undefined : await startImport(store, absRoot);
+  const packing = options.intoPack === true && !loaded.cache;
+  const imported = loaded.cache || packing ? undefined : await startImport(store, absRoot);
   const scan = scanTree(absRoot);
   if (!scan) {
     logger.debug(`capture of ${absRoot}: a name is not UTF-8; capturing everything with CaptureTree`);
@@ -314,7 +403,18 @@ export async function captureIncremental(
 
   let result: IncrementalCaptureResult;
   let cache: StatCache;
-  if (!loaded.cache) {
+  if (packing) {
+    logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); packing everything`);
+    const packed = await captureIntoPack(store, absRoot, scan);
+    cache = {
+      root: absRoot,
+      scanStartNs,
+      racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)),
+      files: entriesOf(scan.files),
+      dirs: packed.dirs,
+    };
+    result = { root: packed.root, filesHashed: scan.files.length, filesReused: 0, full: true };
+  } else if (!loaded.cache) {
     logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); capturing everything`);
     const full = await captureFull(store, imported!.root, absRoot, scan);
     cache = { ...full.cache, scanStartNs, racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)) };

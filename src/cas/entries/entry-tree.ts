@@ -53,14 +53,16 @@ export interface EntrySpec {
 
 /**
  * Captures the paths of `spec` into one entry tree (see manifest.ts), directories
- * incrementally (only files whose stat changed since the last capture are hashed again).
- * `savedAtMs` is recorded as the save time (default now).
+ * incrementally (only files whose stat changed since the last capture are hashed again), or,
+ * with `intoPack`, a directory without a stat cache into a pack of the local store
+ * (IncrementalCaptureOptions.intoPack). `savedAtMs` is recorded as the save time (default now).
  */
 export async function capturePaths(
   store: CasStore,
   spec: EntrySpec,
   roots: PathRoots,
   savedAtMs = Date.now(),
+  options: { intoPack?: boolean } = {},
 ): Promise<CapturedPaths> {
   const files: FileNode[] = [];
   const directories: DirectoryNode[] = [];
@@ -73,7 +75,8 @@ export async function capturePaths(
     // Entries are numbered among the captured paths: entry i is captured[i].
     const name = String(captured.length);
     if (stats?.isDirectory()) {
-      directories.push({ name, digest: (await captureIncremental(store, absolute)).root });
+      const done = await captureIncremental(store, absolute, { intoPack: options.intoPack });
+      directories.push({ name, digest: done.root });
     } else if (stats?.isFile()) {
       const digest = await store.addObject({ path: absolute });
       files.push({ name, digest, isExecutable: (stats.mode & 0o111) !== 0, nodeProperties: undefined });
