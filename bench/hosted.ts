@@ -53,7 +53,7 @@ import {
   runnerPath,
 } from '../__tests__/helpers/runner.js';
 import { CasdDaemon } from '../src/casd/index.js';
-import { CountingProxy, Progress, mb, ms, sampleTreesRss } from './measure.js';
+import { CountingProxy, Progress, mb, ms, sampleTreesRss, benchArgs } from './measure.js';
 import { type GeneratedTree, changeFiles, generateTree } from './tree.js';
 
 /**
@@ -86,13 +86,7 @@ const RUNNER_NAME = 'hosted-bench';
 /** A step that takes longer than this is killed (a guard against hangs, not a timing). */
 const STEP_KILL_MS = 60 * 60_000;
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const files = args.includes('--large') ? 100_000 : Number(flag('--files') ?? 10_000);
-const work = flag('--work') ?? join(tmpdir(), 'casd-bench-hosted');
+const { files, work } = benchArgs(join(tmpdir(), 'casd-bench-hosted'));
 const here = import.meta.dirname;
 
 type Side = 'casd-action' | 'actions/cache';

@@ -160,3 +160,18 @@ export function mb(bytes: number): string {
 export function ms(value: number): string {
   return value < 1000 ? `${value.toFixed(0)} ms` : `${(value / 1000).toFixed(2)} s`;
 }
+
+/** The options every bench script takes: --files N (default 10000), --large, --work DIR. */
+export function benchArgs(defaultWork: string): {
+  files: number;
+  work: string;
+  flag: (name: string) => string | undefined;
+} {
+  const args = process.argv.slice(2);
+  const flag = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const files = args.includes('--large') ? 100_000 : Number(flag('--files') ?? 10_000);
+  return { files, work: flag('--work') ?? defaultWork, flag };
+}

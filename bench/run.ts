@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import locateCasd from '../__tests__/helpers/global-setup.js';
 import { startActionsCacheEmulator } from '../__tests__/helpers/actions-cache/index.js';
 import { CasdDaemon } from '../src/casd/index.js';
-import { CountingProxy, Progress, mb, sampleTreeRss } from './measure.js';
+import { CountingProxy, Progress, mb, sampleTreeRss, benchArgs } from './measure.js';
 import type { Job, JobResult } from './scenario.js';
 import { measureMainReady } from './main-ready.js';
 import { changeFiles, filesToChange, generateTree } from './tree.js';
@@ -23,13 +23,7 @@ interface Measured extends JobResult {
   peakRss: number;
 }
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const files = args.includes('--large') ? 100_000 : Number(flag('--files') ?? 10_000);
-const work = flag('--work') ?? join(tmpdir(), 'casd-bench');
+const { files, work } = benchArgs(join(tmpdir(), 'casd-bench'));
 const here = import.meta.dirname;
 const node = process.execPath;
 

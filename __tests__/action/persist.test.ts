@@ -52,6 +52,28 @@ afterEach(() => {
 // maxInlineBytes 0: most cases are about packs saved as entries of their own; inline ones say so.
 const opts = () => ({ cacheDir: cas.root, prefix, runId: '42', retryDelayMs: 10, maxInlineBytes: 0 });
 
+/**
+ * Saves the pack staged in `layout` under `pack.key`, then an index of `version` listing it
+ * alone: entries laid out by hand, as an earlier version or a damaged upload left them.
+ */
+async function saveByHand(
+  layout: ReturnType<typeof persistLayout>,
+  version: number,
+  pack: { key: string; blobs: number; bytes: number },
+): Promise<void> {
+  await saveCache([layout.packEntryPath], pack.key);
+  mkdirSync(layout.indexStaging, { recursive: true });
+  const index = {
+    version,
+    created: new Date().toISOString(),
+    packs: [pack],
+    files: { count: 0, bytes: 0, digest: 'none' },
+  };
+  writeFileSync(join(layout.indexStaging, 'index.json'), JSON.stringify(index));
+  await saveCache([layout.indexEntryPath], `${prefix}-index-1-1-1`);
+  rmSync(layout.stagingRoot, { recursive: true, force: true });
+}
+
 describe('savePersisted and restorePersisted', () => {
   it('restores into an empty directory exactly the blobs and small files saved', async () => {
     cas.addBlobs(50, 4096);
@@ -283,17 +305,7 @@ describe('savePersisted and restorePersisted', () => {
       );
     }
     writeFileSync(join(layout.packStaging, 'blobs.txt'), `${hashes.join('\n')}\n`);
-    await saveCache([layout.packEntryPath], key);
-    mkdirSync(layout.indexStaging, { recursive: true });
-    const index = {
-      version: 1,
-      created: new Date().toISOString(),
-      packs: [{ key, blobs: 5, bytes: 5 * 512 }],
-      files: { count: 0, bytes: 0, digest: 'none' },
-    };
-    writeFileSync(join(layout.indexStaging, 'index.json'), JSON.stringify(index));
-    await saveCache([layout.indexEntryPath], `${prefix}-index-1-1-1`);
-    rmSync(layout.stagingRoot, { recursive: true, force: true });
+    await saveByHand(layout, 1, { key, blobs: 5, bytes: 5 * 512 });
 
     cas.wipe();
     const restored = await restorePersisted({ ...opts(), installBlobs: false });
@@ -316,17 +328,7 @@ describe('savePersisted and restorePersisted', () => {
     bytes[300] ^= 0xff; // inside the second blob
     writeFileSync(join(layout.packStaging, 'pack.pack'), bytes);
     const key = packKey(prefix, hashes);
-    await saveCache([layout.packEntryPath], key);
-    mkdirSync(layout.indexStaging, { recursive: true });
-    const index = {
-      version: 2,
-      created: new Date().toISOString(),
-      packs: [{ key, blobs: 3, bytes: 3 * 256 }],
-      files: { count: 0, bytes: 0, digest: 'none' },
-    };
-    writeFileSync(join(layout.indexStaging, 'index.json'), JSON.stringify(index));
-    await saveCache([layout.indexEntryPath], `${prefix}-index-1-1-1`);
-    rmSync(layout.stagingRoot, { recursive: true, force: true });
+    await saveByHand(layout, 2, { key, blobs: 3, bytes: 3 * 256 });
 
     cas.wipe();
     const restored = await restorePersisted({ ...opts(), installBlobs: false });
