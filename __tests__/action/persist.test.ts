@@ -421,4 +421,34 @@ describe('savePersisted and restorePersisted', () => {
     for (const [hash, data] of fresh) expect((await packs.read(hash)).equals(data)).toBe(true);
     await packs.close();
   });
+
+  it("saves a capture's pack as part of the pack entry without rewriting it, and restores every blob", async () => {
+    const loose = cas.addBlobs(2, 300);
+    const layout = persistLayout(cas.root);
+    const captured = new Map(
+      [0, 1, 2].map((i) => {
+        const data = Buffer.from(`packed by a capture ${i} ${prefix}`);
+        return [createHash('sha256').update(data).digest('hex'), data] as const;
+      }),
+    );
+    await writePack(
+      layout.packsDir,
+      'capture-whole',
+      [...captured.keys()].sort().map((hash) => ({ hash, size: captured.get(hash)!.byteLength })),
+      (hash) => Promise.resolve(captured.get(hash)!),
+    );
+    expect(await savePersisted(opts())).toMatchObject({ packsUploaded: 1, blobsPacked: 5, warnings: [] });
+
+    cas.wipe();
+    const restored = await restorePersisted({ ...opts(), installBlobs: false });
+    expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 5, warnings: [] });
+    // Two pack files in the entry: the capture's, linked in whole, and one of the loose blobs.
+    const names = packNames(layout.packsDir);
+    expect(names).toHaveLength(2);
+    expect(names[1]).toBe(`${names[0]}-1`);
+    const packs = new PackFiles(layout.packsDir);
+    expect([...packs.sizes().keys()].sort()).toEqual([...loose, ...captured.keys()].sort());
+    for (const [hash, data] of captured) expect((await packs.read(hash)).equals(data)).toBe(true);
+    await packs.close();
+  });
 });

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  PACK_INDEX_SUFFIX,
   PackFiles,
   installPackedBlobs,
   movePack,
@@ -17,7 +15,6 @@ import {
   INLINE_PACKS_DIR,
   PACK_MANIFEST,
   type PersistLayout,
-  STAGED_PACK_NAME,
   persistLayout,
 } from './layout.js';
 import { type IndexManifest, type PackRef, parseIndexManifest, parsePackManifest } from './manifest.js';
@@ -134,7 +131,7 @@ async function restorePack(
       );
       return;
     }
-    await keepPack(session, layout, pack, dir, name, result);
+    await keepPack(session, layout, pack, dir, [name], result);
     result.bytesDownloaded += pack.bytes;
     return;
   }
@@ -148,8 +145,9 @@ async function restorePack(
       );
       return;
     }
-    if (existsSync(join(layout.packStaging, STAGED_PACK_NAME + PACK_INDEX_SUFFIX))) {
-      await keepPack(session, layout, pack, layout.packStaging, STAGED_PACK_NAME, result);
+    const staged = packNames(layout.packStaging);
+    if (staged.length > 0) {
+      await keepPack(session, layout, pack, layout.packStaging, staged, result);
       result.bytesDownloaded += pack.bytes;
       return;
     }
@@ -179,30 +177,41 @@ async function restorePack(
   }
 }
 
-/** Checks the downloaded pack `<dir>/<name>` (format 2) and moves it into the local store's packs. */
+/**
+ * Checks the pack files `names` of `dir` (format 2; one pack entry may hold several, see
+ * stagePack) and moves them into the local store's packs as `<localPackName>` and
+ * `<localPackName>-<i>`, that one last: a pack whose first name is there is whole.
+ */
 async function keepPack(
   session: Session,
   layout: PersistLayout,
   pack: PackRef,
   dir: string,
-  name: string,
+  names: readonly string[],
   result: PersistRestoreResult,
 ): Promise<void> {
-  const checked = await verifyPack(dir, name);
-  if (checked.corrupt.length > 0) {
+  const corrupt: string[] = [];
+  let blobs = 0;
+  for (const name of names) {
+    const checked = await verifyPack(dir, name);
+    corrupt.push(...checked.corrupt);
+    blobs += checked.blobs;
+  }
+  if (corrupt.length > 0) {
     session.problem(
       'corrupt-data',
-      `pack ${pack.key} holds ${checked.corrupt.length} blob(s) whose bytes do not match their digest, e.g. ${checked.corrupt[0]}; they were not installed`,
+      `pack ${pack.key} holds ${corrupt.length} blob(s) whose bytes do not match their digest, e.g. ${corrupt[0]}; they were not installed`,
     );
     return;
   }
-  const staged = new PackFiles(dir);
-  const hashes = [...staged.sizes().keys()].sort();
-  await staged.close();
-  await movePack(dir, name, layout.packsDir, localPackName(pack.key));
+  const hashes = [...new PackFiles(dir, names).sizes().keys()].sort();
+  const base = localPackName(pack.key);
+  for (let i = names.length - 1; i >= 0; i--) {
+    await movePack(dir, names[i], layout.packsDir, i === 0 ? base : `${base}-${i}`);
+  }
   await writePackHashes(layout, pack.key, hashes);
   result.packsDownloaded += 1;
-  result.blobsRestored += checked.blobs;
+  result.blobsRestored += blobs;
 }
 
 /**
@@ -215,7 +224,7 @@ async function settlePacks(layout: PersistLayout, index: IndexManifest, install:
   const listed = new Set(index.packs.map((p) => localPackName(p.key)));
   const persisted = (name: string): boolean => LOCAL_PACK_NAME.test(name);
   for (const name of packNames(layout.packsDir)) {
-    if (persisted(name) && !listed.has(name)) await removePack(layout.packsDir, name);
+    if (persisted(name) && !listed.has(name.slice(0, 32))) await removePack(layout.packsDir, name);
   }
   const others = packNames(layout.packsDir).filter((name) => !persisted(name));
   if (others.length > 0 && !install) {
@@ -237,7 +246,7 @@ async function settlePacks(layout: PersistLayout, index: IndexManifest, install:
 }
 
 /** Names of the local packs persistence keeps (localPackName); others are a capture's. */
-const LOCAL_PACK_NAME = /^[0-9a-f]{32}$/;
+const LOCAL_PACK_NAME = /^[0-9a-f]{32}(-\d+)?$/;
 
 /** Records the restored index as the base of the next save. */
 async function remember(

@@ -1,6 +1,12 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PackFiles, writePack } from '../../cas/store/pack-files.js';
+import {
+  PACK_DATA_SUFFIX,
+  PACK_INDEX_SUFFIX,
+  PackFiles,
+  packNames,
+  writePack,
+} from '../../cas/store/pack-files.js';
 import { saveEntry } from './entries.js';
 import { digestSmallFiles, stageSmallFiles } from './files.js';
 import {
@@ -8,6 +14,7 @@ import {
   INLINE_PACKS_DIR,
   type PersistLayout,
   STAGED_PACK_NAME,
+  linkOrCopy,
   listSmallFiles,
   objectPath,
   persistLayout,
@@ -167,8 +174,7 @@ async function storePack(
   }
   try {
     await rm(layout.packStaging, { recursive: true, force: true });
-    const blobs = pack.hashes.map((hash) => ({ hash, size: sizes.get(hash) ?? 0 }));
-    await writePack(layout.packStaging, STAGED_PACK_NAME, blobs, bytesOf);
+    await stagePack(layout, pack, sizes, bytesOf);
     const outcome = await saveEntry(session, [layout.packEntryPath], pack.key);
     if (outcome.status === 'denied') return 'denied';
     if (outcome.status === 'failed') {
@@ -182,6 +188,40 @@ async function storePack(
     return outcome.status === 'saved' ? 'uploaded' : 'skipped';
   } finally {
     await rm(layout.packStaging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Stages the blobs of `pack` as pack files in the staging area: local packs (a capture's,
+ * IncrementalCaptureOptions.intoPack) whose every blob belongs to `pack` are linked in whole
+ * (no copy of their bytes), and the rest is written into one more pack file. A restore takes
+ * every pack file of the entry (restorePack).
+ */
+async function stagePack(
+  layout: PersistLayout,
+  pack: PackPlan,
+  sizes: ReadonlyMap<string, number>,
+  bytesOf: (hash: string) => Promise<Buffer>,
+): Promise<void> {
+  const wanted = new Set(pack.hashes);
+  const covered = new Set<string>();
+  let part = 0;
+  for (const name of packNames(layout.packsDir)) {
+    const held = [...new PackFiles(layout.packsDir, [name]).sizes().keys()];
+    if (held.length === 0 || !held.every((hash) => wanted.has(hash) && !covered.has(hash))) continue;
+    for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX]) {
+      await linkOrCopy(
+        join(layout.packsDir, name + suffix),
+        join(layout.packStaging, `part-${part}${suffix}`),
+      );
+    }
+    part += 1;
+    for (const hash of held) covered.add(hash);
+  }
+  const rest = pack.hashes.filter((hash) => !covered.has(hash));
+  if (rest.length > 0 || part === 0) {
+    const blobs = rest.map((hash) => ({ hash, size: sizes.get(hash) ?? 0 }));
+    await writePack(layout.packStaging, STAGED_PACK_NAME, blobs, bytesOf);
   }
 }
 
