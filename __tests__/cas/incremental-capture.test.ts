@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -82,6 +83,30 @@ describe('captureIncremental into a pack (intoPack)', () => {
     const again = await captureIncremental(fx.store, src, { statCacheDir, racyWindowMs: 0, intoPack: true });
     expect(again).toMatchObject({ root: result.root, filesHashed: 0, full: false });
     expect(await fx.store.importDirectory(src)).toEqual(result.root);
+  });
+});
+
+describe('captureIncremental into a pack, bounded (packMaxBytes)', () => {
+  let fx: StoreFixture;
+  beforeAll(async () => {
+    fx = await startStore();
+  });
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  it('captures a tree above the bound through casd, as a quota-bound capture would be', async () => {
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    const result = await captureIncremental(fx.store, src, {
+      statCacheDir: fx.scratch(),
+      racyWindowMs: 0,
+      intoPack: true,
+      packMaxBytes: 10,
+    });
+    expect(packNames(join(fx.store.cacheDir, PACKS_DIR))).toEqual([]);
+    expect(result.full).toBe(true);
+    expect(await fx.store.importDirectory(src)).toEqual(result.root);
+    expect(existsSync(fx.store.objectPath(result.root))).toBe(true);
   });
 });
 

@@ -36930,7 +36930,8 @@ class Remote {
  * restoring a pack writes one big file (bulk data is cheap here; inodes are not) and files
  * are sliced out of it straight to where they are wanted. A pack `<name>` is two files:
  *
- *   <name>.pack  the blobs' bytes, concatenated in the order of the index
+ *   <name>.pack  the blobs' bytes, concatenated (sorted by hash, or in the order a capture
+ *                read them; the index gives each blob's place)
  *   <name>.idx   `casd-pack 2` on the first line, then one `<sha256 hex> <offset> <length>`
  *                line per blob, sorted by hash
  *
@@ -36943,8 +36944,20 @@ const PACK_DATA_SUFFIX = '.pack';
 const PACK_INDEX_SUFFIX = '.idx';
 /** The local store's packs, relative to the cache directory. */
 const PACKS_DIR = (0,external_node_path_namespaceObject.join)('cas', 'packs');
-// Read once: the mask new files get, to skip a chmod where it masks nothing of the mode.
-const UMASK = process.umask();
+// The mask new files get (read once), to skip a chmod where it masks nothing of the mode.
+// Worker threads may not read it: then every copy gets its chmod.
+let umaskRead;
+function umask() {
+    if (umaskRead === undefined) {
+        try {
+            umaskRead = process.umask();
+        }
+        catch {
+            umaskRead = 0o777;
+        }
+    }
+    return umaskRead;
+}
 const openFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.open);
 const closeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.close);
 const writeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.write);
@@ -37225,7 +37238,7 @@ class PackFiles {
                 await closeFd(out);
             }
             // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
-            if ((mode & UMASK) !== 0)
+            if ((mode & umask()) !== 0)
                 await (0,promises_.chmod)(dest, mode);
             return;
         }
@@ -38204,9 +38217,19 @@ async function captureIncremental(store, path, options = {}) {
     }
     const scanStartNs = wallClockNs();
     const loaded = await loadStatCache(cacheFile, absRoot);
-    const packing = options.intoPack === true && !loaded.cache;
+    let packing = options.intoPack === true && !loaded.cache;
+    // The quota bound needs the scan's sizes: a tree over it starts CaptureTree after the scan.
     const imported = loaded.cache || packing ? undefined : await startImport(store, absRoot);
     const scan = scanTree(absRoot);
+    let late;
+    if (packing && scan && options.packMaxBytes !== undefined) {
+        const bytes = scan.files.reduce((sum, f) => sum + Number(f.stat.size), 0);
+        if (bytes > options.packMaxBytes) {
+            logger.debug(`capture of ${absRoot}: ${bytes} bytes exceed the pack bound; capturing through casd`);
+            packing = false;
+            late = await startImport(store, absRoot);
+        }
+    }
     if (!scan) {
         logger.debug(`capture of ${absRoot}: a name is not UTF-8; capturing everything with CaptureTree`);
         await removeStatCache(cacheFile).catch(() => undefined);
@@ -38215,7 +38238,7 @@ async function captureIncremental(store, path, options = {}) {
     }
     let result;
     let cache;
-    if (packing) {
+    if (packing && !loaded.cache) {
         logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); packing everything`);
         const packed = await captureIntoPack(store, absRoot, scan);
         cache = {
@@ -38229,7 +38252,7 @@ async function captureIncremental(store, path, options = {}) {
     }
     else if (!loaded.cache) {
         logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); capturing everything`);
-        const full = await captureFull(store, imported.root, absRoot, scan);
+        const full = await captureFull(store, (imported ?? late).root, absRoot, scan);
         cache = { ...full.cache, scanStartNs, racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)) };
         result = { root: full.root, filesHashed: scan.files.length, filesReused: 0, full: true };
     }

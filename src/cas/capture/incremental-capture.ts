@@ -53,6 +53,12 @@ export interface IncrementalCaptureOptions {
    * does not serve packed blobs. Files above PACK_CAPTURE_MAX_FILE_BYTES still go to casd.
    */
   intoPack?: boolean;
+  /**
+   * With `intoPack`: a tree whose files hold more bytes than this is captured through casd
+   * instead, so that casd's quota still bounds what the local cache takes (casd does not see
+   * packs). Default: no bound.
+   */
+  packMaxBytes?: number;
 }
 
 export interface IncrementalCaptureResult {
@@ -391,9 +397,19 @@ export async function captureIncremental(
 
   const scanStartNs = wallClockNs();
   const loaded = await loadStatCache(cacheFile, absRoot);
-  const packing = options.intoPack === true && !loaded.cache;
+  let packing = options.intoPack === true && !loaded.cache;
+  // The quota bound needs the scan's sizes: a tree over it starts CaptureTree after the scan.
   const imported = loaded.cache || packing ? undefined : await startImport(store, absRoot);
   const scan = scanTree(absRoot);
+  let late: { root: Promise<Digest> } | undefined;
+  if (packing && scan && options.packMaxBytes !== undefined) {
+    const bytes = scan.files.reduce((sum, f) => sum + Number(f.stat.size), 0);
+    if (bytes > options.packMaxBytes) {
+      logger.debug(`capture of ${absRoot}: ${bytes} bytes exceed the pack bound; capturing through casd`);
+      packing = false;
+      late = await startImport(store, absRoot);
+    }
+  }
   if (!scan) {
     logger.debug(`capture of ${absRoot}: a name is not UTF-8; capturing everything with CaptureTree`);
     await removeStatCache(cacheFile).catch(() => undefined);
@@ -403,7 +419,7 @@ export async function captureIncremental(
 
   let result: IncrementalCaptureResult;
   let cache: StatCache;
-  if (packing) {
+  if (packing && !loaded.cache) {
     logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); packing everything`);
     const packed = await captureIntoPack(store, absRoot, scan);
     cache = {
@@ -416,7 +432,7 @@ export async function captureIncremental(
     result = { root: packed.root, filesHashed: scan.files.length, filesReused: 0, full: true };
   } else if (!loaded.cache) {
     logger.debug(`capture of ${absRoot}: no usable stat cache (${loaded.reason}); capturing everything`);
-    const full = await captureFull(store, imported!.root, absRoot, scan);
+    const full = await captureFull(store, (imported ?? late)!.root, absRoot, scan);
     cache = { ...full.cache, scanStartNs, racyWindowNs: givenWindowNs ?? racyWindowFor(stats(scan)) };
     result = { root: full.root, filesHashed: scan.files.length, filesReused: 0, full: true };
   } else {

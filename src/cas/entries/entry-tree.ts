@@ -62,7 +62,7 @@ export async function capturePaths(
   spec: EntrySpec,
   roots: PathRoots,
   savedAtMs = Date.now(),
-  options: { intoPack?: boolean } = {},
+  options: { intoPack?: boolean; packMaxBytes?: number } = {},
 ): Promise<CapturedPaths> {
   const files: FileNode[] = [];
   const directories: DirectoryNode[] = [];
@@ -75,7 +75,7 @@ export async function capturePaths(
     // Entries are numbered among the captured paths: entry i is captured[i].
     const name = String(captured.length);
     if (stats?.isDirectory()) {
-      const done = await captureIncremental(store, absolute, { intoPack: options.intoPack });
+      const done = await captureIncremental(store, absolute, options);
       directories.push({ name, digest: done.root });
     } else if (stats?.isFile()) {
       const digest = await store.addObject({ path: absolute });

@@ -23,7 +23,8 @@ import { PACK_COPY_CHUNK_BYTES, PACK_INSTALL_CONCURRENCY, PACK_WRITE_READ_AHEAD 
  * restoring a pack writes one big file (bulk data is cheap here; inodes are not) and files
  * are sliced out of it straight to where they are wanted. A pack `<name>` is two files:
  *
- *   <name>.pack  the blobs' bytes, concatenated in the order of the index
+ *   <name>.pack  the blobs' bytes, concatenated (sorted by hash, or in the order a capture
+ *                read them; the index gives each blob's place)
  *   <name>.idx   `casd-pack 2` on the first line, then one `<sha256 hex> <offset> <length>`
  *                line per blob, sorted by hash
  *
@@ -38,8 +39,19 @@ export const PACK_INDEX_SUFFIX = '.idx';
 /** The local store's packs, relative to the cache directory. */
 export const PACKS_DIR = join('cas', 'packs');
 
-// Read once: the mask new files get, to skip a chmod where it masks nothing of the mode.
-const UMASK = process.umask();
+// The mask new files get (read once), to skip a chmod where it masks nothing of the mode.
+// Worker threads may not read it: then every copy gets its chmod.
+let umaskRead: number | undefined;
+function umask(): number {
+  if (umaskRead === undefined) {
+    try {
+      umaskRead = process.umask();
+    } catch {
+      umaskRead = 0o777;
+    }
+  }
+  return umaskRead;
+}
 const openFd = promisify(openCallback);
 const closeFd = promisify(closeCallback);
 const writeFd = promisify(writeCallback) as (
@@ -379,7 +391,7 @@ export class PackFiles {
         await closeFd(out);
       }
       // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
-      if ((mode & UMASK) !== 0) await chmod(dest, mode);
+      if ((mode & umask()) !== 0) await chmod(dest, mode);
       return;
     }
     const fd = this.fd(blob.data);
