@@ -35,7 +35,7 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import locateCasd from '../__tests__/helpers/global-setup.js';
 import {
@@ -53,7 +53,7 @@ import {
   runnerPath,
 } from '../__tests__/helpers/runner.js';
 import { CasdDaemon } from '../src/casd/index.js';
-import { CountingProxy, Progress, mb, ms, sampleTreesRss, benchArgs } from './measure.js';
+import { CountingProxy, Progress, mb, ms, sampleTreesRss, benchArgs, machineFacts } from './measure.js';
 import { type GeneratedTree, changeFiles, generateTree } from './tree.js';
 
 /**
@@ -525,13 +525,7 @@ async function main(): Promise<void> {
     const report: HostedReport = {
       date: new Date().toISOString(),
       durationMs: Date.now() - began,
-      machine: {
-        cpus: cpus().length,
-        model: cpus()[0]?.model,
-        memory: mb(totalmem()),
-        free: mb(freemem()),
-        node: process.version,
-      },
+      machine: machineFacts(),
       casd,
       model: { ...MODEL, downloadMBps, downloadPath: downloads.detail },
       tree: {

@@ -1,3 +1,4 @@
+import { cpus, freemem, totalmem } from 'node:os';
 /**
  * What the benchmark measures with: a TCP proxy that counts the bytes each way (in front of
  * the remote casd), a sampler of a process tree's resident memory, and a live progress line.
@@ -174,4 +175,15 @@ export function benchArgs(defaultWork: string): {
   };
   const files = args.includes('--large') ? 100_000 : Number(flag('--files') ?? 10_000);
   return { files, work: flag('--work') ?? defaultWork, flag };
+}
+
+/** The machine a bench ran on, as the results record it. */
+export function machineFacts(): { cpus: number; model?: string; memory: string; free: string; node: string } {
+  return {
+    cpus: cpus().length,
+    model: cpus()[0]?.model,
+    memory: mb(totalmem()),
+    free: mb(freemem()),
+    node: process.version,
+  };
 }

@@ -7,12 +7,12 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import locateCasd from '../__tests__/helpers/global-setup.js';
 import { startActionsCacheEmulator } from '../__tests__/helpers/actions-cache/index.js';
 import { CasdDaemon } from '../src/casd/index.js';
-import { CountingProxy, Progress, mb, sampleTreeRss, benchArgs } from './measure.js';
+import { CountingProxy, Progress, sampleTreeRss, benchArgs, machineFacts } from './measure.js';
 import type { Job, JobResult } from './scenario.js';
 import { measureMainReady } from './main-ready.js';
 import { changeFiles, filesToChange, generateTree } from './tree.js';
@@ -264,13 +264,7 @@ async function main(): Promise<void> {
 
     const report = {
       date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        model: cpus()[0]?.model,
-        memory: mb(totalmem()),
-        free: mb(freemem()),
-        node: process.version,
-      },
+      machine: machineFacts(),
       tree: {
         files,
         bytes: generated.bytes,
