@@ -47,21 +47,6 @@ export async function installSmallFiles(stagedRoot: string, cacheDir: string): P
   return installed;
 }
 
-/**
- * Links the blobs `hashes` from the object directory into a staged pack's `objects/` (same
- * layout, so no copying on one filesystem).
- */
-export async function stagePackBlobs(
-  objectsDir: string,
-  hashes: readonly string[],
-  packDir: string,
-): Promise<void> {
-  const stagedObjects = join(packDir, 'objects');
-  await forEachLimit(hashes, BLOB_FILE_CONCURRENCY, (hash) =>
-    linkOrCopy(objectPath(objectsDir, hash), objectPath(stagedObjects, hash)),
-  );
-}
-
 export interface InstalledBlobs {
   moved: number;
   movedBytes: number;
