@@ -179,6 +179,11 @@ describe('the local store reading through its packs', () => {
         expect(readFileSync(join(fromPacks, name))).toEqual(readFileSync(join(fromObjects, name)));
         expect(statSync(join(fromPacks, name)).mode).toBe(statSync(join(fromObjects, name)).mode);
       }
+      // Asked for links (restore-links), blobs only in a pack are copied out of it instead.
+      const linked = join(fx.scratch(), 'out');
+      const result = await checkout(store, root, linked, { link: true });
+      expect(result.linked).toBe(0);
+      expect(readFileSync(join(linked, 'a.txt'), 'utf8')).toBe('alpha');
       // Installing with the tree kept packed writes none of it; without, all of it.
       expect((await store.installPacked([root])).installed).toBe(0);
       expect((await store.installPacked()).installed).toBe(3);

@@ -135,7 +135,28 @@ describe('Remote fallbacks when casd cannot transfer blobs', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('pushes by writing object files straight to the remote, then pulls by reading straight from it', async () => {
+  it('without the local store, pushes through casd and writes straight to the remote what casd could not', async () => {
+    const pusherCasd = await startTestCasd();
+    const pusherConnection = pusherCasd.connect();
+    const store = new CasStore({ cacheDir: pusherCasd.cacheDir, connection: pusherConnection });
+    const logger = recordingLogger();
+    const pusher = await Remote.register(pusherConnection, { url: limited.url }, { logger });
+    try {
+      limited.resetCounters();
+      const root = await store.importDirectory(join(work, 'src'));
+      const result = await pusher.pushDirectory(root);
+      expect(result.blobsUploaded).toBe(files.size + 4);
+      expect(limited.counters.refusedTransfers).toBeGreaterThanOrEqual(1);
+      expect(logger.lines.join('\n')).toContain(`blobs to ${limited.url} directly (casd could not)`);
+      expect(await pusher.remoteMissingBlobs([...files.values()].map(digestOfBuffer))).toEqual([]);
+    } finally {
+      await pusher.close();
+      pusherConnection.close();
+      await pusherCasd.stop();
+    }
+  });
+
+  it('with the local store, pushes straight from its files (casd is not asked), then pulls by reading straight from the remote', async () => {
     const pusherCasd = await startTestCasd();
     const pusherConnection = pusherCasd.connect();
     const store = new CasStore({ cacheDir: pusherCasd.cacheDir, connection: pusherConnection });
@@ -145,12 +166,14 @@ describe('Remote fallbacks when casd cannot transfer blobs', () => {
     const pullerConnection = pullerCasd.connect();
     const puller = await Remote.register(pullerConnection, { url: limited.url, readOnly: true });
     try {
+      await writeFile(join(work, 'src', 'new-file'), randomBytes(700));
       const root = await store.importDirectory(join(work, 'src'));
+      limited.resetCounters();
       const result = await pusher.pushDirectory(root);
-      expect(result.blobsUploaded).toBe(files.size + 4);
-      expect(limited.counters.refusedTransfers).toBeGreaterThanOrEqual(1);
-      expect(logger.lines.join('\n')).toContain(`blobs to ${limited.url} directly (casd could not)`);
-      expect(await pusher.remoteMissingBlobs([...files.values()].map(digestOfBuffer))).toEqual([]);
+      expect(result.blobsUploaded).toBeGreaterThanOrEqual(1);
+      expect(limited.counters.refusedTransfers).toBe(0);
+      expect(logger.lines.join('\n')).not.toContain('casd could not');
+      expect(await pusher.remoteMissingBlobs([root, ...[...files.values()].map(digestOfBuffer)])).toEqual([]);
 
       limited.resetCounters();
       expect(await puller.pullTree(root)).toBe(true);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import type { Connection } from '../../src/grpc/connection.js';
 import { mapLimit } from '../../src/util/concurrency.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { startLimitedRemote } from '../helpers/limited-remote.js';
+import { hasZstd } from '../helpers/zstd.js';
+import { captureIncremental } from '../../src/cas/capture/incremental-capture.js';
 import { makeTestCertificates } from '../helpers/tls.js';
 import { captureDirectory, countObjects, objectFile, readObject } from './remote-helpers.js';
 
@@ -91,6 +93,53 @@ describe('Remote: local casd -> remote casd over TCP', () => {
     expect((await countObjects(remoteCasd.cacheDir)) - before).toBe(result.blobsUploaded);
     const changedBytes = changed.reduce((sum, path) => sum + (files.get(path) as Buffer).byteLength, 0);
     expect(result.bytesUploaded).toBeGreaterThan(changedBytes);
+  });
+
+  it('pushes a tree captured into a pack straight from the pack, and zstd to a server that takes it', async () => {
+    // Nothing of it is an object file casd could upload: the capture wrote one pack.
+    const packed = await writeTree(join(work, 'packed'), randomBytes(8).toString('hex'));
+    const capture = await captureIncremental(store, join(work, 'packed'), {
+      statCacheDir: join(work, 'stat-packed'),
+      intoPack: true,
+    });
+    store.reloadPacks();
+    const digests = [...packed.values()].map(digestOfBuffer);
+    expect(digests.some((d) => existsSync(store.objectPath(d)))).toBe(false);
+    const result = await remote.pushDirectory(capture.root);
+    expect(result.blobsUploaded).toBe(DIRS * FILES_PER_DIR + DIRS + 1);
+    expect(await remote.remoteMissingBlobs([capture.root, ...digests])).toEqual([]);
+    await mapLimit(packed, 64, async ([path, data]) => {
+      if (!(await readObject(remoteCasd.cacheDir, digestOfBuffer(data))).equals(data))
+        throw new Error(`${path} differs`);
+    });
+    if (!hasZstd) return;
+    // The same through a server that takes zstd: the big blobs travel compressed.
+    const zstdRemote = await startLimitedRemote(remoteCasd.url as string, { zstd: true });
+    const other = await startTestCasd();
+    const big = join(work, 'packed-big');
+    await mkdir(big);
+    await writeFile(
+      join(big, 'a.txt'),
+      Buffer.alloc(3 * 1024 * 1024, `zstd ${randomBytes(4).toString('hex')} line\n`),
+    );
+    const otherConnection = other.connect();
+    const otherStore = new CasStore({ cacheDir: other.cacheDir, connection: otherConnection });
+    const pusher = await Remote.register(otherConnection, { url: zstdRemote.url }, { store: otherStore });
+    try {
+      const root = (
+        await captureIncremental(otherStore, big, { statCacheDir: join(work, 'stat-big'), intoPack: true })
+      ).root;
+      otherStore.reloadPacks();
+      await pusher.pushDirectory(root);
+      expect(zstdRemote.counters.zstdBlobsReceived).toBeGreaterThanOrEqual(1);
+      expect(zstdRemote.counters.bytesReceived).toBeLessThan(1024 * 1024);
+      expect(await remote.remoteMissingBlobs([root])).toEqual([]);
+    } finally {
+      await pusher.close();
+      otherConnection.close();
+      await other.stop();
+      await zstdRemote.stop();
+    }
   });
 
   it('pulls the tree into an empty cache with identical files', async () => {

@@ -18,7 +18,7 @@ import {
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
-import { casdBinary } from '../helpers/casd.js';
+import { casdBinary, startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { createRunnerJob, runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
 
 /** Every entry under `root`: path -> kind, mode and content hash (or link target). */
@@ -142,5 +142,75 @@ describe('a restore from the Actions cache on a fresh runner writes each file on
     expect(fourth.main.outputs['cache-hit']).toBe('true');
     expect(describeTree(fourth.tree)).toEqual(changed);
     expect(treeObjectsIn(fourth.cacheDir, changed)).toBe(0);
+  });
+});
+
+describe('a first save to a remote writes each file once', () => {
+  let remote: TestCasd;
+  const runners: RunnerJob[] = [];
+  beforeAll(async () => {
+    remote = await startTestCasd({ tcp: true });
+  });
+  afterAll(async () => {
+    for (const runner of runners) runner.remove();
+    await remote?.stop();
+  });
+
+  // One job against the remote; `cacheDir` reuses an earlier job's disk (a self-hosted runner).
+  async function job(
+    build?: (tree: string) => void,
+    cacheDir?: string,
+  ): Promise<{ main: ActionRun; post: ActionRun; tree: string; cacheDir: string }> {
+    const runner = createRunnerJob();
+    runners.push(runner);
+    const dir = cacheDir ?? join(runner.root, 'casd-cache');
+    const main = await runAction('main', {
+      job: runner,
+      inputs: {
+        'casd-path': casdBinary(),
+        'cache-dir': dir,
+        remote: remote.url!,
+        key: 'remote-once',
+        path: 'tree',
+      },
+    });
+    expect(main.exitCode, main.stdout + main.stderr).toBe(0);
+    const tree = join(runner.workspace, 'tree');
+    build?.(tree);
+    const post = await runAction('post', { after: main });
+    expect(post.exitCode, post.stdout + post.stderr).toBe(0);
+    return { main, post, tree, cacheDir: dir };
+  }
+
+  it('captures into one pack, pushes from it, restores byte for byte; a later job on the same disk unpacks it', async () => {
+    const first = await job((tree) => {
+      for (let i = 0; i < 40; i++) {
+        mkdirSync(join(tree, `d${i % 5}`), { recursive: true });
+        writeFileSync(join(tree, `d${i % 5}`, `f${i}.txt`), `remote file ${i} `.repeat(30 + i));
+      }
+      writeFileSync(join(tree, 'run.sh'), '#!/bin/sh\necho hi\n');
+      chmodSync(join(tree, 'run.sh'), 0o755);
+      mkdirSync(join(tree, 'empty-dir'));
+      symlinkSync('d0/f0.txt', join(tree, 'link'));
+    });
+    const expected = describeTree(first.tree);
+    const files = new Set(
+      [...expected.values()].filter((v) => v.startsWith('file ')).map((v) => v.split(' ')[2]),
+    );
+    // Written once: into the capture's pack, not as casd object files; all of it on the remote.
+    expect(treeObjectsIn(first.cacheDir, expected)).toBe(0);
+    expect(readdirSync(join(first.cacheDir, 'cas', 'packs')).length).toBeGreaterThan(0);
+    expect(treeObjectsIn(remote.cacheDir, expected)).toBe(files.size);
+
+    const second = await job();
+    expect(second.main.outputs['cache-hit']).toBe('true');
+    expect(describeTree(second.tree)).toEqual(expected);
+
+    // The first job's disk again: nothing persists its pack, so main makes it casd's objects.
+    const third = await job(undefined, first.cacheDir);
+    expect(third.main.stdout).toMatch(/Made \d+ packed blobs of an earlier job available to casd/);
+    expect(readdirSync(join(first.cacheDir, 'cas', 'packs'))).toEqual([]);
+    expect(treeObjectsIn(first.cacheDir, expected)).toBe(files.size);
+    expect(describeTree(third.tree)).toEqual(expected);
   });
 });

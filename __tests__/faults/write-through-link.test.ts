@@ -74,7 +74,7 @@ describe('a write through a file restored as a hard link (restore-links: true, a
     });
     const main2 = await runAction('main', { job: second, inputs: inputs2 });
     expect(main2.exitCode, main2.stdout).toBe(0);
-    expect(main2.outputs['matched-key']).toBe('links-v1');
+    expect(main2.outputs['matched-key'], main2.stdout).toBe('links-v1');
     const file = join(second.workspace, 'out', 'f.txt');
     expect(statSync(file).nlink).toBeGreaterThan(1);
     // The build step: an ordinary write, which root may do to a 0444 file.

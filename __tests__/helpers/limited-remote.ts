@@ -7,8 +7,10 @@ import {
   type ServiceError,
   status,
 } from '@grpc/grpc-js';
+import { zstdCompressSync, zstdDecompressSync } from './zstd.js';
 import {
   BatchUpdateBlobsRequest,
+  Compressor_Value,
   CapabilitiesService,
   type CapabilitiesServer,
   ContentAddressableStorageService,
@@ -44,6 +46,10 @@ export interface LimitedRemoteCounters {
   bytesReceived: number;
   /** Blob bytes sent in BatchReadBlobs and ByteStream Read. */
   bytesSent: number;
+  /** Blobs that came zstd-compressed (batch entries and ByteStream writes). */
+  zstdBlobsReceived: number;
+  /** Blobs sent zstd-compressed (batch entries and ByteStream reads). */
+  zstdBlobsSent: number;
 }
 
 export interface LimitedRemoteOptions {
@@ -63,6 +69,12 @@ export interface LimitedRemoteOptions {
    * so that a client's fallbacks run.
    */
   refuseUserAgent?: RegExp;
+  /**
+   * Advertise zstd (supported_compressors and supported_batch_update_compressors) and speak
+   * it: compressed batch entries, `compressed-blobs/zstd/` ByteStream reads and writes (the
+   * backend casd gets and gives plain blobs). Without it, compressed requests are refused.
+   */
+  zstd?: boolean;
 }
 
 export interface LimitedRemote {
@@ -74,6 +86,16 @@ export interface LimitedRemote {
 }
 
 const MiB = 1024 * 1024;
+const ZSTD_PATH = 'compressed-blobs/zstd/';
+
+// The resource name of the same blob uncompressed, as the backend casd takes it.
+function plainName(resourceName: string): string {
+  return resourceName.replace(ZSTD_PATH, 'blobs/');
+}
+
+function badRequest(details: string): ServerErrorResponse {
+  return { name: 'InvalidArgument', message: details, code: status.INVALID_ARGUMENT, details };
+}
 
 function zeroCounters(): LimitedRemoteCounters {
   return {
@@ -90,6 +112,8 @@ function zeroCounters(): LimitedRemoteCounters {
     byteStreamWrites: 0,
     bytesReceived: 0,
     bytesSent: 0,
+    zstdBlobsReceived: 0,
+    zstdBlobsSent: 0,
   };
 }
 
@@ -171,6 +195,8 @@ export async function startLimitedRemote(
           cacheCapabilities: caps.cacheCapabilities && {
             ...caps.cacheCapabilities,
             maxBatchTotalSizeBytes: advertised,
+            supportedCompressors: options.zstd ? [Compressor_Value.ZSTD] : [],
+            supportedBatchUpdateCompressors: options.zstd ? [Compressor_Value.ZSTD] : [],
           },
         })),
       );
@@ -191,7 +217,16 @@ export async function startLimitedRemote(
       const bytes = BatchUpdateBlobsRequest.encode(call.request).finish().byteLength;
       if (bytes > enforced) return callback(tooBig(bytes));
       counters.largestBatchBytes = Math.max(counters.largestBatchBytes, bytes);
-      for (const request of call.request.requests) counters.bytesReceived += request.data.byteLength;
+      for (const request of call.request.requests) {
+        counters.bytesReceived += request.data.byteLength;
+        if (request.compressor === Compressor_Value.IDENTITY) continue;
+        if (!options.zstd || request.compressor !== Compressor_Value.ZSTD) {
+          return callback(badRequest(`compressor ${request.compressor} is not supported`));
+        }
+        counters.zstdBlobsReceived++;
+        request.data = zstdDecompressSync(request.data);
+        request.compressor = Compressor_Value.IDENTITY;
+      }
       forward(callback, unary(backend.cas.batchUpdateBlobs.bind(backend.cas), call.request));
     },
     batchReadBlobs(call, callback) {
@@ -201,12 +236,21 @@ export async function startLimitedRemote(
       const bytes = call.request.digests.reduce((sum, d) => sum + d.sizeBytes, 0);
       if (bytes > enforced) return callback(tooBig(bytes));
       counters.largestBatchBytes = Math.max(counters.largestBatchBytes, bytes);
+      const zstd = options.zstd && call.request.acceptableCompressors.includes(Compressor_Value.ZSTD);
       forward(
         callback,
-        unary(backend.cas.batchReadBlobs.bind(backend.cas), call.request).then((response) => {
+        unary(backend.cas.batchReadBlobs.bind(backend.cas), {
+          ...call.request,
+          acceptableCompressors: [],
+        }).then((response) => {
           for (const entry of response.responses) {
-            counters.bytesSent += entry.data.byteLength;
             if (entry.digest && corrupt.has(entry.digest.hash)) entry.data = flipped(entry.data);
+            if (zstd && (entry.status?.code ?? 0) === 0) {
+              entry.data = zstdCompressSync(entry.data);
+              entry.compressor = Compressor_Value.ZSTD;
+              counters.zstdBlobsSent++;
+            }
+            counters.bytesSent += entry.data.byteLength;
           }
           return response;
         }),
@@ -223,29 +267,78 @@ export async function startLimitedRemote(
       const refusal = deniedTransfer(call.metadata);
       if (refusal) return call.emit('error', refusal);
       counters.byteStreamReads++;
-      const hash = /blobs\/([0-9a-f]{64})\//.exec(call.request.resourceName)?.[1] ?? '';
+      const hash = /blobs\/(?:zstd\/)?([0-9a-f]{64})\//.exec(call.request.resourceName)?.[1] ?? '';
+      const zstd = call.request.resourceName.includes(ZSTD_PATH);
+      if (zstd && !options.zstd) return call.emit('error', badRequest('compressed-blobs are not supported'));
       let first = true;
-      const upstream = backend.byteStream.read(call.request);
+      const parts: Buffer[] = [];
+      const upstream = backend.byteStream.read({
+        ...call.request,
+        resourceName: plainName(call.request.resourceName),
+      });
       upstream.on('data', (message: ReadResponse) => {
-        counters.bytesSent += message.data.byteLength;
         const data = first && corrupt.has(hash) ? flipped(message.data) : message.data;
         first = false;
+        if (zstd) return void parts.push(data);
+        counters.bytesSent += data.byteLength;
         call.write({ data });
       });
-      upstream.on('end', () => call.end());
+      upstream.on('end', () => {
+        if (zstd) {
+          const packed = zstdCompressSync(Buffer.concat(parts));
+          counters.zstdBlobsSent++;
+          for (let offset = 0; offset < packed.byteLength; offset += MiB) {
+            const data = packed.subarray(offset, offset + MiB);
+            counters.bytesSent += data.byteLength;
+            call.write({ data });
+          }
+        }
+        call.end();
+      });
       upstream.on('error', (err: ServiceError) => call.emit('error', err));
     },
     write(call, callback) {
       const refusal = deniedTransfer(call.metadata);
       if (refusal) return callback(refusal);
       counters.byteStreamWrites++;
+      let zstd: { name: string; parts: Buffer[]; received: number } | undefined;
+      let refused = false;
       const upstream = backend.byteStream.write((err, response) => {
+        if (refused) return;
         if (err) callback(err);
-        else callback(null, response);
+        else callback(null, zstd ? { committedSize: zstd.received } : response);
       });
+      const refuse = (why: string): void => {
+        refused = true;
+        upstream.cancel();
+        callback(badRequest(why));
+      };
       call.on('data', (message: WriteRequest) => {
         counters.bytesReceived += message.data.byteLength;
-        upstream.write(message);
+        if (refused) return;
+        if (message.resourceName.includes(ZSTD_PATH)) {
+          if (!options.zstd) return refuse('compressed-blobs are not supported');
+          zstd = { name: message.resourceName, parts: [], received: 0 };
+          counters.zstdBlobsReceived++;
+        }
+        if (!zstd) return void upstream.write(message);
+        // REAPI: after the first message, offsets count the compressed bytes sent so far.
+        if (message.writeOffset !== zstd.received)
+          return refuse(`write_offset ${message.writeOffset}, expected ${zstd.received}`);
+        zstd.parts.push(message.data);
+        zstd.received += message.data.byteLength;
+        if (!message.finishWrite) return;
+        const plain = zstdDecompressSync(Buffer.concat(zstd.parts));
+        for (let offset = 0; offset === 0 || offset < plain.byteLength; offset += MiB) {
+          const end = Math.min(plain.byteLength, offset + MiB);
+          upstream.write({
+            resourceName: offset === 0 ? plainName(zstd.name) : '',
+            writeOffset: offset,
+            finishWrite: end === plain.byteLength,
+            data: plain.subarray(offset, end),
+          });
+          if (end === plain.byteLength) break;
+        }
       });
       call.on('end', () => upstream.end());
       call.on('error', () => upstream.cancel());

@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8921);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5422);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8921:
+/***/ 5422:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34813,6 +34813,16 @@ const TRANSFER_CONCURRENCY_CAP = 4;
 const FIND_MISSING_GROUP = 512;
 /** The batch limit assumed when a server advertises none (REAPI suggests 4 MiB). */
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * zstd level for blobs sent to a server that takes them compressed: 3 is zstd's default, ~300 MB/s
+ * a core, well above the ~100 MB/s a remote link carries, so compressing costs no wall time.
+ */
+const ZSTD_LEVEL = 3;
+/**
+ * Blobs smaller than this go uncompressed even to a server that takes zstd: a frame's ~10
+ * bytes of header and the call's work outweigh what so few bytes can save.
+ */
+const ZSTD_MIN_BLOB_BYTES = 512;
 /** The batch limit used after a server rejected a batch for its size; 1 MiB is common. */
 const FALLBACK_MAX_BATCH_BYTES = 1024 * 1024;
 /**
@@ -35664,7 +35674,10 @@ function mkdirDirectory(path, root) {
         });
     }
 }
-/** Hard-links `from` to `to`; false when linking is impossible there (so copy instead). */
+/**
+ * Hard-links `from` to `to`; false when linking is impossible there, or there is no object
+ * file (the blob is only in a pack), so copy instead.
+ */
 async function tryLink(from, to) {
     try {
         await (0,promises_.link)(from, to);
@@ -35672,7 +35685,7 @@ async function tryLink(from, to) {
     }
     catch (err) {
         const code = checkout_errnoOf(err);
-        if (code === 'EXDEV' || code === 'EMLINK' || code === 'EPERM' || code === 'ENOTSUP')
+        if (code === 'EXDEV' || code === 'EMLINK' || code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOENT')
             return false;
         throw err;
     }
@@ -35846,6 +35859,9 @@ async function diffRefs(store, refs, refA, refB) {
     return diffTrees(store, a, b);
 }
 //# sourceMappingURL=diff.js.map
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+var external_node_zlib_namespaceObject_0 = /*#__PURE__*/__nccwpck_require__.t(external_node_zlib_namespaceObject, 2);
 ;// CONCATENATED MODULE: ./lib/cas/store/corrupt.js
 
 
@@ -35872,6 +35888,59 @@ function corruptObject(digest, path, detail) {
     return new errors/* CasError */.Ko('corrupt-data', `object ${digest_formatDigest(digest)} is corrupt: the local cache's file ${path} ${detail}; ${VERIFY_HINT}`);
 }
 //# sourceMappingURL=corrupt.js.map
+;// CONCATENATED MODULE: ./lib/cas/remote/compression.js
+
+
+
+
+
+
+
+const z = external_node_zlib_namespaceObject_0;
+/** True when this Node can compress and decompress zstd (22.15+, 23.8+, 24). */
+function zstdAvailable() {
+    return typeof z.zstdCompress === 'function' && typeof z.createZstdCompress === 'function';
+}
+const NO_COMPRESSION = { zstd: false, zstdBatchUpdate: false };
+/** What the server advertises and this process can do (nothing on a Node without zstd). */
+function compressionSupport(capabilities) {
+    if (!zstdAvailable())
+        return NO_COMPRESSION;
+    const cache = capabilities.cacheCapabilities;
+    return {
+        zstd: cache?.supportedCompressors.includes(remote_execution/* Compressor_Value */.Ew.ZSTD) ?? false,
+        zstdBatchUpdate: cache?.supportedBatchUpdateCompressors.includes(remote_execution/* Compressor_Value */.Ew.ZSTD) ?? false,
+    };
+}
+function params() {
+    return { params: { [z.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
+}
+/** zstd of `data` (on libuv's threads, so several compress at once). */
+function zstdCompress(data) {
+    return (0,external_node_util_namespaceObject.promisify)(z.zstdCompress)(data, params());
+}
+/** A zstd compressing stream (ByteStream uploads). */
+function zstdCompressStream() {
+    return z.createZstdCompress(params());
+}
+/** A zstd decompressing stream (ByteStream reads). */
+function zstdDecompressStream() {
+    return z.createZstdDecompress({});
+}
+/**
+ * The blob `digest` from its zstd frame; throws CasError('corrupt-data') naming the digest
+ * when the frame is broken or holds more bytes than the digest says.
+ */
+async function zstdDecompressBlob(digest, data) {
+    try {
+        // Why the bound: a hostile frame must not inflate past the size the digest promises.
+        return await (0,external_node_util_namespaceObject.promisify)(z.zstdDecompress)(data, { maxOutputLength: Math.max(1, digest.sizeBytes) });
+    }
+    catch (err) {
+        throw new errors/* CasError */.Ko('corrupt-data', `blob ${digest_formatDigest(digest)} received as a broken zstd frame (${err.message}); ${RECEIVED_HINT}`, { cause: err });
+    }
+}
+//# sourceMappingURL=compression.js.map
 ;// CONCATENATED MODULE: external "node:events"
 const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
 ;// CONCATENATED MODULE: ./lib/cas/remote/remote-bytestream.js
@@ -35886,14 +35955,22 @@ const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(im
 
 
 
-/** `{instance}/blobs/{hash}/{size}`; the instance and its slash are omitted when empty. */
-function readResourceName(instanceName, digest) {
-    const path = `blobs/${digest.hash}/${digest.sizeBytes}`;
+
+// `blobs/{hash}/{size}`, or `compressed-blobs/zstd/{hash}/{size}` (the uncompressed digest).
+function blobPath(digest, zstd) {
+    return `${zstd ? 'compressed-blobs/zstd' : 'blobs'}/${digest.hash}/${digest.sizeBytes}`;
+}
+/**
+ * `{instance}/blobs/{hash}/{size}` (`compressed-blobs/zstd/...` with `zstd`); the instance and
+ * its slash are omitted when empty.
+ */
+function readResourceName(instanceName, digest, zstd = false) {
+    const path = blobPath(digest, zstd);
     return instanceName ? `${instanceName}/${path}` : path;
 }
-/** `{instance}/uploads/{uuid}/blobs/{hash}/{size}`, with a fresh random uuid per upload. */
-function writeResourceName(instanceName, digest, uuid = (0,external_node_crypto_namespaceObject.randomUUID)()) {
-    const path = `uploads/${uuid}/blobs/${digest.hash}/${digest.sizeBytes}`;
+/** `{instance}/uploads/{uuid}/blobs/{hash}/{size}` (or compressed-blobs), a fresh uuid per upload. */
+function writeResourceName(instanceName, digest, uuid = (0,external_node_crypto_namespaceObject.randomUUID)(), zstd = false) {
+    const path = `uploads/${uuid}/${blobPath(digest, zstd)}`;
     return instanceName ? `${instanceName}/${path}` : path;
 }
 function corrupt(digest, actual, size) {
@@ -35910,26 +35987,53 @@ function corruptSource(digest, source, detail) {
 function callOptions(timeoutMs) {
     return timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
 }
+// The messages' data, decompressed when the read is of compressed-blobs.
+async function* readData(stream, zstd) {
+    if (!zstd) {
+        for await (const message of stream)
+            yield message.data;
+        return;
+    }
+    const inflate = zstdDecompressStream();
+    const feeding = (async () => {
+        for await (const message of stream) {
+            if (!inflate.write(message.data))
+                await (0,external_node_events_namespaceObject.once)(inflate, 'drain');
+        }
+        inflate.end();
+    })();
+    feeding.catch((err) => inflate.destroy(err));
+    for await (const chunk of inflate)
+        yield chunk;
+    await feeding;
+}
 /**
- * Streams one blob from ByteStream Read to `sink`, hashing as it goes.
- * Throws CasError('corrupt-data') naming the digest when the bytes do not match it.
+ * Streams one blob from ByteStream Read to `sink`, hashing as it goes (the decompressed
+ * bytes, with `zstd`). Throws CasError('corrupt-data') naming the digest when the bytes do
+ * not match it.
  */
-async function readStream(client, instanceName, digest, sink, timeoutMs) {
+async function readStream(client, instanceName, digest, sink, options) {
     const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
     let size = 0;
-    const stream = client.read({ resourceName: readResourceName(instanceName, digest), readOffset: 0, readLimit: 0 }, new src/* Metadata */.OS(), callOptions(timeoutMs));
+    const zstd = options.zstd ?? false;
+    const stream = client.read({ resourceName: readResourceName(instanceName, digest, zstd), readOffset: 0, readLimit: 0 }, new src/* Metadata */.OS(), callOptions(options.timeoutMs));
     try {
-        for await (const message of stream) {
-            size += message.data.byteLength;
+        for await (const data of readData(stream, zstd)) {
+            size += data.byteLength;
             if (size > digest.sizeBytes) {
                 stream.cancel();
                 throw corrupt(digest, '(too long)', size);
             }
-            hash.update(message.data);
-            await sink(message.data);
+            hash.update(data);
+            await sink(data);
         }
     }
     catch (err) {
+        if ((0,errors/* isCasError */.I5)(err))
+            throw err;
+        if (zstd && !isGrpcError(err)) {
+            throw new errors/* CasError */.Ko('corrupt-data', `blob ${digest_formatDigest(digest)} received as a broken zstd stream (${err.message}); ${RECEIVED_HINT}`, { cause: err });
+        }
         throw call_grpcToCasError(err, `ByteStream read of ${digest_formatDigest(digest)}`);
     }
     const actual = hash.digest('hex');
@@ -35937,22 +36041,22 @@ async function readStream(client, instanceName, digest, sink, timeoutMs) {
         throw corrupt(digest, actual, size);
 }
 /** Reads a whole blob through ByteStream into memory, verified against its digest. */
-async function byteStreamRead(client, instanceName, digest, timeoutMs) {
+async function byteStreamRead(client, instanceName, digest, options = {}) {
     const parts = [];
-    await readStream(client, instanceName, digest, (chunk) => void parts.push(chunk), timeoutMs);
+    await readStream(client, instanceName, digest, (chunk) => void parts.push(chunk), options);
     return Buffer.concat(parts, digest.sizeBytes);
 }
 /**
  * Reads a blob through ByteStream straight into the file `path` (never whole in memory).
  * The file is removed again when the read fails or the bytes do not match the digest.
  */
-async function byteStreamReadToFile(client, instanceName, digest, path, timeoutMs) {
+async function byteStreamReadToFile(client, instanceName, digest, path, options = {}) {
     const out = (0,external_node_fs_.createWriteStream)(path);
     try {
         await readStream(client, instanceName, digest, async (chunk) => {
             if (!out.write(chunk))
                 await (0,external_node_events_namespaceObject.once)(out, 'drain');
-        }, timeoutMs);
+        }, options);
         out.end();
         await (0,external_node_events_namespaceObject.once)(out, 'finish');
     }
@@ -35963,9 +36067,10 @@ async function byteStreamReadToFile(client, instanceName, digest, path, timeoutM
     }
 }
 async function* sourceChunks(source) {
-    if ('data' in source) {
-        for (let offset = 0; offset < source.data.byteLength; offset += BYTESTREAM_CHUNK_BYTES) {
-            yield Buffer.from(source.data.subarray(offset, offset + BYTESTREAM_CHUNK_BYTES));
+    if ('data' in source || 'load' in source) {
+        const data = 'data' in source ? source.data : await source.load();
+        for (let offset = 0; offset < data.byteLength; offset += BYTESTREAM_CHUNK_BYTES) {
+            yield Buffer.from(data.subarray(offset, offset + BYTESTREAM_CHUNK_BYTES));
         }
         return;
     }
@@ -35974,16 +36079,41 @@ async function* sourceChunks(source) {
     }
 }
 /**
- * Uploads one blob with ByteStream Write in 1 MiB messages, from memory or streamed from a file.
- * The content is hashed on the way and the write is abandoned (CasError 'corrupt-data') when
- * it does not match `digest`, so a file changed on disk never lands under a wrong digest; an
- * object of the local cache that does not match is named as corrupt (see corruptObject).
+ * The source's bytes hashed on the way (`onRaw`), then zstd-compressed, in messages of at most
+ * BYTESTREAM_CHUNK_BYTES. The last one comes only after the source has ended, so the caller
+ * verifies the hash before sending it.
  */
-async function byteStreamWrite(client, instanceName, digest, source, timeoutMs) {
+async function* compressedChunks(raw, onRaw) {
+    const deflate = zstdCompressStream();
+    const feeding = (async () => {
+        for await (const chunk of raw) {
+            onRaw(chunk);
+            if (!deflate.write(chunk))
+                await (0,external_node_events_namespaceObject.once)(deflate, 'drain');
+        }
+        deflate.end();
+    })();
+    feeding.catch((err) => deflate.destroy(err));
+    for await (const out of deflate) {
+        for (let offset = 0; offset < out.byteLength; offset += BYTESTREAM_CHUNK_BYTES) {
+            yield out.subarray(offset, offset + BYTESTREAM_CHUNK_BYTES);
+        }
+    }
+    await feeding;
+}
+/**
+ * Uploads one blob with ByteStream Write in 1 MiB messages, from memory or streamed from a file;
+ * with `zstd`, compressed to `compressed-blobs/zstd/` (offsets count compressed bytes after the
+ * first, as REAPI says). The content is hashed on the way and the write is abandoned (CasError
+ * 'corrupt-data') when it does not match `digest`, so a file changed on disk never lands under
+ * a wrong digest; an object of the local cache that does not match is named as corrupt (see
+ * corruptObject).
+ */
+async function byteStreamWrite(client, instanceName, digest, source, options = {}) {
     let settled = false;
     let call;
     const result = new Promise((resolve, reject) => {
-        call = client.write(new src/* Metadata */.OS(), callOptions(timeoutMs), (err, response) => {
+        call = client.write(new src/* Metadata */.OS(), callOptions(options.timeoutMs), (err, response) => {
             settled = true;
             if (err)
                 reject(err);
@@ -35991,41 +36121,73 @@ async function byteStreamWrite(client, instanceName, digest, source, timeoutMs) 
                 resolve(response.committedSize);
         });
     });
-    const resourceName = writeResourceName(instanceName, digest);
+    const zstd = options.zstd ?? false;
+    const resourceName = writeResourceName(instanceName, digest, undefined, zstd);
     const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
-    let offset = 0;
-    try {
-        for await (const chunk of sourceChunks(source)) {
-            // Why: a server may answer early when it already holds the blob; stop sending then.
-            if (settled)
-                break;
-            hash.update(chunk);
-            const end = offset + chunk.byteLength;
-            if (end > digest.sizeBytes)
-                throw corruptSource(digest, source, 'is longer than its digest');
-            const last = end === digest.sizeBytes;
-            if (last) {
-                const actual = hash.digest('hex');
-                if (actual !== digest.hash)
-                    throw corruptSource(digest, source, holding({ hash: actual, sizeBytes: end }));
-            }
-            const request = {
-                resourceName: offset === 0 ? resourceName : '',
-                writeOffset: offset,
-                finishWrite: last,
-                data: chunk,
-            };
-            offset = end;
-            if (!call.write(request))
-                await Promise.race([(0,external_node_events_namespaceObject.once)(call, 'drain'), result]);
+    let rawBytes = 0;
+    const takeRaw = (chunk) => {
+        hash.update(chunk);
+        rawBytes += chunk.byteLength;
+        if (rawBytes > digest.sizeBytes)
+            throw corruptSource(digest, source, 'is longer than its digest');
+    };
+    // Throws unless the source, now read whole, matched the digest.
+    const checkWhole = () => {
+        if (rawBytes !== digest.sizeBytes) {
+            throw corruptSource(digest, source, `holds ${rawBytes} bytes, fewer than its digest says`);
         }
-        if (!settled && offset !== digest.sizeBytes) {
-            throw corruptSource(digest, source, `holds ${offset} bytes, fewer than its digest says`);
+        const actual = hash.digest('hex');
+        if (actual !== digest.hash)
+            throw corruptSource(digest, source, holding({ hash: actual, sizeBytes: rawBytes }));
+    };
+    let offset = 0;
+    const send = async (data, last) => {
+        const request = {
+            resourceName: offset === 0 ? resourceName : '',
+            writeOffset: offset,
+            finishWrite: last,
+            data,
+        };
+        offset += data.byteLength;
+        if (!call.write(request))
+            await Promise.race([(0,external_node_events_namespaceObject.once)(call, 'drain'), result]);
+    };
+    try {
+        if (zstd) {
+            // One message held back: the last is sent only once the source is verified.
+            let held;
+            for await (const chunk of compressedChunks(sourceChunks(source), takeRaw)) {
+                if (settled)
+                    break;
+                if (held)
+                    await send(held, false);
+                held = chunk;
+            }
+            if (!settled) {
+                checkWhole();
+                await send(held ?? Buffer.alloc(0), true);
+            }
+        }
+        else {
+            for await (const chunk of sourceChunks(source)) {
+                // Why: a server may answer early when it already holds the blob; stop sending then.
+                if (settled)
+                    break;
+                takeRaw(chunk);
+                const last = rawBytes === digest.sizeBytes;
+                if (last)
+                    checkWhole();
+                await send(chunk, last);
+            }
+            if (!settled && rawBytes !== digest.sizeBytes)
+                checkWhole();
         }
         call.end();
         const committed = await result;
-        if (committed !== digest.sizeBytes && committed !== -1) {
-            throw new errors/* CasError */.Ko('remote-error', `ByteStream write of ${digest_formatDigest(digest)} committed ${committed} bytes, expected ${digest.sizeBytes}`);
+        // Compressed: the compressed bytes sent (some servers give the blob's size); -1: it was there.
+        const accepted = zstd ? [offset, digest.sizeBytes, -1] : [digest.sizeBytes, -1];
+        if (!accepted.includes(committed)) {
+            throw new errors/* CasError */.Ko('remote-error', `ByteStream write of ${digest_formatDigest(digest)} committed ${committed} bytes, expected ${accepted[0]}`);
         }
     }
     catch (err) {
@@ -36080,6 +36242,8 @@ function planBatches(digests, maxBatchBytes) {
 
 
 
+
+
 /**
  * A REAPI CAS client for one server and instance name: casd, or any strict third-party cache.
  * Sizes batches from the server's capabilities, sends blobs too big for a batch through
@@ -36093,6 +36257,7 @@ class CasClient {
     timeoutMs;
     capabilities;
     batchLimit;
+    compressionWanted;
     constructor(connection, instanceName = '', options = {}) {
         this.connection = connection;
         this.instanceName = instanceName;
@@ -36100,6 +36265,7 @@ class CasClient {
         this.concurrency = options.concurrency ?? CAS_CLIENT_CONCURRENCY;
         this.timeoutMs = options.timeoutMs;
         this.batchLimit = options.maxBatchBytes;
+        this.compressionWanted = options.compression ?? true;
     }
     /**
      * The server's capabilities, asked once and cached. A server without the Capabilities
@@ -36130,6 +36296,12 @@ class CasClient {
         }
         return this.batchLimit;
     }
+    /** How the server takes and gives zstd (none when it advertises none, or compression is off). */
+    async compression() {
+        if (!this.compressionWanted)
+            return NO_COMPRESSION;
+        return compressionSupport(await this.getCapabilities());
+    }
     /**
      * Asks which of `digests` the server lacks, in groups of at most 512 with several groups
      * in flight. Digests are de-duplicated by hash and the empty blob is never asked for.
@@ -36151,8 +36323,8 @@ class CasClient {
         return missing;
     }
     /**
-     * Reads blobs: BatchReadBlobs for those that fit a batch, ByteStream for bigger ones.
-     * Every blob is checked against its digest (CasError 'corrupt-data' naming it otherwise);
+     * Reads blobs: BatchReadBlobs for those that fit a batch, ByteStream for bigger ones (both
+     * as zstd when the server offers it). Every blob is checked against its digest (CasError 'corrupt-data' naming it otherwise);
      * blobs the server does not hold are listed in `missing`.
      */
     async readBlobs(digests) {
@@ -36164,11 +36336,15 @@ class CasClient {
             else
                 wanted.push(digest);
         }
+        const { zstd } = await this.compression();
         await this.transfer(wanted, {
-            batch: (batch) => this.batchRead(batch, result),
+            batch: (batch) => this.batchRead(batch, result, zstd),
             single: async (digest) => {
                 try {
-                    result.blobs.set(digest.hash, await byteStreamRead(this.byteStream(), this.instanceName, digest, this.timeoutMs));
+                    result.blobs.set(digest.hash, await byteStreamRead(this.byteStream(), this.instanceName, digest, {
+                        timeoutMs: this.timeoutMs,
+                        zstd,
+                    }));
                 }
                 catch (err) {
                     if ((0,errors/* isCasError */.I5)(err, 'blob-not-found'))
@@ -36182,14 +36358,19 @@ class CasClient {
     }
     /** Reads one blob of any size into a file, streaming it; throws 'blob-not-found' if absent. */
     async readBlobToFile(digest, path) {
-        await byteStreamReadToFile(this.byteStream(), this.instanceName, digest, path, this.timeoutMs);
+        const { zstd } = await this.compression();
+        await byteStreamReadToFile(this.byteStream(), this.instanceName, digest, path, {
+            timeoutMs: this.timeoutMs,
+            zstd,
+        });
     }
     /**
-     * Uploads blobs held in memory or in files: BatchUpdateBlobs for those that fit a batch
-     * (packed by total size), ByteStream Write for bigger ones (files are streamed, never read
-     * whole). Throws a CasError naming the first blob the server refused.
+     * Uploads blobs held in memory, in files or loaded on demand: BatchUpdateBlobs for those that
+     * fit a batch (packed by total size), ByteStream Write for bigger ones (files are streamed,
+     * never read whole); as zstd where the server takes it. `onWritten` hears of each call's
+     * blobs once the server has them. Throws a CasError naming the first blob the server refused.
      */
-    async writeBlobs(uploads) {
+    async writeBlobs(uploads, onWritten) {
         const bySize = [];
         const seen = new Set();
         for (const upload of uploads) {
@@ -36199,9 +36380,19 @@ class CasClient {
             bySize.push(upload);
         }
         const sources = new Map(bySize.map((u) => [u.digest.hash, u]));
+        const compression = await this.compression();
         await this.transfer(bySize.map((u) => u.digest), {
-            batch: (batch) => this.batchUpdate(batch, sources),
-            single: (digest) => byteStreamWrite(this.byteStream(), this.instanceName, digest, sources.get(digest.hash), this.timeoutMs),
+            batch: async (batch) => {
+                await this.batchUpdate(batch, sources, compression.zstdBatchUpdate);
+                onWritten?.(batch);
+            },
+            single: async (digest) => {
+                await byteStreamWrite(this.byteStream(), this.instanceName, digest, sources.get(digest.hash), {
+                    timeoutMs: this.timeoutMs,
+                    zstd: compression.zstd,
+                });
+                onWritten?.([digest]);
+            },
         });
     }
     /** Uploads one file under `digest`, streamed from disk. */
@@ -36255,11 +36446,16 @@ class CasClient {
             }
         });
     }
-    async batchRead(batch, result) {
+    async batchRead(batch, result, zstd) {
         const cas = this.connection.cas;
         let response;
         try {
-            response = await unary(cas.batchReadBlobs.bind(cas), { instanceName: this.instanceName, digests: batch, acceptableCompressors: [], digestFunction: 0 }, { timeoutMs: this.timeoutMs });
+            response = await unary(cas.batchReadBlobs.bind(cas), {
+                instanceName: this.instanceName,
+                digests: batch,
+                acceptableCompressors: zstd ? [remote_execution/* Compressor_Value */.Ew.ZSTD] : [],
+                digestFunction: 0,
+            }, { timeoutMs: this.timeoutMs });
         }
         catch (err) {
             throw call_grpcToCasError(err, `BatchReadBlobs (${batch.length} blobs) on ${this.where()}`);
@@ -36278,8 +36474,9 @@ class CasClient {
                     `${src/* status */.h5[code] ?? code}: ${entry.status?.message ?? ''}`, { grpcCode: code });
             }
             else {
-                verify(digest, entry.data);
-                result.blobs.set(digest.hash, entry.data);
+                const data = await received(digest, entry.data, entry.compressor);
+                verify(digest, data);
+                result.blobs.set(digest.hash, data);
             }
             wanted.delete(digest.hash);
         }
@@ -36287,11 +36484,17 @@ class CasClient {
         for (const digest of wanted.values())
             result.missing.push(digest);
     }
-    async batchUpdate(batch, sources) {
+    async batchUpdate(batch, sources, zstd) {
         const requests = await Promise.all(batch.map(async (digest) => {
             const source = sources.get(digest.hash);
-            const data = 'data' in source ? Buffer.from(source.data) : await readFileExact(source.path, digest);
-            return { digest, data, compressor: 0 };
+            const data = await uploadData(source, digest);
+            if (zstd && data.byteLength >= ZSTD_MIN_BLOB_BYTES) {
+                // Planned by raw size, so a frame is only sent when it is smaller.
+                const packed = await zstdCompress(data);
+                if (packed.byteLength < data.byteLength)
+                    return { digest, data: packed, compressor: remote_execution/* Compressor_Value */.Ew.ZSTD };
+            }
+            return { digest, data, compressor: remote_execution/* Compressor_Value */.Ew.IDENTITY };
         }));
         const cas = this.connection.cas;
         let response;
@@ -36323,6 +36526,30 @@ function verify(digest, data) {
 }
 // Reads a file to upload under `digest`, refusing one that does not match: an object of the
 // local cache is then corrupt (named as such); any other file changed since it was hashed.
+// The bytes of an upload, checked against its digest when read from a file or loaded.
+async function uploadData(source, digest) {
+    if ('data' in source)
+        return Buffer.from(source.data);
+    if ('load' in source)
+        return verifiedLoad(await source.load(), digest);
+    return readFileExact(source.path, digest);
+}
+function verifiedLoad(data, digest) {
+    const actual = digestOfBuffer(data);
+    if (actual.hash !== digest.hash || actual.sizeBytes !== digest.sizeBytes) {
+        throw new errors/* CasError */.Ko('corrupt-data', `cannot upload blob ${digest_formatDigest(digest)}: the local copy ${holding(actual)}; it is damaged`);
+    }
+    return data;
+}
+// A blob's data as the server sent it, decompressed when it came as zstd.
+async function received(digest, data, compressor) {
+    if (compressor === remote_execution/* Compressor_Value */.Ew.ZSTD)
+        return zstdDecompressBlob(digest, data);
+    if (compressor !== remote_execution/* Compressor_Value */.Ew.IDENTITY) {
+        throw new errors/* CasError */.Ko('remote-error', `blob ${digest_formatDigest(digest)} came with compressor ${compressor}, which was not asked for`);
+    }
+    return data;
+}
 async function readFileExact(path, digest) {
     const { readFile } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 1455, 19));
     const data = await readFile(path);
@@ -36581,10 +36808,12 @@ async function* blobsBeyond(store, root, bases, skipped = () => undefined) {
 
 
 
+
 /**
- * A remote cache registered with the local casd. Blob transfers go through casd (which
- * stores what it fetches), with a direct connection to the remote for FindMissingBlobs and
- * for fallbacks when casd's own transfer fails.
+ * A remote cache registered with the local casd. Fetches go through casd (which stores what
+ * it fetches); uploads go straight from the local store when the Remote has it
+ * (RemoteOptions.store), else through casd. The direct connection also serves
+ * FindMissingBlobs and the fallbacks when casd's own transfer fails.
  */
 class Remote {
     spec;
@@ -36859,8 +37088,11 @@ class Remote {
             throw new errors/* CasError */.Ko('invalid-input', `cannot ${doing}: remote ${this.spec.url} is configured read-only`);
         }
     }
-    // Uploads blobs known to be missing remotely: casd first, direct writes for what it failed.
+    // Uploads blobs known to be missing remotely: straight from the local store when we have it
+    // (uploadFromStore), else through casd with direct writes for what it failed.
     async upload(digests, onUploaded) {
+        if (this.options.store)
+            return this.uploadFromStore(this.options.store, digests, onUploaded);
         const sent = [];
         const { missing, retry } = await this.throughCasd('upload', digests, (moved) => {
             sent.push(...moved);
@@ -36878,6 +37110,33 @@ class Remote {
             });
             missing.push(...copied.missing);
         }
+        return { missing };
+    }
+    /**
+     * Writes blobs straight from the local store to the remote: object files streamed, packed
+     * blobs sliced out of their pack when their call is sent; several calls in flight, zstd
+     * where the remote takes it. Why not casd's UploadMissingBlobs: it cannot read packs (a
+     * capture into a pack writes no object file), sends uncompressed, and was no faster on
+     * loopback (measured: 2.9-6.6 s direct vs 3.4-7.3 s through casd for 283 MB in 13,236 blobs).
+     * Returns the blobs the store lacks.
+     */
+    async uploadFromStore(store, digests, onUploaded) {
+        const missing = [];
+        const uploads = [];
+        for (const digest of digests) {
+            if (digest.hash === EMPTY_DIGEST.hash)
+                continue;
+            if (store.packs.has(digest.hash)) {
+                uploads.push({ digest, load: () => store.readBlob(digest) });
+                continue;
+            }
+            const path = store.objectPath(digest);
+            if ((0,external_node_fs_.existsSync)(path))
+                uploads.push({ digest, path });
+            else
+                missing.push(digest);
+        }
+        await this.direct.writeBlobs(uploads, (written) => onUploaded?.(written.length, written.reduce((sum, digest) => sum + digest.sizeBytes, 0)));
         return { missing };
     }
     /**
@@ -37149,8 +37408,8 @@ async function movePack(fromDir, fromName, toDir, toName) {
 }
 /** Removes the pack `<dir>/<name>`. */
 async function removePack(dir, name) {
-    await rm(join(dir, name + PACK_INDEX_SUFFIX), { force: true });
-    await rm(join(dir, name + PACK_DATA_SUFFIX), { force: true });
+    await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(dir, name + PACK_INDEX_SUFFIX), { force: true });
+    await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(dir, name + PACK_DATA_SUFFIX), { force: true });
 }
 /** Names of the whole packs (index present) in `dir`. */
 function packNames(dir) {
@@ -37430,6 +37689,22 @@ class CasStore {
             }
         }
         return installPackedBlobs(this.packs, this.objectsDir, this.tmpDir, except);
+    }
+    /**
+     * Writes every packed blob into casd's object store and removes the packs: for a cache
+     * directory whose packs nothing persists (a capture into a pack pushed to a remote, on a
+     * runner whose disk outlives the job), so that casd's quota bounds them from then on.
+     */
+    async unpackAll() {
+        const names = packNames((0,external_node_path_namespaceObject.join)(this.cacheDir, PACKS_DIR));
+        if (names.length === 0)
+            return { installed: 0, bytes: 0 };
+        const done = await installPackedBlobs(this.packs, this.objectsDir, this.tmpDir);
+        await this.packs.close();
+        this.packFiles = undefined;
+        for (const name of names)
+            await removePack((0,external_node_path_namespaceObject.join)(this.cacheDir, PACKS_DIR), name);
+        return done;
     }
     /** True when the blob `digest` is in the local store. */
     async containsFile(digest) {
@@ -39450,13 +39725,14 @@ __nccwpck_require__.d(__webpack_exports__, {
   gH: () => (/* binding */ ActionCacheClient),
   c9: () => (/* binding */ CapabilitiesClient),
   A0: () => (/* binding */ Command_OutputDirectoryFormat),
+  Ew: () => (/* binding */ Compressor_Value),
   ct: () => (/* binding */ ContentAddressableStorageClient),
   np: () => (/* binding */ Digest),
   __: () => (/* binding */ Directory),
   io: () => (/* binding */ NodeProperties)
 });
 
-// UNUSED EXPORTS: ActionCacheService, ActionCacheUpdateCapabilities, ActionResult, BatchReadBlobsRequest, BatchReadBlobsResponse, BatchReadBlobsResponse_Response, BatchUpdateBlobsRequest, BatchUpdateBlobsRequest_Request, BatchUpdateBlobsResponse, BatchUpdateBlobsResponse_Response, CacheCapabilities, CapabilitiesService, Command, Compressor, Compressor_Value, ContentAddressableStorageService, DigestFunction, DigestFunction_Value, DirectoryNode, ExecutedActionMetadata, ExecutionCapabilities, FileNode, FindMissingBlobsRequest, FindMissingBlobsResponse, GetActionResultRequest, GetCapabilitiesRequest, GetTreeRequest, GetTreeResponse, NodeProperty, OutputDirectory, OutputFile, OutputSymlink, PriorityCapabilities, PriorityCapabilities_PriorityRange, ResultsCachePolicy, ServerCapabilities, SymlinkAbsolutePathStrategy, SymlinkAbsolutePathStrategy_Value, SymlinkNode, Tree, UpdateActionResultRequest, protobufFileName, protobufPackage
+// UNUSED EXPORTS: ActionCacheService, ActionCacheUpdateCapabilities, ActionResult, BatchReadBlobsRequest, BatchReadBlobsResponse, BatchReadBlobsResponse_Response, BatchUpdateBlobsRequest, BatchUpdateBlobsRequest_Request, BatchUpdateBlobsResponse, BatchUpdateBlobsResponse_Response, CacheCapabilities, CapabilitiesService, Command, Compressor, ContentAddressableStorageService, DigestFunction, DigestFunction_Value, DirectoryNode, ExecutedActionMetadata, ExecutionCapabilities, FileNode, FindMissingBlobsRequest, FindMissingBlobsResponse, GetActionResultRequest, GetCapabilitiesRequest, GetTreeRequest, GetTreeResponse, NodeProperty, OutputDirectory, OutputFile, OutputSymlink, PriorityCapabilities, PriorityCapabilities_PriorityRange, ResultsCachePolicy, ServerCapabilities, SymlinkAbsolutePathStrategy, SymlinkAbsolutePathStrategy_Value, SymlinkNode, Tree, UpdateActionResultRequest, protobufFileName, protobufPackage
 
 // EXTERNAL MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wire/binary-encoding.js + 3 modules
 var binary_encoding = __nccwpck_require__(9799);

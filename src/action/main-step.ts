@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { parseDigest } from '../cas/digest.js';
 import { CasStore } from '../cas/store/store.js';
+import { PACKS_DIR, packNames } from '../cas/store/pack-files.js';
 import { toolRemote } from '../settings/remote.js';
 import { writeToolSettings } from '../settings/tool-settings.js';
 import { withDeadline } from '../util/deadline.js';
@@ -136,6 +137,18 @@ export async function mainStep(): Promise<void> {
   core.setOutput(Outputs.ReccEnv, settings.reccEnv);
   core.setOutput(Outputs.BuildstreamConf, settings.buildstreamConf);
 
+  if (!config.saveLocalCache && !config.lookupOnly && packNames(join(cacheDir, PACKS_DIR)).length > 0) {
+    // An earlier job's capture into a pack, pushed to the remote and not persisted: before the
+    // restore, so that restore-links finds object files to link.
+    await phase('making packed blobs of an earlier job available to casd', () =>
+      timed(stats, 'install restored blobs', async () => {
+        const store = new CasStore({ cacheDir, connection: daemon.connection(), logger });
+        const done = await store.unpackAll();
+        if (done.installed > 0)
+          core.info(`Made ${done.installed} packed blobs of an earlier job available to casd`);
+      }),
+    );
+  }
   if (config.refs.length > 0 || config.key) {
     const what = config.lookupOnly ? 'looking up keys' : 'restoring refs';
     // restore.ts and lookup.ts read the cache directory from the config: the one in use.

@@ -96,9 +96,10 @@ async function captureKey(ctx: PostContext, store: CasStore): Promise<CapturedPa
         );
       }
       if (resolved.unmatched.length) report.pathsUnmatched = resolved.unmatched;
-      // Why intoPack only without a remote: a push goes through casd, which must hold the blobs.
-      // The quota's headroom bounds it, as casd's quota bounds a capture through casd.
-      const intoPack = config.saveLocalCache && !config.remote;
+      // Into a pack when it is persisted or pushed (pushes read packs; without either, casd's
+      // objects are the local cache a later job on this disk finds). The quota's headroom
+      // bounds it, as casd's quota bounds a capture through casd.
+      const intoPack = config.saveLocalCache || config.remote !== undefined;
       const usage = intoPack ? await getUsage(store.connection).catch(() => undefined) : undefined;
       const packMaxBytes = usage?.quotaBytes ? Math.max(0, usage.quotaBytes - usage.usedBytes) : undefined;
       const spec = { key: config.key!, patterns: config.paths, paths: resolved.paths };

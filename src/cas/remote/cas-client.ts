@@ -2,9 +2,17 @@ import { status } from '@grpc/grpc-js';
 import { CasError, isCasError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import {
+  Compressor_Value,
   type Directory,
   type ServerCapabilities,
 } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import {
+  type CompressionSupport,
+  NO_COMPRESSION,
+  compressionSupport,
+  zstdCompress,
+  zstdDecompressBlob,
+} from './compression.js';
 import type { Connection } from '../../grpc/connection.js';
 import { grpcToCasError, isGrpcError, unary } from '../../grpc/call.js';
 import { forEachLimit } from '../../util/concurrency.js';
@@ -14,6 +22,7 @@ import {
   FALLBACK_MAX_BATCH_BYTES,
   FIND_MISSING_GROUP,
   TRANSFER_CONCURRENCY_CAP,
+  ZSTD_MIN_BLOB_BYTES,
 } from '../options.js';
 import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from '../store/corrupt.js';
 import { type Digest, EMPTY_DIGEST, digestOfBuffer, formatDigest } from '../digest.js';
@@ -38,6 +47,11 @@ export interface CasClientOptions {
   timeoutMs?: number;
   /** Use this batch limit instead of asking the server (for tests and known servers). */
   maxBatchBytes?: number;
+  /**
+   * Send and fetch zstd where the server advertises it (`supported_compressors`,
+   * `supported_batch_update_compressors`) and this Node has zstd (default true).
+   */
+  compression?: boolean;
 }
 
 /** A blob and its digest, for uploads. */
@@ -68,6 +82,7 @@ export class CasClient {
   private readonly timeoutMs?: number;
   private capabilities?: Promise<ServerCapabilities>;
   private batchLimit?: number;
+  private readonly compressionWanted: boolean;
 
   constructor(connection: Connection, instanceName = '', options: CasClientOptions = {}) {
     this.connection = connection;
@@ -76,6 +91,7 @@ export class CasClient {
     this.concurrency = options.concurrency ?? CAS_CLIENT_CONCURRENCY;
     this.timeoutMs = options.timeoutMs;
     this.batchLimit = options.maxBatchBytes;
+    this.compressionWanted = options.compression ?? true;
   }
 
   /**
@@ -113,6 +129,12 @@ export class CasClient {
     return this.batchLimit;
   }
 
+  /** How the server takes and gives zstd (none when it advertises none, or compression is off). */
+  async compression(): Promise<CompressionSupport> {
+    if (!this.compressionWanted) return NO_COMPRESSION;
+    return compressionSupport(await this.getCapabilities());
+  }
+
   /**
    * Asks which of `digests` the server lacks, in groups of at most 512 with several groups
    * in flight. Digests are de-duplicated by hash and the empty blob is never asked for.
@@ -137,8 +159,8 @@ export class CasClient {
   }
 
   /**
-   * Reads blobs: BatchReadBlobs for those that fit a batch, ByteStream for bigger ones.
-   * Every blob is checked against its digest (CasError 'corrupt-data' naming it otherwise);
+   * Reads blobs: BatchReadBlobs for those that fit a batch, ByteStream for bigger ones (both
+   * as zstd when the server offers it). Every blob is checked against its digest (CasError 'corrupt-data' naming it otherwise);
    * blobs the server does not hold are listed in `missing`.
    */
   async readBlobs(digests: Iterable<Digest>): Promise<ReadResult> {
@@ -148,13 +170,17 @@ export class CasClient {
       if (digest.hash === EMPTY_DIGEST.hash) result.blobs.set(digest.hash, Buffer.alloc(0));
       else wanted.push(digest);
     }
+    const { zstd } = await this.compression();
     await this.transfer(wanted, {
-      batch: (batch) => this.batchRead(batch, result),
+      batch: (batch) => this.batchRead(batch, result, zstd),
       single: async (digest) => {
         try {
           result.blobs.set(
             digest.hash,
-            await byteStreamRead(this.byteStream(), this.instanceName, digest, this.timeoutMs),
+            await byteStreamRead(this.byteStream(), this.instanceName, digest, {
+              timeoutMs: this.timeoutMs,
+              zstd,
+            }),
           );
         } catch (err) {
           if (isCasError(err, 'blob-not-found')) result.missing.push(digest);
@@ -167,15 +193,20 @@ export class CasClient {
 
   /** Reads one blob of any size into a file, streaming it; throws 'blob-not-found' if absent. */
   async readBlobToFile(digest: Digest, path: string): Promise<void> {
-    await byteStreamReadToFile(this.byteStream(), this.instanceName, digest, path, this.timeoutMs);
+    const { zstd } = await this.compression();
+    await byteStreamReadToFile(this.byteStream(), this.instanceName, digest, path, {
+      timeoutMs: this.timeoutMs,
+      zstd,
+    });
   }
 
   /**
-   * Uploads blobs held in memory or in files: BatchUpdateBlobs for those that fit a batch
-   * (packed by total size), ByteStream Write for bigger ones (files are streamed, never read
-   * whole). Throws a CasError naming the first blob the server refused.
+   * Uploads blobs held in memory, in files or loaded on demand: BatchUpdateBlobs for those that
+   * fit a batch (packed by total size), ByteStream Write for bigger ones (files are streamed,
+   * never read whole); as zstd where the server takes it. `onWritten` hears of each call's
+   * blobs once the server has them. Throws a CasError naming the first blob the server refused.
    */
-  async writeBlobs(uploads: Iterable<Upload | Blob>): Promise<void> {
+  async writeBlobs(uploads: Iterable<Upload | Blob>, onWritten?: (digests: Digest[]) => void): Promise<void> {
     const bySize: Upload[] = [];
     const seen = new Set<string>();
     for (const upload of uploads) {
@@ -184,18 +215,27 @@ export class CasClient {
       bySize.push(upload);
     }
     const sources = new Map(bySize.map((u) => [u.digest.hash, u]));
+    const compression = await this.compression();
     await this.transfer(
       bySize.map((u) => u.digest),
       {
-        batch: (batch) => this.batchUpdate(batch, sources),
-        single: (digest) =>
-          byteStreamWrite(
+        batch: async (batch) => {
+          await this.batchUpdate(batch, sources, compression.zstdBatchUpdate);
+          onWritten?.(batch);
+        },
+        single: async (digest) => {
+          await byteStreamWrite(
             this.byteStream(),
             this.instanceName,
             digest,
             sources.get(digest.hash) as Upload,
-            this.timeoutMs,
-          ),
+            {
+              timeoutMs: this.timeoutMs,
+              zstd: compression.zstd,
+            },
+          );
+          onWritten?.([digest]);
+        },
       },
     );
   }
@@ -258,13 +298,18 @@ export class CasClient {
     });
   }
 
-  private async batchRead(batch: Digest[], result: ReadResult): Promise<void> {
+  private async batchRead(batch: Digest[], result: ReadResult, zstd: boolean): Promise<void> {
     const cas = this.connection.cas;
     let response;
     try {
       response = await unary(
         cas.batchReadBlobs.bind(cas),
-        { instanceName: this.instanceName, digests: batch, acceptableCompressors: [], digestFunction: 0 },
+        {
+          instanceName: this.instanceName,
+          digests: batch,
+          acceptableCompressors: zstd ? [Compressor_Value.ZSTD] : [],
+          digestFunction: 0,
+        },
         { timeoutMs: this.timeoutMs },
       );
     } catch (err) {
@@ -285,8 +330,9 @@ export class CasClient {
           { grpcCode: code },
         );
       } else {
-        verify(digest, entry.data);
-        result.blobs.set(digest.hash, entry.data);
+        const data = await received(digest, entry.data, entry.compressor);
+        verify(digest, data);
+        result.blobs.set(digest.hash, data);
       }
       wanted.delete(digest.hash);
     }
@@ -294,12 +340,18 @@ export class CasClient {
     for (const digest of wanted.values()) result.missing.push(digest);
   }
 
-  private async batchUpdate(batch: Digest[], sources: Map<string, Upload>): Promise<void> {
+  private async batchUpdate(batch: Digest[], sources: Map<string, Upload>, zstd: boolean): Promise<void> {
     const requests = await Promise.all(
       batch.map(async (digest) => {
         const source = sources.get(digest.hash) as Upload;
-        const data = 'data' in source ? Buffer.from(source.data) : await readFileExact(source.path, digest);
-        return { digest, data, compressor: 0 };
+        const data = await uploadData(source, digest);
+        if (zstd && data.byteLength >= ZSTD_MIN_BLOB_BYTES) {
+          // Planned by raw size, so a frame is only sent when it is smaller.
+          const packed = await zstdCompress(data);
+          if (packed.byteLength < data.byteLength)
+            return { digest, data: packed, compressor: Compressor_Value.ZSTD };
+        }
+        return { digest, data, compressor: Compressor_Value.IDENTITY };
       }),
     );
     const cas = this.connection.cas;
@@ -345,6 +397,36 @@ export function verify(digest: Digest, data: Uint8Array): void {
 
 // Reads a file to upload under `digest`, refusing one that does not match: an object of the
 // local cache is then corrupt (named as such); any other file changed since it was hashed.
+// The bytes of an upload, checked against its digest when read from a file or loaded.
+async function uploadData(source: Upload, digest: Digest): Promise<Buffer> {
+  if ('data' in source) return Buffer.from(source.data);
+  if ('load' in source) return verifiedLoad(await source.load(), digest);
+  return readFileExact(source.path, digest);
+}
+
+function verifiedLoad(data: Buffer, digest: Digest): Buffer {
+  const actual = digestOfBuffer(data);
+  if (actual.hash !== digest.hash || actual.sizeBytes !== digest.sizeBytes) {
+    throw new CasError(
+      'corrupt-data',
+      `cannot upload blob ${formatDigest(digest)}: the local copy ${holding(actual)}; it is damaged`,
+    );
+  }
+  return data;
+}
+
+// A blob's data as the server sent it, decompressed when it came as zstd.
+async function received(digest: Digest, data: Buffer, compressor: Compressor_Value): Promise<Buffer> {
+  if (compressor === Compressor_Value.ZSTD) return zstdDecompressBlob(digest, data);
+  if (compressor !== Compressor_Value.IDENTITY) {
+    throw new CasError(
+      'remote-error',
+      `blob ${formatDigest(digest)} came with compressor ${compressor}, which was not asked for`,
+    );
+  }
+  return data;
+}
+
 async function readFileExact(path: string, digest: Digest): Promise<Buffer> {
   const { readFile } = await import('node:fs/promises');
   const data = await readFile(path);

@@ -11,7 +11,8 @@ import { Connection, type ConnectionOptions } from '../../grpc/connection.js';
 import { casdRemoteUrl, checkTokenTransport, parseEndpoint } from '../../grpc/endpoint.js';
 import { REMOTE_RETRY_LIMIT } from '../../grpc/options.js';
 import { chunks, forEachLimit } from '../../util/concurrency.js';
-import { CasClient, type TreeDirectory } from './cas-client.js';
+import { existsSync } from 'node:fs';
+import { CasClient, type TreeDirectory, type Upload } from './cas-client.js';
 import { type Digest, EMPTY_DIGEST, formatDigest } from '../digest.js';
 import { copyBlobs } from './remote-copy.js';
 import { decodeDirectory, treeLevels } from './remote-tree.js';
@@ -48,8 +49,8 @@ export interface RemoteOptions {
   timeoutMs?: number;
   /**
    * The local store behind the same casd. When given, pushDirectory walks trees from its
-   * object files (requiredBlobs) and fallback uploads stream its object files; otherwise
-   * both go through casd's CAS service.
+   * object files and packs (requiredBlobs) and uploads read them directly (uploadFromStore);
+   * otherwise both go through casd's CAS service.
    */
   store?: CasStore;
   /** Where fallbacks stage big blobs (default: jobTempDir()). */
@@ -86,9 +87,10 @@ export interface PushOptions {
 }
 
 /**
- * A remote cache registered with the local casd. Blob transfers go through casd (which
- * stores what it fetches), with a direct connection to the remote for FindMissingBlobs and
- * for fallbacks when casd's own transfer fails.
+ * A remote cache registered with the local casd. Fetches go through casd (which stores what
+ * it fetches); uploads go straight from the local store when the Remote has it
+ * (RemoteOptions.store), else through casd. The direct connection also serves
+ * FindMissingBlobs and the fallbacks when casd's own transfer fails.
  */
 export class Remote {
   readonly spec: RemoteSpec;
@@ -390,11 +392,13 @@ export class Remote {
     }
   }
 
-  // Uploads blobs known to be missing remotely: casd first, direct writes for what it failed.
+  // Uploads blobs known to be missing remotely: straight from the local store when we have it
+  // (uploadFromStore), else through casd with direct writes for what it failed.
   private async upload(
     digests: Digest[],
     onUploaded?: (blobs: number, bytes: number) => void,
   ): Promise<{ missing: Digest[] }> {
+    if (this.options.store) return this.uploadFromStore(this.options.store, digests, onUploaded);
     const sent: Digest[] = [];
     const { missing, retry } = await this.throughCasd('upload', digests, (moved) => {
       sent.push(...moved);
@@ -414,6 +418,40 @@ export class Remote {
       });
       missing.push(...copied.missing);
     }
+    return { missing };
+  }
+
+  /**
+   * Writes blobs straight from the local store to the remote: object files streamed, packed
+   * blobs sliced out of their pack when their call is sent; several calls in flight, zstd
+   * where the remote takes it. Why not casd's UploadMissingBlobs: it cannot read packs (a
+   * capture into a pack writes no object file), sends uncompressed, and was no faster on
+   * loopback (measured: 2.9-6.6 s direct vs 3.4-7.3 s through casd for 283 MB in 13,236 blobs).
+   * Returns the blobs the store lacks.
+   */
+  private async uploadFromStore(
+    store: CasStore,
+    digests: Digest[],
+    onUploaded?: (blobs: number, bytes: number) => void,
+  ): Promise<{ missing: Digest[] }> {
+    const missing: Digest[] = [];
+    const uploads: Upload[] = [];
+    for (const digest of digests) {
+      if (digest.hash === EMPTY_DIGEST.hash) continue;
+      if (store.packs.has(digest.hash)) {
+        uploads.push({ digest, load: () => store.readBlob(digest) });
+        continue;
+      }
+      const path = store.objectPath(digest);
+      if (existsSync(path)) uploads.push({ digest, path });
+      else missing.push(digest);
+    }
+    await this.direct.writeBlobs(uploads, (written) =>
+      onUploaded?.(
+        written.length,
+        written.reduce((sum, digest) => sum + digest.sizeBytes, 0),
+      ),
+    );
     return { missing };
   }
 

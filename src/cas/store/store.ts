@@ -13,7 +13,7 @@ import { captureFiles, captureTree, statusToCasError } from './local-cas.js';
 import { validateDirectory } from '../trees/names.js';
 import { DigestSet, walkDirectories } from '../trees/tree.js';
 import { STORE_CAPTURE_BATCH, STORE_FS_CONCURRENCY } from '../options.js';
-import { PACKS_DIR, PackFiles, installPackedBlobs } from './pack-files.js';
+import { PACKS_DIR, PackFiles, installPackedBlobs, packNames, removePack } from './pack-files.js';
 
 export interface CasStoreOptions {
   /** The directory casd was started on (it holds `cas/objects`, `cas/tmp`, ...). */
@@ -133,6 +133,21 @@ export class CasStore {
       }
     }
     return installPackedBlobs(this.packs, this.objectsDir, this.tmpDir, except);
+  }
+
+  /**
+   * Writes every packed blob into casd's object store and removes the packs: for a cache
+   * directory whose packs nothing persists (a capture into a pack pushed to a remote, on a
+   * runner whose disk outlives the job), so that casd's quota bounds them from then on.
+   */
+  async unpackAll(): Promise<{ installed: number; bytes: number }> {
+    const names = packNames(join(this.cacheDir, PACKS_DIR));
+    if (names.length === 0) return { installed: 0, bytes: 0 };
+    const done = await installPackedBlobs(this.packs, this.objectsDir, this.tmpDir);
+    await this.packs.close();
+    this.packFiles = undefined;
+    for (const name of names) await removePack(join(this.cacheDir, PACKS_DIR), name);
+    return done;
   }
 
   /** True when the blob `digest` is in the local store. */

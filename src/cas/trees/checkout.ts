@@ -205,14 +205,18 @@ function mkdirDirectory(path: string, root: Digest): void {
   }
 }
 
-/** Hard-links `from` to `to`; false when linking is impossible there (so copy instead). */
+/**
+ * Hard-links `from` to `to`; false when linking is impossible there, or there is no object
+ * file (the blob is only in a pack), so copy instead.
+ */
 async function tryLink(from: string, to: string): Promise<boolean> {
   try {
     await link(from, to);
     return true;
   } catch (err) {
     const code = errnoOf(err);
-    if (code === 'EXDEV' || code === 'EMLINK' || code === 'EPERM' || code === 'ENOTSUP') return false;
+    if (code === 'EXDEV' || code === 'EMLINK' || code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOENT')
+      return false;
     throw err;
   }
 }
