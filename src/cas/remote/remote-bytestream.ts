@@ -199,9 +199,10 @@ async function* sourceChunks(source: UploadSource): AsyncGenerator<Buffer> {
  */
 async function* compressedChunks(
   raw: AsyncIterable<Buffer>,
+  size: number,
   onRaw: (chunk: Buffer) => void,
 ): AsyncGenerator<Buffer> {
-  const deflate = zstdCompressStream();
+  const deflate = zstdCompressStream(size);
   const feeding = (async () => {
     for await (const chunk of raw) {
       onRaw(chunk);
@@ -275,7 +276,7 @@ export async function byteStreamWrite(
     if (zstd) {
       // One message held back: the last is sent only once the source is verified.
       let held: Buffer | undefined;
-      for await (const chunk of compressedChunks(sourceChunks(source), takeRaw)) {
+      for await (const chunk of compressedChunks(sourceChunks(source), digest.sizeBytes, takeRaw)) {
         if (settled) break;
         if (held) await send(held, false);
         held = chunk;
