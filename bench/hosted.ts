@@ -3,7 +3,7 @@
  * runners, job by job, each job on a fresh runner. Options:
  *   --files N    files in the tree (default 10000); --large is --files 100000
  *   --work DIR   scratch directory (default $TMPDIR/casd-bench-hosted, emptied first, removed after)
- * Writes bench/results/hosted.{json,md} and prints the table.
+ * Writes bench/results/hosted.{json,md} (or `--out NAME`: NAME.{json,md}) and prints the table.
  *
  * casd-action: the bundled steps dist/main/index.js and dist/post/index.js, run by
  * __tests__/helpers/runner.ts with Node 24 as the runner runs them (INPUT_*, file commands,
@@ -86,7 +86,9 @@ const RUNNER_NAME = 'hosted-bench';
 /** A step that takes longer than this is killed (a guard against hangs, not a timing). */
 const STEP_KILL_MS = 60 * 60_000;
 
-const { files, work } = benchArgs(join(tmpdir(), 'casd-bench-hosted'));
+const { files, work, flag } = benchArgs(join(tmpdir(), 'casd-bench-hosted'));
+// --out NAME: write bench/results/NAME.{json,md} (the 100,000-file run beside the default one).
+const outName = flag('--out') ?? 'hosted';
 const here = import.meta.dirname;
 
 type Side = 'casd-action' | 'actions/cache';
@@ -540,9 +542,9 @@ async function main(): Promise<void> {
       results,
     };
     mkdirSync(join(here, 'results'), { recursive: true });
-    writeFileSync(join(here, 'results', 'hosted.json'), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(here, 'results', `${outName}.json`), `${JSON.stringify(report, null, 2)}\n`);
     const text = renderHosted(report);
-    writeFileSync(join(here, 'results', 'hosted.md'), text);
+    writeFileSync(join(here, 'results', `${outName}.md`), text);
     process.stdout.write(text);
   } finally {
     await proxy?.close();

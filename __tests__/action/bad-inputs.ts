@@ -62,6 +62,7 @@ export const BAD_INPUTS: [Inputs, Partial<Record<Inputs, string>>, string[]][] =
   ],
   [Inputs.ReadOnly, { [Inputs.ReadOnly]: 'sometimes' }, ['read-only', 'true or false']],
   [Inputs.Push, { [Inputs.Push]: 'force' }, ['push', 'auto, true, false']],
+  [Inputs.Compression, { [Inputs.Compression]: 'gzip' }, ['compression', 'auto, off']],
   [Inputs.Refs, { [Inputs.Refs]: '../../etc/passwd' }, ['refs', '".."']],
   [Inputs.Refs, { [Inputs.Refs]: 'a -> b -> c' }, ['refs', 'name -> path']],
   [Inputs.Path, { [Inputs.Key]: 'k' }, ['path', 'since key is set']],

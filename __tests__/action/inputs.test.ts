@@ -56,6 +56,16 @@ describe('parseInputs', () => {
     expect(parse({ [Inputs.SaveLocalCache]: 'false' }).saveLocalCache).toBe(false);
   });
 
+  it('sends zstd where the remote offers it unless compression is off, which it names when wrong', () => {
+    expect(parse({ [Inputs.Remote]: 'grpc://cache:9092' }).remote?.compression).toBe(true);
+    expect(
+      parse({ [Inputs.Remote]: 'grpc://cache:9092', [Inputs.Compression]: 'off' }).remote?.compression,
+    ).toBe(false);
+    expect(problem({ [Inputs.Compression]: 'gzip' })).toBe(
+      'input "compression" has value "gzip"; expected one of auto, off',
+    );
+  });
+
   it('rejects another save-local-cache value, naming auto, true and false', () => {
     expect(problem({ [Inputs.SaveLocalCache]: 'sometimes' })).toBe(
       'input "save-local-cache" has value "sometimes"; expected auto, true or false',

@@ -20,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
 import { casdBinary, startTestCasd, type TestCasd } from '../helpers/casd.js';
 import { createRunnerJob, runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
+import { type LimitedRemote, startLimitedRemote } from '../helpers/limited-remote.js';
+import { hasZstd } from '../helpers/zstd.js';
 
 /** Every entry under `root`: path -> kind, mode and content hash (or link target). */
 function describeTree(root: string): Map<string, string> {
@@ -212,5 +214,60 @@ describe('a first save to a remote writes each file once', () => {
     expect(readdirSync(join(first.cacheDir, 'cas', 'packs'))).toEqual([]);
     expect(treeObjectsIn(first.cacheDir, expected)).toBe(files.size);
     expect(describeTree(third.tree)).toEqual(expected);
+  });
+});
+
+describe.skipIf(!hasZstd)('a push to a remote that takes zstd (compression input)', () => {
+  let backing: TestCasd;
+  let server: LimitedRemote;
+  const runners: RunnerJob[] = [];
+  beforeAll(async () => {
+    backing = await startTestCasd();
+    server = await startLimitedRemote(backing.socket, {
+      zstd: true,
+      advertisedBatchBytes: 4 << 20,
+      enforcedBatchBytes: 5 << 20,
+    });
+  });
+  afterAll(async () => {
+    for (const runner of runners) runner.remove();
+    await server?.stop();
+    await backing?.stop();
+  });
+
+  async function save(key: string, extra: Record<string, string>): Promise<ActionRun> {
+    const runner = createRunnerJob();
+    runners.push(runner);
+    const main = await runAction('main', {
+      job: runner,
+      inputs: {
+        'casd-path': casdBinary(),
+        'cache-dir': join(runner.root, 'c'),
+        remote: server.url,
+        key,
+        path: 'tree',
+        ...extra,
+      },
+    });
+    expect(main.exitCode, main.stdout + main.stderr).toBe(0);
+    const tree = join(runner.workspace, 'tree');
+    mkdirSync(tree, { recursive: true });
+    for (let i = 0; i < 20; i++)
+      writeFileSync(join(tree, `f${i}.txt`), `${key} compressible line ${i}\n`.repeat(400));
+    const post = await runAction('post', { after: main });
+    expect(post.exitCode, post.stdout + post.stderr).toBe(0);
+    return post;
+  }
+
+  it('sends the blobs as zstd by default and plain with compression: off', async () => {
+    server.resetCounters();
+    await save('zstd-on', {});
+    expect(server.counters.zstdBlobsReceived).toBeGreaterThanOrEqual(20);
+    expect(server.counters.bytesReceived).toBeLessThan((20 * 400 * 30) / 5);
+
+    server.resetCounters();
+    await save('zstd-off', { compression: 'off' });
+    expect(server.counters.zstdBlobsReceived).toBe(0);
+    expect(server.counters.bytesReceived).toBeGreaterThan(20 * 400 * 25);
   });
 });

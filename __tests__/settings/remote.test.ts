@@ -65,3 +65,16 @@ describe("the job's one token file", () => {
     expect(secretFilePaths(config.remote!, '/nowhere').tokenPath).toBe('/etc/hostname');
   });
 });
+
+describe('compression', () => {
+  it('reaches the library the same from the action (compression: off) and the CLI (--no-compression)', () => {
+    const action = parse({ [Inputs.Remote]: 'grpc://cache:9092', [Inputs.Compression]: 'off' });
+    const fromAction = remoteSpecFrom(remoteDescription(action.remote!, undefined, false));
+    const cli = resolveConfig({ remote: 'grpc://cache:9092', 'no-compression': true }, {});
+    expect(fromAction.compression).toBe(false);
+    expect(remoteSpecFrom(cli.remote!).compression).toBe(false);
+    const byDefault = parse({ [Inputs.Remote]: 'grpc://cache:9092' });
+    expect(remoteSpecFrom(remoteDescription(byDefault.remote!, undefined, false)).compression).toBe(true);
+    expect(remoteSpecFrom(resolveConfig({ remote: 'grpc://cache:9092' }, {}).remote!).compression).toBe(true);
+  });
+});

@@ -33962,6 +33962,7 @@ function remoteSpecFrom(remote, url = remote.endpoint.text) {
         tokenFile: remote.tokenFile,
         assetUrl: remote.assetEndpoint?.text,
         readOnly: remote.readOnly,
+        compression: remote.compression,
     };
 }
 //# sourceMappingURL=remote.js.map
@@ -34170,6 +34171,12 @@ const GLOBAL_OPTIONS = [
     },
     { name: 'read-only', type: 'boolean', env: 'CASD_ACTION_READ_ONLY', help: 'never write to the remote' },
     {
+        name: 'no-compression',
+        type: 'boolean',
+        env: 'CASD_ACTION_NO_COMPRESSION',
+        help: 'never send or fetch zstd, even where the remote advertises it',
+    },
+    {
         name: 'log-level',
         type: 'string',
         env: 'CASD_ACTION_LOG_LEVEL',
@@ -34277,6 +34284,7 @@ function resolveConfig(values, env = process.env) {
             clientKeyPath: pick('client-key')?.value,
             tokenFile: pick('token-file')?.value,
             readOnly: flag('read-only'),
+            compression: !flag('no-compression'),
         };
         if (Boolean(config.remote.clientCertPath) !== Boolean(config.remote.clientKeyPath)) {
             throw new UsageError('--client-cert and --client-key go together; give both or neither');
@@ -36848,7 +36856,10 @@ class Remote {
             timeoutMs: init.options.timeoutMs,
         };
         this.local = new CasClient(init.localConnection, '', clientOptions);
-        this.direct = new CasClient(init.direct, init.spec.instanceName ?? '', clientOptions);
+        this.direct = new CasClient(init.direct, init.spec.instanceName ?? '', {
+            ...clientOptions,
+            compression: init.spec.compression,
+        });
         this.assetConnection = init.asset;
         this.ownedConnections = init.asset === init.direct ? [init.direct] : [init.direct, init.asset];
     }

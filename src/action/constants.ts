@@ -22,6 +22,7 @@ export enum Inputs {
   TokenFile = 'token-file',
   ReadOnly = 'read-only',
   Push = 'push',
+  Compression = 'compression',
   Refs = 'refs',
   Path = 'path',
   Key = 'key',

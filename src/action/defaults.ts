@@ -29,6 +29,7 @@ export const INPUT_DEFAULTS: Readonly<Record<Inputs, string>> = {
   [Inputs.TokenFile]: '',
   [Inputs.ReadOnly]: 'false',
   [Inputs.Push]: 'auto',
+  [Inputs.Compression]: 'auto',
   [Inputs.Refs]: '',
   [Inputs.Path]: '',
   [Inputs.Key]: '',

@@ -28,6 +28,8 @@ export interface RemoteConfig {
   clientKey?: Buffer;
   token?: string;
   tokenFile?: string;
+  /** zstd where the remote advertises it (`compression: auto`); false with `off`. */
+  compression: boolean;
 }
 
 /** Every input, parsed and validated: the only thing the rest of the action reads. */
@@ -297,6 +299,8 @@ export function parseInputs(read: InputReader): ActionConfig {
       'a grpcs:// or https:// endpoint, since TLS certificates are given',
     );
   }
+  const compression =
+    oneOf(problems, Inputs.Compression, get(Inputs.Compression), ['auto', 'off'] as const) !== 'off';
   const remote: RemoteConfig | undefined = endpoint
     ? {
         endpoint,
@@ -308,6 +312,7 @@ export function parseInputs(read: InputReader): ActionConfig {
         clientKey,
         token,
         tokenFile,
+        compression,
       }
     : undefined;
 

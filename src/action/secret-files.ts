@@ -67,6 +67,7 @@ export function remoteDescription(
     clientKeyPath: secrets?.clientKeyPath,
     tokenFile: secrets?.tokenPath,
     readOnly,
+    compression: remote.compression,
   };
 }
 

@@ -104,6 +104,12 @@ export const GLOBAL_OPTIONS: GlobalOption[] = [
   },
   { name: 'read-only', type: 'boolean', env: 'CASD_ACTION_READ_ONLY', help: 'never write to the remote' },
   {
+    name: 'no-compression',
+    type: 'boolean',
+    env: 'CASD_ACTION_NO_COMPRESSION',
+    help: 'never send or fetch zstd, even where the remote advertises it',
+  },
+  {
     name: 'log-level',
     type: 'string',
     env: 'CASD_ACTION_LOG_LEVEL',
@@ -232,6 +238,7 @@ export function resolveConfig(values: OptionValues, env: NodeJS.ProcessEnv = pro
       clientKeyPath: pick('client-key')?.value,
       tokenFile: pick('token-file')?.value,
       readOnly: flag('read-only'),
+      compression: !flag('no-compression'),
     };
     if (Boolean(config.remote.clientCertPath) !== Boolean(config.remote.clientKeyPath)) {
       throw new UsageError('--client-cert and --client-key go together; give both or neither');

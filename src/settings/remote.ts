@@ -24,6 +24,8 @@ export interface RemoteDescription {
   tokenFile?: string;
   /** Never write to the remote. */
   readOnly: boolean;
+  /** zstd where the remote advertises it (default true). */
+  compression?: boolean;
 }
 
 /**
@@ -87,5 +89,6 @@ export function remoteSpecFrom(remote: RemoteDescription, url = remote.endpoint.
     tokenFile: remote.tokenFile,
     assetUrl: remote.assetEndpoint?.text,
     readOnly: remote.readOnly,
+    compression: remote.compression,
   };
 }

@@ -39,6 +39,11 @@ export interface RemoteSpec {
   assetUrl?: string;
   /** ActionCache endpoint, when the deployment splits it from the CAS. */
   actionCacheUrl?: string;
+  /**
+   * zstd for our own transfers where the remote advertises it (default true;
+   * CasClientOptions.compression). casd's transfers are never compressed.
+   */
+  compression?: boolean;
 }
 
 export interface RemoteOptions {
@@ -126,7 +131,10 @@ export class Remote {
       timeoutMs: init.options.timeoutMs,
     };
     this.local = new CasClient(init.localConnection, '', clientOptions);
-    this.direct = new CasClient(init.direct, init.spec.instanceName ?? '', clientOptions);
+    this.direct = new CasClient(init.direct, init.spec.instanceName ?? '', {
+      ...clientOptions,
+      compression: init.spec.compression,
+    });
     this.assetConnection = init.asset;
     this.ownedConnections = init.asset === init.direct ? [init.direct] : [init.direct, init.asset];
   }
