@@ -36085,7 +36085,9 @@ async function* sourceChunks(source) {
     if ('data' in source || 'load' in source) {
         const data = 'data' in source ? source.data : await source.load();
         for (let offset = 0; offset < data.byteLength; offset += BYTESTREAM_CHUNK_BYTES) {
-            yield Buffer.from(data.subarray(offset, offset + BYTESTREAM_CHUNK_BYTES));
+            // Views, not copies: each message is encoded (copied) when it is written.
+            const end = Math.min(data.byteLength, offset + BYTESTREAM_CHUNK_BYTES);
+            yield Buffer.from(data.buffer, data.byteOffset + offset, end - offset);
         }
         return;
     }
@@ -36543,8 +36545,9 @@ function verify(digest, data) {
 // local cache is then corrupt (named as such); any other file changed since it was hashed.
 // The bytes of an upload, checked against its digest when read from a file or loaded.
 async function uploadData(source, digest) {
+    // A view, not a copy: the request is encoded (copied) once when it is sent.
     if ('data' in source)
-        return Buffer.from(source.data);
+        return Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength);
     if ('load' in source)
         return verifiedLoad(await source.load(), digest);
     return readFileExact(source.path, digest);

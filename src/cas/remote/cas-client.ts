@@ -399,7 +399,9 @@ export function verify(digest: Digest, data: Uint8Array): void {
 // local cache is then corrupt (named as such); any other file changed since it was hashed.
 // The bytes of an upload, checked against its digest when read from a file or loaded.
 async function uploadData(source: Upload, digest: Digest): Promise<Buffer> {
-  if ('data' in source) return Buffer.from(source.data);
+  // A view, not a copy: the request is encoded (copied) once when it is sent.
+  if ('data' in source)
+    return Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength);
   if ('load' in source) return verifiedLoad(await source.load(), digest);
   return readFileExact(source.path, digest);
 }

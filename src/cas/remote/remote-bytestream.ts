@@ -183,7 +183,9 @@ async function* sourceChunks(source: UploadSource): AsyncGenerator<Buffer> {
   if ('data' in source || 'load' in source) {
     const data = 'data' in source ? source.data : await source.load();
     for (let offset = 0; offset < data.byteLength; offset += BYTESTREAM_CHUNK_BYTES) {
-      yield Buffer.from(data.subarray(offset, offset + BYTESTREAM_CHUNK_BYTES));
+      // Views, not copies: each message is encoded (copied) when it is written.
+      const end = Math.min(data.byteLength, offset + BYTESTREAM_CHUNK_BYTES);
+      yield Buffer.from(data.buffer, data.byteOffset + offset, end - offset);
     }
     return;
   }
