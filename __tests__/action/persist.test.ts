@@ -422,6 +422,36 @@ describe('savePersisted and restorePersisted', () => {
     await packs.close();
   });
 
+  it("keeps a capture's pack whole when the new blobs outgrow one pack, instead of rewriting it split", async () => {
+    const loose = cas.addBlobs(2, 300);
+    const layout = persistLayout(cas.root);
+    // 3 x 100 bytes: more than maxPackBytes (200), so split by hash they would need two packs.
+    const captured = new Map(
+      [0, 1, 2].map((i) => {
+        const data = Buffer.from(`${`big capture ${i} ${prefix} `.padEnd(100, '.')}`);
+        return [createHash('sha256').update(data).digest('hex'), data] as const;
+      }),
+    );
+    await writePack(
+      layout.packsDir,
+      'capture-big',
+      [...captured.keys()].sort().map((hash) => ({ hash, size: captured.get(hash)!.byteLength })),
+      (hash) => Promise.resolve(captured.get(hash)!),
+    );
+    expect(await savePersisted({ ...opts(), maxPackBytes: 200 })).toMatchObject({
+      blobsPacked: 5,
+      warnings: [],
+    });
+
+    cas.wipe();
+    const restored = await restorePersisted({ ...opts(), installBlobs: false });
+    expect(restored).toMatchObject({ blobsRestored: 5, warnings: [] });
+    const dir = layout.packsDir;
+    const held = packNames(dir).map((name) => [...new PackFiles(dir, [name]).sizes().keys()].sort());
+    expect(held).toContainEqual([...captured.keys()].sort());
+    expect(held.flat().sort()).toEqual([...loose, ...captured.keys()].sort());
+  });
+
   it("saves a capture's pack as part of the pack entry without rewriting it, and restores every blob", async () => {
     const loose = cas.addBlobs(2, 300);
     const layout = persistLayout(cas.root);

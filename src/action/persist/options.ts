@@ -22,6 +22,11 @@ export const PERSIST_DEFAULTS = {
    */
   maxPackBytes: 2e9,
   /**
+   * Largest pack a capture's pack file may become whole (see planSave's localPacks): 9 GB stays
+   * inside the cache service's 10 GB entry limit.
+   */
+  maxWholePackBytes: 9e9,
+  /**
    * Compact when the listed packs would exceed this many: 8 bounds the entries a restore downloads.
    */
   maxPacks: 8,

@@ -1,5 +1,5 @@
 import { CasError } from '../../errors.js';
-import { type PackPlan, type PackRef, planPacks } from './manifest.js';
+import { type PackPlan, type PackRef, packKey, planPacks } from './manifest.js';
 
 /** Longest prefix accepted: cache keys are limited to 512 characters. */
 export const MAX_PREFIX_LENGTH = 400;
@@ -33,6 +33,8 @@ export function indexKey(prefix: string, runId: string, runAttempt: string, now 
 
 export interface SaveLimits {
   maxPackBytes: number;
+  /** Largest local pack file planned whole (see planSave's `localPacks`). */
+  maxWholePackBytes?: number;
   maxPacks: number;
   maxDeadRatio: number;
   /** Largest total of packs carried inside the index entry (PackRef.inline). */
@@ -57,13 +59,17 @@ export interface SavePlan {
  * `local` the blobs present now (hash -> size). Normally only blobs no base pack holds go
  * into new packs, appended to the base list. When more than `maxDeadRatio` of the listed
  * bytes are gone locally (expired by casd), or the list would exceed `maxPacks`, the plan is
- * a rollover instead: fresh packs of everything present, listed alone.
+ * a rollover instead: fresh packs of everything present, listed alone. `localPacks` are the
+ * blobs of each local pack file (a capture's, say): when the new blobs are more than one pack
+ * holds, a pack file all of whose blobs are new becomes one pack whole (up to
+ * maxWholePackBytes), so that the save links it instead of rewriting its bytes into two.
  */
 export function planSave(
   prefix: string,
   base: readonly PackPlan[],
   local: ReadonlyMap<string, number>,
   limits: SaveLimits,
+  localPacks: readonly (readonly string[])[] = [],
 ): SavePlan {
   const covered = new Set<string>();
   let listedBytes = 0;
@@ -78,7 +84,7 @@ export function planSave(
   }
   const deadBytes = Math.max(0, listedBytes - liveBytes);
   const fresh = new Map([...local].filter(([hash]) => !covered.has(hash)));
-  const newPacks = planPacks(prefix, fresh, limits.maxPackBytes);
+  const newPacks = planFresh(prefix, fresh, localPacks, limits);
   const compact =
     base.length > 0 &&
     (deadBytes > limits.maxDeadRatio * listedBytes || base.length + newPacks.length > limits.maxPacks);
@@ -115,6 +121,32 @@ export function planSave(
     compact,
     deadBytes,
   };
+}
+
+/**
+ * Packs for the new blobs `fresh`: planPacks, except that when they outgrow one pack, local
+ * pack files made only of new blobs are planned whole first (see planSave).
+ */
+function planFresh(
+  prefix: string,
+  fresh: ReadonlyMap<string, number>,
+  localPacks: readonly (readonly string[])[],
+  limits: SaveLimits,
+): PackPlan[] {
+  let total = 0;
+  for (const size of fresh.values()) total += size;
+  if (total <= limits.maxPackBytes) return planPacks(prefix, fresh, limits.maxPackBytes);
+  const rest = new Map(fresh);
+  const whole: PackPlan[] = [];
+  for (const held of localPacks) {
+    if (held.length === 0 || !held.every((hash) => rest.has(hash))) continue;
+    const bytes = held.reduce((sum, hash) => sum + (rest.get(hash) ?? 0), 0);
+    if (bytes > (limits.maxWholePackBytes ?? Infinity)) continue;
+    const hashes = [...held].sort();
+    whole.push({ key: packKey(prefix, hashes), blobs: hashes.length, bytes, hashes });
+    for (const hash of hashes) rest.delete(hash);
+  }
+  return [...whole, ...planPacks(prefix, rest, limits.maxPackBytes)];
 }
 
 /** A plan listing `kept` (entries of their own) and carrying `inline` in the index. */

@@ -78,12 +78,19 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
         if (err.code !== 'ENOENT' || !packed?.has(hash)) throw err;
         return packed.read(hash);
       });
-    const plan = planSave(options.prefix, base, local, {
-      maxPackBytes: options.maxPackBytes ?? PERSIST_DEFAULTS.maxPackBytes,
-      maxPacks: options.maxPacks ?? PERSIST_DEFAULTS.maxPacks,
-      maxDeadRatio: options.maxDeadRatio ?? PERSIST_DEFAULTS.maxDeadRatio,
-      maxInlineBytes: options.maxInlineBytes ?? PERSIST_DEFAULTS.maxInlineBytes,
-    });
+    const plan = planSave(
+      options.prefix,
+      base,
+      local,
+      {
+        maxPackBytes: options.maxPackBytes ?? PERSIST_DEFAULTS.maxPackBytes,
+        maxPacks: options.maxPacks ?? PERSIST_DEFAULTS.maxPacks,
+        maxDeadRatio: options.maxDeadRatio ?? PERSIST_DEFAULTS.maxDeadRatio,
+        maxInlineBytes: options.maxInlineBytes ?? PERSIST_DEFAULTS.maxInlineBytes,
+        maxWholePackBytes: PERSIST_DEFAULTS.maxWholePackBytes,
+      },
+      localPackBlobs(layout.packsDir),
+    );
     result.compacted = plan.compact;
     session.logger.info(
       `persist: ${local.size} local blobs; ${plan.write.length} pack(s) to store, ${plan.inline.length} in the index` +
@@ -158,6 +165,11 @@ async function knownPacks(layout: PersistLayout, state: PersistState, session: S
  * exists. No look-up first: a content-keyed pack is new nearly always, and a save of one that
  * exists fails its reservation, which saveEntry then tells from an outage with one look-up.
  */
+/** The blobs of each local pack file (a capture's, or one a restore kept). */
+function localPackBlobs(dir: string): string[][] {
+  return packNames(dir).map((name) => [...new PackFiles(dir, [name]).sizes().keys()]);
+}
+
 async function storePack(
   session: Session,
   layout: PersistLayout,
