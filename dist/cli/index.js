@@ -36002,25 +36002,28 @@ function corruptSource(digest, source, detail) {
 function callOptions(timeoutMs) {
     return timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
 }
+// `input` fed through `transform` (each chunk shown to `onInput` first), as its output comes.
+async function* through(transform, input, onInput) {
+    const feeding = (async () => {
+        for await (const chunk of input) {
+            onInput?.(chunk);
+            if (!transform.write(chunk))
+                await (0,external_node_events_namespaceObject.once)(transform, 'drain');
+        }
+        transform.end();
+    })();
+    feeding.catch((err) => transform.destroy(err));
+    for await (const out of transform)
+        yield out;
+    await feeding;
+}
 // The messages' data, decompressed when the read is of compressed-blobs.
 async function* readData(stream, zstd) {
-    if (!zstd) {
+    async function* data() {
         for await (const message of stream)
             yield message.data;
-        return;
     }
-    const inflate = zstdDecompressStream();
-    const feeding = (async () => {
-        for await (const message of stream) {
-            if (!inflate.write(message.data))
-                await (0,external_node_events_namespaceObject.once)(inflate, 'drain');
-        }
-        inflate.end();
-    })();
-    feeding.catch((err) => inflate.destroy(err));
-    for await (const chunk of inflate)
-        yield chunk;
-    await feeding;
+    yield* zstd ? through(zstdDecompressStream(), data()) : data();
 }
 /**
  * Streams one blob from ByteStream Read to `sink`, hashing as it goes (the decompressed
@@ -36101,22 +36104,11 @@ async function* sourceChunks(source) {
  * verifies the hash before sending it.
  */
 async function* compressedChunks(raw, size, onRaw) {
-    const deflate = zstdCompressStream(size);
-    const feeding = (async () => {
-        for await (const chunk of raw) {
-            onRaw(chunk);
-            if (!deflate.write(chunk))
-                await (0,external_node_events_namespaceObject.once)(deflate, 'drain');
-        }
-        deflate.end();
-    })();
-    feeding.catch((err) => deflate.destroy(err));
-    for await (const out of deflate) {
+    for await (const out of through(zstdCompressStream(size), raw, onRaw)) {
         for (let offset = 0; offset < out.byteLength; offset += BYTESTREAM_CHUNK_BYTES) {
             yield out.subarray(offset, offset + BYTESTREAM_CHUNK_BYTES);
         }
     }
-    await feeding;
 }
 /**
  * Uploads one blob with ByteStream Write in 1 MiB messages, from memory or streamed from a file;
@@ -36341,8 +36333,8 @@ class CasClient {
     }
     /**
      * Reads blobs: BatchReadBlobs for those that fit a batch, ByteStream for bigger ones (both
-     * as zstd when the server offers it). Every blob is checked against its digest (CasError 'corrupt-data' naming it otherwise);
-     * blobs the server does not hold are listed in `missing`.
+     * as zstd when the server offers it). Every blob is checked against its digest (CasError
+     * 'corrupt-data' naming it otherwise); blobs the server does not hold are listed in `missing`.
      */
     async readBlobs(digests) {
         const result = { blobs: new Map(), missing: [] };
@@ -36541,8 +36533,6 @@ function verify(digest, data) {
         throw new errors/* CasError */.Ko('corrupt-data', `blob ${digest_formatDigest(digest)} received with wrong content: got ${actual.sizeBytes} bytes hashing to ${actual.hash}; ${RECEIVED_HINT}`);
     }
 }
-// Reads a file to upload under `digest`, refusing one that does not match: an object of the
-// local cache is then corrupt (named as such); any other file changed since it was hashed.
 // The bytes of an upload, checked against its digest when read from a file or loaded.
 async function uploadData(source, digest) {
     // A view, not a copy: the request is encoded (copied) once when it is sent.
@@ -36568,6 +36558,8 @@ async function received(digest, data, compressor) {
     }
     return data;
 }
+// Reads a file to upload under `digest`, refusing one that does not match: an object of the
+// local cache is then corrupt (named as such); any other file changed since it was hashed.
 async function readFileExact(path, digest) {
     const { readFile } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 1455, 19));
     const data = await readFile(path);

@@ -89,7 +89,7 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
         maxInlineBytes: options.maxInlineBytes ?? PERSIST_DEFAULTS.maxInlineBytes,
         maxWholePackBytes: PERSIST_DEFAULTS.maxWholePackBytes,
       },
-      localPackBlobs(layout.packsDir),
+      [...localPackBlobs(layout.packsDir).values()],
     );
     result.compacted = plan.compact;
     session.logger.info(
@@ -160,16 +160,16 @@ async function knownPacks(layout: PersistLayout, state: PersistState, session: S
   return packs;
 }
 
+/** The blobs of each local pack file (a capture's, or one a restore kept), by pack name. */
+function localPackBlobs(dir: string): Map<string, string[]> {
+  return new Map(packNames(dir).map((name) => [name, [...new PackFiles(dir, [name]).sizes().keys()]]));
+}
+
 /**
  * Stores one pack (format 2: one data file and its index, see pack-files.ts) unless its key
  * exists. No look-up first: a content-keyed pack is new nearly always, and a save of one that
  * exists fails its reservation, which saveEntry then tells from an outage with one look-up.
  */
-/** The blobs of each local pack file (a capture's, or one a restore kept). */
-function localPackBlobs(dir: string): string[][] {
-  return packNames(dir).map((name) => [...new PackFiles(dir, [name]).sizes().keys()]);
-}
-
 async function storePack(
   session: Session,
   layout: PersistLayout,
@@ -218,8 +218,7 @@ async function stagePack(
   const wanted = new Set(pack.hashes);
   const covered = new Set<string>();
   let part = 0;
-  for (const name of packNames(layout.packsDir)) {
-    const held = [...new PackFiles(layout.packsDir, [name]).sizes().keys()];
+  for (const [name, held] of localPackBlobs(layout.packsDir)) {
     if (held.length === 0 || !held.every((hash) => wanted.has(hash) && !covered.has(hash))) continue;
     for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX]) {
       await linkOrCopy(

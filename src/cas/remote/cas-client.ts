@@ -160,8 +160,8 @@ export class CasClient {
 
   /**
    * Reads blobs: BatchReadBlobs for those that fit a batch, ByteStream for bigger ones (both
-   * as zstd when the server offers it). Every blob is checked against its digest (CasError 'corrupt-data' naming it otherwise);
-   * blobs the server does not hold are listed in `missing`.
+   * as zstd when the server offers it). Every blob is checked against its digest (CasError
+   * 'corrupt-data' naming it otherwise); blobs the server does not hold are listed in `missing`.
    */
   async readBlobs(digests: Iterable<Digest>): Promise<ReadResult> {
     const result: ReadResult = { blobs: new Map(), missing: [] };
@@ -395,8 +395,6 @@ export function verify(digest: Digest, data: Uint8Array): void {
   }
 }
 
-// Reads a file to upload under `digest`, refusing one that does not match: an object of the
-// local cache is then corrupt (named as such); any other file changed since it was hashed.
 // The bytes of an upload, checked against its digest when read from a file or loaded.
 async function uploadData(source: Upload, digest: Digest): Promise<Buffer> {
   // A view, not a copy: the request is encoded (copied) once when it is sent.
@@ -429,6 +427,8 @@ async function received(digest: Digest, data: Buffer, compressor: Compressor_Val
   return data;
 }
 
+// Reads a file to upload under `digest`, refusing one that does not match: an object of the
+// local cache is then corrupt (named as such); any other file changed since it was hashed.
 async function readFileExact(path: string, digest: Digest): Promise<Buffer> {
   const { readFile } = await import('node:fs/promises');
   const data = await readFile(path);

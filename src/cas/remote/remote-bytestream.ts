@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
+import type { Transform } from 'node:stream';
 import { Metadata, type CallOptions } from '@grpc/grpc-js';
 import { CasError, isCasError } from '../../errors.js';
 import type { ByteStreamClient, WriteRequest } from '../../gen/google/bytestream/bytestream.js';
@@ -66,22 +67,30 @@ export interface ByteStreamOptions {
   zstd?: boolean;
 }
 
+// `input` fed through `transform` (each chunk shown to `onInput` first), as its output comes.
+async function* through(
+  transform: Transform,
+  input: AsyncIterable<Buffer>,
+  onInput?: (chunk: Buffer) => void,
+): AsyncGenerator<Buffer> {
+  const feeding = (async () => {
+    for await (const chunk of input) {
+      onInput?.(chunk);
+      if (!transform.write(chunk)) await once(transform, 'drain');
+    }
+    transform.end();
+  })();
+  feeding.catch((err: Error) => transform.destroy(err));
+  for await (const out of transform as AsyncIterable<Buffer>) yield out;
+  await feeding;
+}
+
 // The messages' data, decompressed when the read is of compressed-blobs.
 async function* readData(stream: AsyncIterable<{ data: Buffer }>, zstd: boolean): AsyncGenerator<Buffer> {
-  if (!zstd) {
+  async function* data(): AsyncGenerator<Buffer> {
     for await (const message of stream) yield message.data;
-    return;
   }
-  const inflate = zstdDecompressStream();
-  const feeding = (async () => {
-    for await (const message of stream) {
-      if (!inflate.write(message.data)) await once(inflate, 'drain');
-    }
-    inflate.end();
-  })();
-  feeding.catch((err: Error) => inflate.destroy(err));
-  for await (const chunk of inflate as AsyncIterable<Buffer>) yield chunk;
-  await feeding;
+  yield* zstd ? through(zstdDecompressStream(), data()) : data();
 }
 
 /**
@@ -204,21 +213,11 @@ async function* compressedChunks(
   size: number,
   onRaw: (chunk: Buffer) => void,
 ): AsyncGenerator<Buffer> {
-  const deflate = zstdCompressStream(size);
-  const feeding = (async () => {
-    for await (const chunk of raw) {
-      onRaw(chunk);
-      if (!deflate.write(chunk)) await once(deflate, 'drain');
-    }
-    deflate.end();
-  })();
-  feeding.catch((err: Error) => deflate.destroy(err));
-  for await (const out of deflate as AsyncIterable<Buffer>) {
+  for await (const out of through(zstdCompressStream(size), raw, onRaw)) {
     for (let offset = 0; offset < out.byteLength; offset += BYTESTREAM_CHUNK_BYTES) {
       yield out.subarray(offset, offset + BYTESTREAM_CHUNK_BYTES);
     }
   }
-  await feeding;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { status } from '@grpc/grpc-js';
 import { CasError, isCasError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
@@ -11,7 +12,6 @@ import { Connection, type ConnectionOptions } from '../../grpc/connection.js';
 import { casdRemoteUrl, checkTokenTransport, parseEndpoint } from '../../grpc/endpoint.js';
 import { REMOTE_RETRY_LIMIT } from '../../grpc/options.js';
 import { chunks, forEachLimit } from '../../util/concurrency.js';
-import { existsSync } from 'node:fs';
 import { CasClient, type TreeDirectory, type Upload } from './cas-client.js';
 import { type Digest, EMPTY_DIGEST, formatDigest } from '../digest.js';
 import { copyBlobs } from './remote-copy.js';
