@@ -112,6 +112,8 @@ interface StepResult {
   apiRequests: number;
   /** Peak summed RSS of the step's process tree (and of the daemon main left running). */
   peakRss: number;
+  /** That peak by process: `node 250.1 MB + buildbox-casd 60.2 MB`. */
+  peakParts: string;
   modelledMs: number;
   warnings: string[];
 }
@@ -126,6 +128,7 @@ interface JobResult {
   totalMs: number;
   modelledMs: number;
   peakRss: number;
+  peakParts: string;
   service: ServiceCounts;
   remote: { sent: number; received: number };
   apiRequests: number;
@@ -347,6 +350,7 @@ async function main(): Promise<void> {
     });
     const elapsed = Number(process.hrtime.bigint() - spawned) / 1e6;
     const peakRss = sampler.stop();
+    const peakParts = sampler.peakParts();
     if (run.exitCode !== 0) {
       throw new Error(
         `${entry} step exited ${run.exitCode ?? run.signal}:\n${run.stdout.slice(-6000)}\n${run.stderr.slice(-3000)}`,
@@ -358,6 +362,7 @@ async function main(): Promise<void> {
       remote: { sent: proxy?.sent ?? 0, received: proxy?.received ?? 0 },
       apiRequests: api.requests - apiBefore,
       peakRss,
+      peakParts,
       warnings: run.commands
         .filter((c) => c.command === 'warning' || c.command === 'error')
         .map((c) => `${c.command}: ${c.message}`),
@@ -453,6 +458,10 @@ async function main(): Promise<void> {
         totalMs: main.result.ms + post.result.ms,
         modelledMs: main.result.modelledMs + post.result.modelledMs,
         peakRss: Math.max(main.result.peakRss, post.result.peakRss),
+        peakParts:
+          main.result.peakRss >= post.result.peakRss
+            ? `main: ${main.result.peakParts}`
+            : `post: ${post.result.peakParts}`,
         service: sum(main.result.service, post.result.service),
         remote: {
           sent: main.result.remote.sent + post.result.remote.sent,
@@ -667,6 +676,17 @@ function renderHosted(report: HostedReport): string {
       peak('casd-action') / peak('actions/cache'),
       1.5,
       `${mb(peak('casd-action'))} / ${mb(peak('actions/cache'))}`,
+    ),
+  );
+  lines.push(
+    '',
+    'Peak memory by process (the step with the higher peak; RSS summed by command name):',
+    '',
+    '| round | job | side | peak RSS | made of |',
+    '|---|---|---|---|---|',
+    ...report.results.map(
+      (r) =>
+        `| ${r.variant === 'remote' ? 'remote' : 'Actions cache'} | ${r.job}. ${r.name} | ${r.side} | ${mb(r.peakRss)} | ${r.peakParts} |`,
     ),
   );
   lines.push(

@@ -92,21 +92,32 @@ export function sampleTreeRss(pid: number, intervalMs = 100): { stop(): number }
  * (`roots()` is asked at each sample): a step's process and a daemon that an earlier step left
  * running. A process in two trees counts once.
  */
-export function sampleTreesRss(roots: () => readonly number[], intervalMs = 100): { stop(): number } {
+export function sampleTreesRss(
+  roots: () => readonly number[],
+  intervalMs = 100,
+): { stop(): number; peakParts(): string } {
   let peak = 0;
+  let parts = new Map<string, number>();
   const sample = (): void => {
     const children = childrenOf();
     const seen = new Set<number>();
+    const byName = new Map<string, number>();
     let total = 0;
     const stack = [...roots()];
     while (stack.length > 0) {
       const current = stack.pop() as number;
       if (seen.has(current)) continue;
       seen.add(current);
-      total += rssBytes(current);
+      const rss = rssBytes(current);
+      total += rss;
+      const name = commandName(current);
+      byName.set(name, (byName.get(name) ?? 0) + rss);
       stack.push(...(children.get(current) ?? []));
     }
-    peak = Math.max(peak, total);
+    if (total > peak) {
+      peak = total;
+      parts = byName;
+    }
   };
   sample();
   const timer = setInterval(sample, intervalMs);
@@ -115,7 +126,23 @@ export function sampleTreesRss(roots: () => readonly number[], intervalMs = 100)
       clearInterval(timer);
       return peak;
     },
+    // What the peak was made of, by command name: `node 250.1 MB + buildbox-casd 60.2 MB`.
+    peakParts() {
+      return [...parts]
+        .filter(([, rss]) => rss > 0)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, rss]) => `${name} ${mb(rss)}`)
+        .join(' + ');
+    },
   };
+}
+
+function commandName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
 }
 
 /** A one-line live status on stderr (rewritten in place on a terminal, else a line each). */

@@ -17,7 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkout } from '../../src/cas/trees/checkout.js';
 import { captureIncremental } from '../../src/cas/capture/incremental-capture.js';
 import { CasStore } from '../../src/cas/store/store.js';
-import { PACKS_DIR, packNames } from '../../src/cas/store/pack-files.js';
+import { PACKS_DIR, PackFiles, packNames } from '../../src/cas/store/pack-files.js';
+import { PACK_CAPTURE_SLOT_BYTES } from '../../src/cas/options.js';
 import { CasError } from '../../src/errors.js';
 import { sleep } from '../../src/util/concurrency.js';
 import { startStore, type StoreFixture, writeTree } from './tree-fixtures.js';
@@ -83,6 +84,42 @@ describe('captureIncremental into a pack (intoPack)', () => {
     const again = await captureIncremental(fx.store, src, { statCacheDir, racyWindowMs: 0, intoPack: true });
     expect(again).toMatchObject({ root: result.root, filesHashed: 0, full: false });
     expect(await fx.store.importDirectory(src)).toEqual(result.root);
+  });
+
+  it('streams files larger than its read buffers into the pack once each, with no stray bytes', async () => {
+    const slot = PACK_CAPTURE_SLOT_BYTES;
+    const big = (seed: number, size: number): Buffer => {
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 4096) data.writeUInt32LE((seed * 2654435761 + i) >>> 0, i);
+      return data;
+    };
+    const src = join(fx.scratch(), 'big');
+    const files: Record<string, Buffer> = {
+      'a-exactly-slot': big(1, slot),
+      'b-large': big(2, 3 * slot + 17),
+      'c-small': Buffer.from('small'),
+      'd-large-again': big(2, 3 * slot + 17),
+      'e-just-below': big(3, slot - 1),
+      'z-large-last-duplicate': big(1, slot),
+    };
+    mkdirSync(src, { recursive: true });
+    for (const [file, data] of Object.entries(files)) writeFileSync(join(src, file), data);
+    const packsDir = join(fx.store.cacheDir, PACKS_DIR);
+    const before = new Set(packNames(packsDir));
+    const result = await captureIncremental(fx.store, src, { statCacheDir: fx.scratch(), intoPack: true });
+    expect(await fx.store.importDirectory(src)).toEqual(result.root);
+    const [name] = packNames(packsDir).filter((n) => !before.has(n));
+    // Four distinct contents (one streamed twice, one at the slot's size read twice, the last
+    // file a duplicate) and the root Directory; the data file holds just their bytes.
+    const sizes = [...new PackFiles(packsDir, [name]).sizes().values()];
+    expect(sizes).toHaveLength(5);
+    const bytes = sizes.reduce((n, size) => n + size, 0);
+    expect(bytes).toBeGreaterThan(slot + (3 * slot + 17) + (slot - 1) + 'small'.length);
+    expect(statSync(join(packsDir, `${name}.pack`)).size).toBe(bytes);
+    const out = join(fx.scratch(), 'big-out');
+    await checkout(fx.store, result.root, out);
+    for (const file of readdirSync(src))
+      expect(readFileSync(join(out, file))).toEqual(readFileSync(join(src, file)));
   });
 });
 

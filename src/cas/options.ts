@@ -151,3 +151,9 @@ export const PACK_INSTALL_CONCURRENCY = 32;
 export const PACK_CAPTURE_MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** Files read ahead of the sequential appends of a pack capture: keeps the disk busy. */
 export const PACK_CAPTURE_READ_AHEAD = 8;
+/**
+ * A pack capture reads files up to this size into one of PACK_CAPTURE_READ_AHEAD reused
+ * buffers: a fresh buffer per file is garbage V8 collects late, and glibc keeps the freed
+ * pages (RSS grew by ~90 MB capturing 291 MB in 10,000 files). 1 MiB holds most source files.
+ */
+export const PACK_CAPTURE_SLOT_BYTES = 1024 * 1024;

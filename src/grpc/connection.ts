@@ -11,10 +11,11 @@ import { FetchClient, PushClient } from '../gen/build/bazel/remote/asset/v1/remo
 import {
   ActionCacheClient,
   CapabilitiesClient,
-  ContentAddressableStorageClient,
+  type ContentAddressableStorageClient,
 } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { LocalContentAddressableStorageClient } from '../gen/build/buildgrid/local_cas.js';
-import { ByteStreamClient } from '../gen/google/bytestream/bytestream.js';
+import type { ByteStreamClient } from '../gen/google/bytestream/bytestream.js';
+import { BulkByteStreamClient, BulkCasClient } from './bulk-clients.js';
 import { CasError } from '../errors.js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
 import { TOKEN_FILE_RACY_MS } from './options.js';
@@ -139,8 +140,8 @@ export class Connection {
     };
     const target = this.endpoint.target;
     this.capabilities = new CapabilitiesClient(target, creds, clientOptions);
-    this.cas = new ContentAddressableStorageClient(target, creds, clientOptions);
-    this.byteStream = new ByteStreamClient(target, creds, clientOptions);
+    this.cas = new BulkCasClient(target, creds, clientOptions);
+    this.byteStream = new BulkByteStreamClient(target, creds, clientOptions);
     this.actionCache = new ActionCacheClient(target, creds, clientOptions);
     this.fetch = new FetchClient(target, creds, clientOptions);
     this.push = new PushClient(target, creds, clientOptions);

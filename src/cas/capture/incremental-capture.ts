@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Dirent, lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { lstat, readFile, unlink, writeFile } from 'node:fs/promises';
+import { lstat, open, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CasError } from '../../errors.js';
 import { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
@@ -13,6 +13,7 @@ import {
   CAPTURE_CONCURRENCY,
   PACK_CAPTURE_MAX_FILE_BYTES,
   PACK_CAPTURE_READ_AHEAD,
+  PACK_CAPTURE_SLOT_BYTES,
 } from '../options.js';
 import { PACKS_DIR, PackWriter } from '../store/pack-files.js';
 import {
@@ -199,15 +200,21 @@ async function captureIntoPack(
   let root: Digest;
   const dirs = new Map<string, Digest>();
   try {
-    const reads = new Map<number, Promise<Buffer | undefined>>();
+    const slots = Array.from({ length: PACK_CAPTURE_READ_AHEAD }, () =>
+      Buffer.allocUnsafe(PACK_CAPTURE_SLOT_BYTES),
+    );
+    const held = (digest: Digest): boolean => store.hasBlob(digest);
+    const failed = (path: string, err: unknown): undefined => {
+      if (errnoOf(err) === 'ENOENT') return undefined;
+      throw new CasError('io', `cannot read ${path} for capture: ${errnoOf(err)}`, { cause: err });
+    };
+    // File i is read into slot i % READ_AHEAD, so file i + READ_AHEAD is read only once file
+    // i has been appended. A file bigger than its slot is streamed through it into the pack.
+    const reads = new Map<number, Promise<Buffer | 'large' | undefined>>();
     const readAhead = (i: number): void => {
       if (i >= small.length) return;
-      const read = readFile(join(absRoot, small[i].path)).catch((err: unknown) => {
-        if (errnoOf(err) === 'ENOENT') return undefined;
-        throw new CasError('io', `cannot read ${join(absRoot, small[i].path)} for capture: ${errnoOf(err)}`, {
-          cause: err,
-        });
-      });
+      const path = join(absRoot, small[i].path);
+      const read = readIntoSlot(path, slots[i % slots.length]).catch((err: unknown) => failed(path, err));
       read.catch(() => undefined); // awaited in order below; this only stops an unhandled rejection
       reads.set(i, read);
     };
@@ -215,14 +222,21 @@ async function captureIntoPack(
     for (let i = 0; i < small.length; i++) {
       const data = await reads.get(i)!;
       reads.delete(i);
-      readAhead(i + PACK_CAPTURE_READ_AHEAD);
-      if (data === undefined) {
+      const path = join(absRoot, small[i].path);
+      if (data === 'large') {
+        const digest = await writer
+          .addFile(path, slots[i % slots.length], held)
+          .catch((err: unknown) => failed(path, err));
+        if (digest) small[i].digest = digest;
+        else gone.add(small[i]);
+      } else if (data === undefined) {
         gone.add(small[i]);
-        continue;
+      } else {
+        const digest = digestOfBuffer(data);
+        small[i].digest = digest;
+        if (!writer.has(digest.hash) && !held(digest)) await writer.add(digest.hash, data);
       }
-      const digest = digestOfBuffer(data);
-      small[i].digest = digest;
-      if (!writer.has(digest.hash) && !store.hasBlob(digest)) await writer.add(digest.hash, data);
+      readAhead(i + PACK_CAPTURE_READ_AHEAD);
     }
     if (gone.size > 0) dropFiles(scan, gone);
     const blobs = new Map<string, { digest: Digest; data: Uint8Array }>();
@@ -239,6 +253,22 @@ async function captureIntoPack(
   else await writer.abort();
   store.reloadPacks();
   return { root, dirs };
+}
+
+/** The bytes of the file at `path` read into `slot`, or 'large' when they do not fit in it. */
+async function readIntoSlot(path: string, slot: Buffer): Promise<Buffer | 'large'> {
+  const handle = await open(path, 'r');
+  try {
+    let filled = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(slot, filled, slot.byteLength - filled, filled);
+      if (bytesRead === 0) return slot.subarray(0, filled);
+      filled += bytesRead;
+      if (filled === slot.byteLength) return 'large';
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Takes the files of `gone` out of the scan (they vanished while it was captured). */

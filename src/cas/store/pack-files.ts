@@ -16,6 +16,7 @@ import { type FileHandle, chmod, copyFile, mkdir, open, rename, rm, writeFile } 
 import { join } from 'node:path';
 import { CasError } from '../../errors.js';
 import { forEachLimit } from '../../util/concurrency.js';
+import type { Digest } from '../digest.js';
 import { PACK_COPY_CHUNK_BYTES, PACK_INSTALL_CONCURRENCY, PACK_WRITE_READ_AHEAD } from '../options.js';
 
 /**
@@ -174,9 +175,40 @@ export class PackWriter {
     this.offset += data.byteLength;
   }
 
+  /**
+   * Appends the file at `path`, read through `buffer` in chunks and hashed on the way, so no
+   * copy of the whole file is held. It is kept unless this pack or `held` has its digest; its
+   * bytes are then overwritten by the next blob (finish() cuts off a tail). Returns the digest
+   * of what was read.
+   */
+  async addFile(path: string, buffer: Buffer, held: (digest: Digest) => boolean): Promise<Digest> {
+    const hash = createHash('sha256');
+    const input = await open(path, 'r');
+    let length = 0;
+    try {
+      for (;;) {
+        const { bytesRead } = await input.read(buffer, 0, buffer.byteLength, length);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        await this.handle.write(buffer, 0, bytesRead, this.offset + length);
+        length += bytesRead;
+      }
+    } finally {
+      await input.close();
+    }
+    const digest: Digest = { hash: hash.digest('hex'), sizeBytes: length };
+    if (!this.added.has(digest.hash) && !held(digest)) {
+      this.added.add(digest.hash);
+      this.entries.push({ hash: digest.hash, offset: this.offset, length });
+      this.offset += length;
+    }
+    return digest;
+  }
+
   /** Puts the pack in place (data file, then the index sorted by hash). Returns its data bytes. */
   async finish(): Promise<number> {
     try {
+      await this.handle.truncate(this.offset);
       await this.handle.close();
       await rename(join(this.dir, this.tmp + PACK_DATA_SUFFIX), join(this.dir, this.name + PACK_DATA_SUFFIX));
       const sorted = [...this.entries].sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
