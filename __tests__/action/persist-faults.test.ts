@@ -39,7 +39,8 @@ afterEach(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-// maxInlineBytes 0: the faults are aimed at packs saved and restored as entries of their own.
+// maxInlineBytes and maxCarriedBytes 0: the faults are aimed at packs saved and restored as
+// entries of their own (held packs have their own cases).
 const opts = () => ({
   cacheDir: cas.root,
   prefix,
@@ -47,6 +48,7 @@ const opts = () => ({
   attempts: 2,
   retryDelayMs: 10,
   maxInlineBytes: 0,
+  maxCarriedBytes: 0,
 });
 
 describe('cache service trouble during save', () => {

@@ -147,6 +147,48 @@ describe('pack planning', () => {
   });
 });
 
+describe('packs held by the new index entry (carrier)', () => {
+  const blobs = (from: number, to: number, size = 100): Map<string, number> =>
+    new Map(Array.from({ length: to - from }, (_, i) => [h(from + i), size]));
+  const carrying = { ...limits, maxPackBytes: 300, maxCarriedBytes: 1000 };
+
+  it('moves new packs into the index entry up to maxCarriedBytes; the rest stay entries', () => {
+    const plan = planSave('p', [], blobs(0, 12), carrying, [], 'p-index-1');
+    expect(plan.carried.map((p) => p.bytes)).toEqual([300, 300, 300]);
+    expect(plan.carried.every((p) => p.inline && p.carrier === 'p-index-1')).toBe(true);
+    expect(plan.write.map((p) => p.bytes)).toEqual([300]);
+    expect(plan.packs.map((p) => p.carrier)).toEqual(['p-index-1', 'p-index-1', 'p-index-1', undefined]);
+  });
+
+  it('lists the packs an earlier index holds as they are, and carries none again', () => {
+    const first = planSave('p', [], blobs(0, 3), carrying, [], 'p-index-1');
+    const base = first.carried;
+    const plan = planSave('p', base, blobs(0, 4), carrying, [], 'p-index-2');
+    expect(plan.packs).toEqual([
+      { key: base[0].key, blobs: 3, bytes: 300, inline: true, carrier: 'p-index-1' },
+      expect.objectContaining({ blobs: 1, inline: true, carrier: 'p-index-2' }),
+    ]);
+    expect(plan.carried.map((p) => p.blobs)).toEqual([1]);
+    expect(plan.inline).toEqual([]);
+  });
+
+  it('rolls over into packs the new index holds', () => {
+    const first = planSave('p', [], blobs(0, 3), carrying, [], 'p-index-1');
+    // Two of the three listed blobs are gone: more than half the listed bytes.
+    const plan = planSave('p', first.carried, blobs(2, 4), carrying, [], 'p-index-2');
+    expect(plan.compact).toBe(true);
+    expect(plan.packs).toEqual([expect.objectContaining({ blobs: 2, carrier: 'p-index-2' })]);
+    expect(plan.write).toEqual([]);
+  });
+
+  it('carries nothing without an index key or with maxCarriedBytes 0', () => {
+    expect(planSave('p', [], blobs(0, 3), carrying).carried).toEqual([]);
+    expect(planSave('p', [], blobs(0, 3), { ...carrying, maxCarriedBytes: 0 }, [], 'k').write).toHaveLength(
+      1,
+    );
+  });
+});
+
 describe('manifests', () => {
   const good = {
     version: 1,
@@ -162,7 +204,11 @@ describe('manifests', () => {
   it.each([
     ['[', 'index manifest src is not JSON'],
     ['"x"', 'index manifest src: expected a JSON object'],
-    [JSON.stringify({ ...good, version: 3 }), 'index manifest src: unsupported version 3, expected 1 or 2'],
+    [JSON.stringify({ ...good, version: 4 }), 'index manifest src: unsupported version 4, expected 1 to 3'],
+    [
+      JSON.stringify({ ...good, packs: [{ key: 'k', blobs: 1, bytes: 2, carrier: 'i' }] }),
+      'packs[0].carrier must be a non-empty string, and only with "inline": true',
+    ],
     [JSON.stringify({ ...good, packs: {} }), 'index manifest src: "packs" must be an array'],
     [
       JSON.stringify({ ...good, packs: [{ key: '', blobs: 1, bytes: 1 }] }),

@@ -15,6 +15,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { restorePersisted, savePersisted } from '../../src/action/persist/index.js';
 import { persistLayout } from '../../src/action/persist/layout.js';
 import { packKey } from '../../src/action/persist/manifest.js';
+import { readState } from '../../src/action/persist/state.js';
+import { silentLogger } from '../../src/logger.js';
 import { PackFiles, packNames, writePack } from '../../src/cas/store/pack-files.js';
 import {
   type ActionsCacheEmulator,
@@ -49,8 +51,16 @@ afterEach(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-// maxInlineBytes 0: most cases are about packs saved as entries of their own; inline ones say so.
-const opts = () => ({ cacheDir: cas.root, prefix, runId: '42', retryDelayMs: 10, maxInlineBytes: 0 });
+// maxInlineBytes and maxCarriedBytes 0: most cases are about packs saved as entries of their
+// own; inline and carried ones say so.
+const opts = () => ({
+  cacheDir: cas.root,
+  prefix,
+  runId: '42',
+  retryDelayMs: 10,
+  maxInlineBytes: 0,
+  maxCarriedBytes: 0,
+});
 
 /**
  * Saves the pack staged in `layout` under `pack.key`, then an index of `version` listing it
@@ -390,6 +400,100 @@ describe('savePersisted and restorePersisted', () => {
       const restored = await restorePersisted(inline(16 * 1024));
       expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 20, warnings: [] });
       expect(cas.snapshot()).toEqual(before);
+    });
+  });
+
+  describe('new packs held by the index entry (carrier, the default)', () => {
+    const held = () => ({ ...opts(), maxCarriedBytes: undefined });
+    const savedIndex = async () => (await readState(persistLayout(cas.root), prefix, silentLogger)).index!;
+
+    it('saves a first cache as one entry and restores it with one look-up and one download', async () => {
+      cas.addBlobs(40, 4096);
+      cas.addSmallFiles('main');
+      const before = cas.snapshot();
+      const saved = await savePersisted(held());
+      expect(saved).toMatchObject({ packsUploaded: 1, blobsPacked: 40, warnings: [] });
+      expect(emulator.stats.requests.CreateCacheEntry).toBe(1);
+      expect(emulator.stats.requests.FinalizeCacheEntryUpload).toBe(1);
+      expect((await savedIndex()).packs).toEqual([
+        expect.objectContaining({ blobs: 40, inline: true, carrier: saved.indexKey }),
+      ]);
+
+      cas.wipe();
+      emulator.stats.reset();
+      const restored = await restorePersisted(held());
+      expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 40, warnings: [] });
+      expect(cas.snapshot()).toEqual(before);
+      expect(emulator.stats.requests.GetCacheEntryDownloadURL).toBe(1);
+    });
+
+    it('lists a held pack under its carrier later, uploads it once, and restores from both entries', async () => {
+      const firstBlobs = cas.addBlobs(40, 4096);
+      const first = await savePersisted(held());
+      cas.wipe();
+      await restorePersisted({ ...held(), installBlobs: false });
+      const all = [...firstBlobs, ...cas.addBlobs(3, 4096)].sort();
+      emulator.stats.reset();
+      const second = await savePersisted(held());
+      expect(second).toMatchObject({ packsUploaded: 1, blobsPacked: 3, warnings: [] });
+      expect(emulator.stats.requests.CreateCacheEntry).toBe(1);
+      expect(emulator.stats.bytesUploaded).toBeLessThan(40 * 4096);
+      expect((await savedIndex()).packs).toEqual([
+        expect.objectContaining({ blobs: 40, carrier: first.indexKey }),
+        expect.objectContaining({ blobs: 3, carrier: second.indexKey }),
+      ]);
+
+      cas.wipe();
+      emulator.stats.reset();
+      const restored = await restorePersisted(held());
+      expect(restored).toMatchObject({
+        indexKey: second.indexKey,
+        packsDownloaded: 2,
+        blobsRestored: 43,
+        warnings: [],
+      });
+      expect(cas.blobs().sort()).toEqual(all);
+      // The newest index, then the earlier one for its pack: no pack entries.
+      expect(emulator.stats.requests.GetCacheEntryDownloadURL).toBe(2);
+      expect(emulator.entries().filter((e) => e.key.startsWith(`${prefix}-pack-`))).toEqual([]);
+    });
+
+    it('warns about an evicted carrier, restores the rest, and packs those blobs again', async () => {
+      cas.addBlobs(5, 1024);
+      const first = await savePersisted(held());
+      cas.addBlobs(2, 1024);
+      await savePersisted(held());
+      emulator.evict(first.indexKey!);
+
+      cas.wipe();
+      const restored = await restorePersisted(held());
+      expect(restored).toMatchObject({ packsDownloaded: 1, blobsRestored: 2 });
+      expect(restored.warnings).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^could not restore index entry ${first.indexKey}, which holds pack .*-pack-[0-9a-f]{40} listed by ${restored.indexKey}: it is no longer in the cache \\(evicted\\?\\); its 5 blobs are missing$`,
+          ),
+        ),
+      ]);
+      const next = await savePersisted(held());
+      expect(next).toMatchObject({ warnings: [] });
+      expect((await savedIndex()).packs.map((p) => p.carrier)).not.toContain(first.indexKey);
+    });
+
+    it('reads the pack it needs out of an earlier entry that holds other packs too', async () => {
+      // maxPackBytes splits the first save into two held packs; the second lists both there.
+      cas.addBlobs(6, 1024);
+      const first = await savePersisted({ ...held(), maxPackBytes: 3 * 1024 });
+      expect((await savedIndex()).packs.map((p) => p.carrier)).toEqual([first.indexKey, first.indexKey]);
+      cas.addBlobs(1, 1024);
+      const before = cas.snapshot();
+      await savePersisted({ ...held(), maxPackBytes: 3 * 1024 });
+      cas.wipe();
+      emulator.stats.reset();
+      const restored = await restorePersisted(held());
+      expect(restored).toMatchObject({ packsDownloaded: 3, blobsRestored: 7, warnings: [] });
+      expect(cas.snapshot()).toEqual(before);
+      expect(emulator.stats.requests.GetCacheEntryDownloadURL).toBe(2);
     });
   });
 

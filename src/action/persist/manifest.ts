@@ -12,18 +12,26 @@ export interface PackRef {
    * of its own: small packs cost no requests of their own to save or restore.
    */
   inline?: true;
+  /**
+   * With `inline`: the key of the index entry whose `packs/` holds the pack, when a save put it
+   * there to stay (not carried again by later indexes, which list it under this key). Without
+   * it, an inline pack travels in the listing index itself and again in each later one.
+   */
+  carrier?: string;
 }
 
 /**
- * Version of the index manifests this code writes: 2 lists packs of format 2 (one data file
- * and its index, pack-files.ts). Version 1 (packs of one file per blob) is still read; its
- * packs restore as they are and are rewritten by the next rollover.
+ * Version of the index manifests this code writes: 3 may list packs held by an earlier index
+ * entry (PackRef.carrier), which version-2 readers would look for in the wrong entry. Version
+ * 2 (packs of format 2: one data file and its index, pack-files.ts) and 1 (packs of one file
+ * per blob) are still read; their packs restore as they are, those of version 1 are
+ * rewritten by the next rollover.
  */
-export const INDEX_VERSION = 2;
+export const INDEX_VERSION = 3;
 
 /** The JSON manifest stored in every index entry. */
 export interface IndexManifest {
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   /** ISO time of the save. */
   created: string;
   packs: PackRef[];
@@ -98,8 +106,8 @@ export function parseIndexManifest(text: string, source: string): IndexManifest 
   };
   if (typeof value !== 'object' || value === null) return fail('expected a JSON object');
   const record = value as Record<string, unknown>;
-  if (record.version !== 1 && record.version !== INDEX_VERSION)
-    fail(`unsupported version ${JSON.stringify(record.version)}, expected 1 or ${INDEX_VERSION}`);
+  if (record.version !== 1 && record.version !== 2 && record.version !== INDEX_VERSION)
+    fail(`unsupported version ${JSON.stringify(record.version)}, expected 1 to ${INDEX_VERSION}`);
   if (typeof record.created !== 'string') fail('"created" must be a string');
   if (!Array.isArray(record.packs)) return fail('"packs" must be an array');
   const packs = record.packs.map((pack: unknown, i): PackRef => {
@@ -108,8 +116,11 @@ export function parseIndexManifest(text: string, source: string): IndexManifest 
     if (!isCount(p.blobs) || !isCount(p.bytes))
       fail(`packs[${i}] needs non-negative integer "blobs" and "bytes"`);
     if (p.inline !== undefined && p.inline !== true) fail(`packs[${i}].inline must be true when given`);
+    if (p.carrier !== undefined && (typeof p.carrier !== 'string' || p.carrier === '' || p.inline !== true))
+      fail(`packs[${i}].carrier must be a non-empty string, and only with "inline": true`);
     const ref: PackRef = { key: p.key as string, blobs: p.blobs as number, bytes: p.bytes as number };
     if (p.inline === true) ref.inline = true;
+    if (typeof p.carrier === 'string') ref.carrier = p.carrier;
     return ref;
   });
   const files = (typeof record.files === 'object' && record.files !== null ? record.files : {}) as Record<
@@ -119,7 +130,7 @@ export function parseIndexManifest(text: string, source: string): IndexManifest 
   if (!isCount(files.count) || !isCount(files.bytes) || typeof files.digest !== 'string')
     fail('"files" needs "count", "bytes" and "digest"');
   return {
-    version: record.version as 1 | 2,
+    version: record.version as 1 | 2 | 3,
     created: record.created as string,
     packs,
     files: { count: files.count as number, bytes: files.bytes as number, digest: files.digest as string },

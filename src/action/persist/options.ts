@@ -41,6 +41,12 @@ export const PERSIST_DEFAULTS = {
    * 16 MB costs ~0.2 s more per save (84 MB/s) and ~0.3 s per restore (52 MB/s).
    */
   maxInlineBytes: 16e6,
+  /**
+   * New packs up to this many bytes in all are stored in the save's index entry instead of
+   * entries of their own: a save is then one entry (2 requests, as actions/cache's) and a
+   * restore of it one download. 9 GB stays inside the cache service's 10 GB entry limit.
+   */
+  maxCarriedBytes: 9e9,
 } as const;
 
 /**

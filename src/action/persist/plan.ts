@@ -39,6 +39,11 @@ export interface SaveLimits {
   maxDeadRatio: number;
   /** Largest total of packs carried inside the index entry (PackRef.inline). */
   maxInlineBytes: number;
+  /**
+   * Largest total of new packs the index entry holds to stay (PackRef.carrier); those beyond
+   * it are entries of their own. Default 0: none.
+   */
+  maxCarriedBytes?: number;
 }
 
 export interface SavePlan {
@@ -46,6 +51,8 @@ export interface SavePlan {
   write: PackPlan[];
   /** Packs to stage inside the new index entry: carried over from the base, and new ones. */
   inline: PackPlan[];
+  /** New packs the new index entry holds to stay (their `carrier` is its key). */
+  carried: PackPlan[];
   /** Packs the new index lists, in order (those of `write` that fail are dropped later). */
   packs: PackRef[];
   /** Everything is rewritten into fresh packs (generation rollover). */
@@ -63,6 +70,8 @@ export interface SavePlan {
  * blobs of each local pack file (a capture's, say): when the new blobs are more than one pack
  * holds, a pack file all of whose blobs are new becomes one pack whole (up to
  * maxWholePackBytes), so that the save links it instead of rewriting its bytes into two.
+ * With `indexKey` (the new index's), the packs to write go inside that entry instead, up to
+ * maxCarriedBytes (`carried`; see carryInIndex).
  */
 export function planSave(
   prefix: string,
@@ -70,6 +79,40 @@ export function planSave(
   local: ReadonlyMap<string, number>,
   limits: SaveLimits,
   localPacks: readonly (readonly string[])[] = [],
+  indexKey = '',
+): SavePlan {
+  const plan = planEntries(prefix, base, local, limits, localPacks);
+  return carryInIndex(plan, indexKey, limits.maxCarriedBytes ?? 0);
+}
+
+/**
+ * Moves packs to write into the new index entry `indexKey` while their total stays within
+ * `maxBytes`: one entry for a save instead of one per pack saves its requests (~0.25 s each
+ * on GitHub) now and at each restore, and later indexes list the packs there (carrier).
+ */
+function carryInIndex(plan: SavePlan, indexKey: string, maxBytes: number): SavePlan {
+  if (indexKey === '' || plan.write.length === 0) return plan;
+  const carried: PackPlan[] = [];
+  const write: PackPlan[] = [];
+  let bytes = 0;
+  for (const pack of plan.write) {
+    if (bytes + pack.bytes <= maxBytes) {
+      carried.push({ ...pack, inline: true, carrier: indexKey });
+      bytes += pack.bytes;
+    } else write.push(pack);
+  }
+  const byKey = new Map(carried.map((p) => [p.key, p]));
+  const packs = plan.packs.map((ref) => (byKey.has(ref.key) ? toRef(byKey.get(ref.key)!) : ref));
+  return { ...plan, write, carried, packs };
+}
+
+// planSave without carrying: which packs to write, to carry along inline, and to list.
+function planEntries(
+  prefix: string,
+  base: readonly PackPlan[],
+  local: ReadonlyMap<string, number>,
+  limits: SaveLimits,
+  localPacks: readonly (readonly string[])[],
 ): SavePlan {
   const covered = new Set<string>();
   let listedBytes = 0;
@@ -91,13 +134,14 @@ export function planSave(
   if (compact) {
     const all = planPacks(prefix, local, limits.maxPackBytes);
     if (sum(all) <= limits.maxInlineBytes) return inlined([], all, compact, deadBytes);
-    return { write: all, inline: [], packs: all.map(toRef), compact, deadBytes };
+    return { write: all, inline: [], carried: [], packs: all.map(toRef), compact, deadBytes };
   }
   // Small packs travel in the index entry; each save carries the base's inline packs again,
-  // until together they outgrow maxInlineBytes and become one pack of their own.
-  const carried = base.filter((p) => p.inline);
+  // until together they outgrow maxInlineBytes and become one pack of their own. Packs an
+  // earlier index holds to stay (carrier) are listed as they are.
+  const carried = base.filter((p) => p.inline && !p.carrier);
   const carriedWhole = carried.every((p) => p.hashes.every((hash) => local.has(hash)));
-  const kept = base.filter((p) => !p.inline);
+  const kept = base.filter((p) => !p.inline || p.carrier);
   if (carriedWhole && sum(carried) + sum(newPacks) <= limits.maxInlineBytes) {
     return inlined(kept, [...carried, ...newPacks], compact, deadBytes);
   }
@@ -105,6 +149,7 @@ export function planSave(
     return {
       write: newPacks,
       inline: [],
+      carried: [],
       packs: [...base.map(toRef), ...newPacks.map(toRef)],
       compact,
       deadBytes,
@@ -117,6 +162,7 @@ export function planSave(
   return {
     write: promoted,
     inline: [],
+    carried: [],
     packs: [...kept.map(toRef), ...promoted.map(toRef)],
     compact,
     deadBytes,
@@ -157,7 +203,14 @@ function inlined(
   deadBytes: number,
 ): SavePlan {
   const marked = inline.map((p) => ({ ...p, inline: true as const }));
-  return { write: [], inline: marked, packs: [...kept.map(toRef), ...marked.map(toRef)], compact, deadBytes };
+  return {
+    write: [],
+    inline: marked,
+    carried: [],
+    packs: [...kept.map(toRef), ...marked.map(toRef)],
+    compact,
+    deadBytes,
+  };
 }
 
 function sum(packs: readonly PackRef[]): number {
@@ -167,5 +220,6 @@ function sum(packs: readonly PackRef[]): number {
 function toRef(pack: PackRef): PackRef {
   const ref: PackRef = { key: pack.key, blobs: pack.blobs, bytes: pack.bytes };
   if (pack.inline) ref.inline = true;
+  if (pack.carrier) ref.carrier = pack.carrier;
   return ref;
 }

@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   PackFiles,
@@ -52,6 +52,9 @@ export async function restorePersisted(options: PersistRestoreOptions): Promise<
     const { index } = found;
     result.indexKey = found.key;
     session.logger.info(`persist: restoring ${found.key} (${index.packs.length} pack(s))`);
+    // Set aside: an earlier index entry holding packs (a carrier) downloads to the same path.
+    const carriers = new Carriers(session, layout);
+    const restored = await carriers.setAside(found.key);
 
     for (const pack of index.packs) {
       if (session.remainingMs() <= 0) {
@@ -61,9 +64,9 @@ export async function restorePersisted(options: PersistRestoreOptions): Promise<
         );
         break;
       }
-      await restorePack(session, layout, pack, found.key, result);
+      await restorePack(session, layout, pack, found.key, carriers, result);
     }
-    result.filesRestored = await installSmallFiles(join(layout.indexStaging, 'files'), layout.cacheDir);
+    result.filesRestored = await installSmallFiles(join(restored, 'files'), layout.cacheDir);
     result.bytesDownloaded += index.files.bytes;
     await remember(layout, options.prefix, found.key, index);
     await settlePacks(layout, index, options.installBlobs ?? true);
@@ -113,6 +116,7 @@ async function restorePack(
   layout: PersistLayout,
   pack: PackRef,
   indexKey: string,
+  carriers: Carriers,
   result: PersistRestoreResult,
 ): Promise<void> {
   const name = localPackName(pack.key);
@@ -123,15 +127,27 @@ async function restorePack(
     return;
   }
   if (pack.inline) {
-    const dir = join(layout.indexStaging, INLINE_PACKS_DIR);
-    if (!packNames(dir).includes(name)) {
+    const carrier = pack.carrier ?? indexKey;
+    const staged = await carriers.get(carrier);
+    if ('why' in staged) {
       session.problem(
-        'corrupt-data',
-        `index ${indexKey} lists pack ${pack.key} as carried inside it, but it is not there; its ${pack.blobs} blobs are missing`,
+        'remote-unavailable',
+        `could not restore index entry ${carrier}, which holds pack ${pack.key} listed by ${indexKey}: ${staged.why}; its ${pack.blobs} blobs are missing`,
       );
       return;
     }
-    await keepPack(session, layout, pack, dir, [name], result);
+    const dir = join(staged.dir, INLINE_PACKS_DIR);
+    const names = packNames(dir)
+      .filter((n) => n === name || n.startsWith(`${name}-`))
+      .sort();
+    if (names[0] !== name) {
+      session.problem(
+        'corrupt-data',
+        `index ${indexKey} lists pack ${pack.key} as held by index entry ${carrier}, but it is not there; its ${pack.blobs} blobs are missing`,
+      );
+      return;
+    }
+    await keepPack(session, layout, pack, dir, names, result);
     result.bytesDownloaded += pack.bytes;
     return;
   }
@@ -174,6 +190,42 @@ async function restorePack(
     result.bytesDownloaded += pack.bytes;
   } finally {
     await rm(layout.packStaging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The index entries a restore has downloaded, each set aside in a directory of its own under
+ * the staging area: the listing index first, then each earlier one that holds listed packs
+ * (PackRef.carrier), downloaded once when first needed.
+ */
+class Carriers {
+  private readonly staged = new Map<string, { dir: string } | { why: string }>();
+
+  constructor(
+    private readonly session: Session,
+    private readonly layout: PersistLayout,
+  ) {}
+
+  /** Moves the index entry just downloaded (`key`) out of the staging path; returns where to. */
+  async setAside(key: string): Promise<string> {
+    const dir = join(this.layout.stagingRoot, `entry-${this.staged.size}`);
+    await rename(this.layout.indexStaging, dir);
+    this.staged.set(key, { dir });
+    return dir;
+  }
+
+  /** Where index entry `key` is set aside, downloading it first; or why it cannot be had. */
+  async get(key: string): Promise<{ dir: string } | { why: string }> {
+    const known = this.staged.get(key);
+    if (known) return known;
+    await rm(this.layout.indexStaging, { recursive: true, force: true });
+    const outcome = await restoreEntry(this.session, [this.layout.indexEntryPath], key, []);
+    if (outcome.status !== 'hit') {
+      const why = outcome.status === 'miss' ? 'it is no longer in the cache (evicted?)' : outcome.detail;
+      this.staged.set(key, { why });
+      return { why };
+    }
+    return { dir: await this.setAside(key) };
   }
 }
 

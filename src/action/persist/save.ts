@@ -78,6 +78,11 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
         if (err.code !== 'ENOENT' || !packed?.has(hash)) throw err;
         return packed.read(hash);
       });
+    const key = indexKey(
+      options.prefix,
+      options.runId ?? process.env.GITHUB_RUN_ID ?? 'local',
+      options.runAttempt ?? process.env.GITHUB_RUN_ATTEMPT ?? '1',
+    );
     const plan = planSave(
       options.prefix,
       base,
@@ -88,12 +93,15 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
         maxDeadRatio: options.maxDeadRatio ?? PERSIST_DEFAULTS.maxDeadRatio,
         maxInlineBytes: options.maxInlineBytes ?? PERSIST_DEFAULTS.maxInlineBytes,
         maxWholePackBytes: PERSIST_DEFAULTS.maxWholePackBytes,
+        maxCarriedBytes: options.maxCarriedBytes ?? PERSIST_DEFAULTS.maxCarriedBytes,
       },
       [...localPackBlobs(layout.packsDir).values()],
+      key,
     );
     result.compacted = plan.compact;
     session.logger.info(
-      `persist: ${local.size} local blobs; ${plan.write.length} pack(s) to store, ${plan.inline.length} in the index` +
+      `persist: ${local.size} local blobs; ${plan.write.length} pack(s) to store, ` +
+        `${plan.inline.length + plan.carried.length} in the index` +
         (plan.compact ? ` (rollover: ${plan.deadBytes} listed bytes are gone locally)` : ''),
     );
 
@@ -114,9 +122,13 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
       else failed.add(pack.key);
     }
     const packs = plan.packs.filter((p) => !failed.has(p.key));
-    const newInline = plan.inline.filter((p) => !baseKeys.has(p.key));
-    const stageInline = (dir: string): Promise<void> => stageInlinePacks(dir, plan.inline, local, bytesOf);
-    const saved = await storeIndex(session, layout, options, state, packs, stageInline);
+    const newInline = [...plan.inline.filter((p) => !baseKeys.has(p.key)), ...plan.carried];
+    const stageInline = async (dir: string): Promise<void> => {
+      await stageInlinePacks(dir, plan.inline, local, bytesOf);
+      for (const pack of plan.carried)
+        await stagePack(layout.packsDir, dir, localPackName(pack.key), pack, local, bytesOf);
+    };
+    const saved = await storeIndex(session, layout, options.prefix, state, key, packs, stageInline);
     if (saved === 'denied') {
       result.readOnly = 'the cache service refused the write (a read-only cache token)';
     } else if (saved) {
@@ -124,6 +136,10 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
       result.bytesUploaded += saved.bytes;
       result.packsUploaded += newInline.length;
       for (const pack of newInline) result.blobsPacked += pack.blobs;
+      for (const pack of plan.carried) {
+        result.bytesUploaded += pack.bytes;
+        await writePackHashes(layout, pack.key, pack.hashes);
+      }
     }
   } catch (err) {
     session.failed('saving the local cache', err);
@@ -186,7 +202,7 @@ async function storePack(
   }
   try {
     await rm(layout.packStaging, { recursive: true, force: true });
-    await stagePack(layout, pack, sizes, bytesOf);
+    await stagePack(layout.packsDir, layout.packStaging, STAGED_PACK_NAME, pack, sizes, bytesOf);
     const outcome = await saveEntry(session, [layout.packEntryPath], pack.key);
     if (outcome.status === 'denied') return 'denied';
     if (outcome.status === 'failed') {
@@ -204,13 +220,15 @@ async function storePack(
 }
 
 /**
- * Stages the blobs of `pack` as pack files in the staging area: local packs (a capture's,
- * IncrementalCaptureOptions.intoPack) whose every blob belongs to `pack` are linked in whole
- * (no copy of their bytes), and the rest is written into one more pack file. A restore takes
- * every pack file of the entry (restorePack).
+ * Stages the blobs of `pack` as pack files `<name>`, `<name>-1`, ... in `dir`: local packs of
+ * `packsDir` (a capture's, IncrementalCaptureOptions.intoPack) whose every blob belongs to
+ * `pack` are linked in whole (no copy of their bytes), and the rest is written into one more
+ * pack file. A restore takes every pack file of the entry (restorePack), or of the name.
  */
 async function stagePack(
-  layout: PersistLayout,
+  packsDir: string,
+  dir: string,
+  name: string,
   pack: PackPlan,
   sizes: ReadonlyMap<string, number>,
   bytesOf: (hash: string) => Promise<Buffer>,
@@ -218,21 +236,20 @@ async function stagePack(
   const wanted = new Set(pack.hashes);
   const covered = new Set<string>();
   let part = 0;
-  for (const [name, held] of localPackBlobs(layout.packsDir)) {
+  const nextName = (): string => (part === 0 ? name : `${name}-${part}`);
+  await mkdir(dir, { recursive: true });
+  for (const [local, held] of localPackBlobs(packsDir)) {
     if (held.length === 0 || !held.every((hash) => wanted.has(hash) && !covered.has(hash))) continue;
-    for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX]) {
-      await linkOrCopy(
-        join(layout.packsDir, name + suffix),
-        join(layout.packStaging, `part-${part}${suffix}`),
-      );
-    }
+    const staged = nextName();
+    for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX])
+      await linkOrCopy(join(packsDir, local + suffix), join(dir, staged + suffix));
     part += 1;
     for (const hash of held) covered.add(hash);
   }
   const rest = pack.hashes.filter((hash) => !covered.has(hash));
   if (rest.length > 0 || part === 0) {
     const blobs = rest.map((hash) => ({ hash, size: sizes.get(hash) ?? 0 }));
-    await writePack(layout.packStaging, STAGED_PACK_NAME, blobs, bytesOf);
+    await writePack(dir, nextName(), blobs, bytesOf);
   }
 }
 
@@ -243,8 +260,9 @@ async function stagePack(
 async function storeIndex(
   session: Session,
   layout: PersistLayout,
-  options: PersistSaveOptions,
+  prefix: string,
   state: PersistState,
+  key: string,
   packs: PackRef[],
   stageInline: (dir: string) => Promise<void>,
 ): Promise<{ key: string; bytes: number } | 'denied' | undefined> {
@@ -260,18 +278,14 @@ async function storeIndex(
     return undefined;
   }
   const bytes =
-    files.reduce((sum, f) => sum + f.size, 0) + packs.reduce((sum, p) => sum + (p.inline ? p.bytes : 0), 0);
+    files.reduce((sum, f) => sum + f.size, 0) +
+    packs.reduce((sum, p) => sum + (p.inline && !p.carrier ? p.bytes : 0), 0);
   const manifest: IndexManifest = {
     version: INDEX_VERSION,
     created: new Date().toISOString(),
     packs,
     files: { count: files.length, bytes, digest },
   };
-  const key = indexKey(
-    options.prefix,
-    options.runId ?? process.env.GITHUB_RUN_ID ?? 'local',
-    options.runAttempt ?? process.env.GITHUB_RUN_ATTEMPT ?? '1',
-  );
   await mkdir(layout.indexStaging, { recursive: true });
   await stageSmallFiles(files, join(layout.indexStaging, 'files'));
   await stageInline(join(layout.indexStaging, INLINE_PACKS_DIR));
@@ -283,7 +297,7 @@ async function storeIndex(
     session.problem('remote-unavailable', `could not save the cache index ${key}: ${detail}`);
     return undefined;
   }
-  await writeState(layout, { prefix: options.prefix, indexKey: key, index: manifest });
+  await writeState(layout, { prefix, indexKey: key, index: manifest });
   await prunePackHashes(
     layout,
     packs.map((p) => p.key),

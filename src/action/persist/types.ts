@@ -31,6 +31,12 @@ export interface PersistSaveOptions extends PersistOptions {
   maxDeadRatio?: number;
   /** Packs up to this many bytes in all travel inside the index entry. Default 16 MB. */
   maxInlineBytes?: number;
+  /**
+   * New packs up to this many bytes in all are stored inside the save's index entry, to stay
+   * (later indexes list them there); the rest are entries of their own. Default 9 GB; 0 gives
+   * every new pack beyond the inline ones an entry of its own.
+   */
+  maxCarriedBytes?: number;
 }
 
 export interface PersistRestoreOptions extends PersistOptions {
