@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CasClient } from '../../src/cas/remote/cas-client.js';
+import { UPLOAD_BATCH_BYTES } from '../../src/cas/options.js';
 import { readResourceName, writeResourceName } from '../../src/cas/remote/remote-bytestream.js';
 import { type Digest, EMPTY_DIGEST, digestOfBuffer, formatDigest } from '../../src/cas/digest.js';
 import { Connection } from '../../src/grpc/connection.js';
@@ -182,6 +183,43 @@ describe('CasClient batch limits', () => {
       const read = await client.readBlobs(blobs.map((b) => b.digest));
       expect(read.missing).toEqual([]);
       expect(read.blobs.size).toBe(12);
+    } finally {
+      connection.close();
+    }
+  });
+});
+
+describe('CasClient upload batches', () => {
+  let casd: TestCasd;
+  let limited: LimitedRemote;
+
+  beforeAll(async () => {
+    casd = await startTestCasd();
+    limited = await startLimitedRemote(casd.socket, {
+      advertisedBatchBytes: 8 * MiB,
+      enforcedBatchBytes: 8 * MiB,
+    });
+  });
+  afterAll(async () => {
+    await limited?.stop();
+    await casd?.stop();
+  });
+
+  it('sends batches of at most UPLOAD_BATCH_BYTES to a server that takes more, and reads in its batches', async () => {
+    const connection = new Connection(limited.url);
+    try {
+      const client = new CasClient(connection);
+      expect(await client.maxBatchBytes()).toBe(8 * MiB);
+      const blobs = Array.from({ length: 20 }, () => blob(300 * KiB));
+      await client.writeBlobs(blobs);
+      // The encoded request: the blobs and a few bytes of framing each.
+      expect(limited.counters.largestBatchBytes).toBeGreaterThan(UPLOAD_BATCH_BYTES - 300 * KiB);
+      expect(limited.counters.largestBatchBytes).toBeLessThanOrEqual(UPLOAD_BATCH_BYTES + 4 * KiB);
+      expect(limited.counters.batchUpdateCalls).toBeGreaterThanOrEqual(3);
+      limited.counters.largestBatchBytes = 0;
+      const read = await client.readBlobs(blobs.map((b) => b.digest));
+      expect(read.blobs.size).toBe(20);
+      expect(limited.counters.largestBatchBytes).toBe(20 * 300 * KiB);
     } finally {
       connection.close();
     }

@@ -22,6 +22,7 @@ import {
   FALLBACK_MAX_BATCH_BYTES,
   FIND_MISSING_GROUP,
   TRANSFER_CONCURRENCY_CAP,
+  UPLOAD_BATCH_BYTES,
   ZSTD_MIN_BLOB_BYTES,
 } from '../options.js';
 import { RECEIVED_HINT, corruptObject, holding, isObjectPath } from '../store/corrupt.js';
@@ -219,6 +220,7 @@ export class CasClient {
     await this.transfer(
       bySize.map((u) => u.digest),
       {
+        batchBytes: Math.min(await this.maxBatchBytes(), UPLOAD_BATCH_BYTES),
         batch: async (batch) => {
           await this.batchUpdate(batch, sources, compression.zstdBatchUpdate);
           onWritten?.(batch);
@@ -268,10 +270,17 @@ export class CasClient {
   // limit has dropped to 1 MiB (re-planned, so big blobs then move to ByteStream).
   private async transfer(
     digests: Digest[],
-    run: { batch: (batch: Digest[]) => Promise<void>; single: (digest: Digest) => Promise<void> },
+    run: {
+      /** Largest batch, when below the server's limit. */
+      batchBytes?: number;
+      batch: (batch: Digest[]) => Promise<void>;
+      single: (digest: Digest) => Promise<void>;
+    },
   ): Promise<void> {
     if (digests.length === 0) return;
-    const plan: BatchPlan = planBatches(digests, await this.maxBatchBytes());
+    const limit = await this.maxBatchBytes();
+    const planned = Math.min(limit, run.batchBytes ?? limit);
+    const plan: BatchPlan = planBatches(digests, planned);
     const jobs: Array<{ batch?: Digest[]; single?: Digest }> = [
       ...plan.singles.map((single) => ({ single })),
       ...plan.batches.map((batch) => ({ batch })),
@@ -282,12 +291,12 @@ export class CasClient {
       try {
         await run.batch(batch);
       } catch (err) {
-        const limit = await this.maxBatchBytes();
         const rejected =
           isGrpcError(err, status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED) ||
           (err instanceof CasError &&
             (err.grpcCode === status.INVALID_ARGUMENT || err.grpcCode === status.RESOURCE_EXHAUSTED));
-        if (!rejected || limit <= FALLBACK_MAX_BATCH_BYTES) throw err;
+        // By the limit this batch was planned with: batches in flight together are all refused.
+        if (!rejected || planned <= FALLBACK_MAX_BATCH_BYTES) throw err;
         this.batchLimit = FALLBACK_MAX_BATCH_BYTES;
         this.logger.info(
           `${this.where()} rejected a batch of ${batch.length} blobs (${describeGrpc(err)}); ` +
