@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5422);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1837);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5422:
+/***/ 1837:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34925,6 +34925,8 @@ const TREE_READ_AHEAD = 32;
  * CHECKOUT_CONCURRENCY copies within 128 MiB, and a blob that small is read in one call.
  */
 const options_PACK_COPY_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Small blobs a pack writer gathers before one write: 1 MiB is ~35 files of sources. */
+const PACK_WRITE_BUFFER_BYTES = 1024 * 1024;
 /** Blobs read ahead of the sequential appends while a pack is written: keeps the disk busy. */
 const options_PACK_WRITE_READ_AHEAD = 16;
 /** Blobs written out of packs into casd's store at once: each is an inode creation; 32 as checkout. */
@@ -37297,7 +37299,12 @@ class PackWriter {
     handle;
     entries = [];
     added = new Set();
+    /** Bytes added so far; the last `pendingBytes` of them are still in `pending`. */
     offset = 0;
+    // Small blobs gather here and are written together: a write per blob (10,000 of them for
+    // a tree of sources) cost a thread-pool round trip each.
+    pending = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES);
+    pendingBytes = 0;
     constructor(dir, name, tmp, handle) {
         this.dir = dir;
         this.name = name;
@@ -37325,9 +37332,24 @@ class PackWriter {
         if (this.added.has(hash))
             return;
         this.added.add(hash);
-        await this.handle.write(data, 0, data.byteLength, this.offset);
+        if (this.pendingBytes + data.byteLength > this.pending.byteLength)
+            await this.flush();
+        if (data.byteLength > this.pending.byteLength / 2) {
+            await this.handle.write(data, 0, data.byteLength, this.offset);
+        }
+        else {
+            this.pending.set(data, this.pendingBytes);
+            this.pendingBytes += data.byteLength;
+        }
         this.entries.push({ hash, offset: this.offset, length: data.byteLength });
         this.offset += data.byteLength;
+    }
+    /** Writes the blobs gathered in `pending`. */
+    async flush() {
+        if (this.pendingBytes === 0)
+            return;
+        await this.handle.write(this.pending, 0, this.pendingBytes, this.offset - this.pendingBytes);
+        this.pendingBytes = 0;
     }
     /**
      * Appends the file at `path`, read through `buffer` in chunks and hashed on the way, so no
@@ -37336,6 +37358,7 @@ class PackWriter {
      * of what was read.
      */
     async addFile(path, buffer, held) {
+        await this.flush();
         const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
         const input = await (0,promises_.open)(path, 'r');
         let length = 0;
@@ -37363,6 +37386,7 @@ class PackWriter {
     /** Puts the pack in place (data file, then the index sorted by hash). Returns its data bytes. */
     async finish() {
         try {
+            await this.flush();
             await this.handle.truncate(this.offset);
             await this.handle.close();
             await (0,promises_.rename)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_DATA_SUFFIX), (0,external_node_path_namespaceObject.join)(this.dir, this.name + PACK_DATA_SUFFIX));
@@ -38256,7 +38280,78 @@ async function removeStatCache(file) {
     await (0,promises_.rm)(file, { force: true });
 }
 //# sourceMappingURL=stat-cache.js.map
+;// CONCATENATED MODULE: ./lib/cas/capture/slot-reader.js
+
+
+/**
+ * Reads files into reused buffers (slots) for a capture into a pack. On the main thread while
+ * reads come from the page cache, the usual case just after a build or a checkout: 3 syscalls
+ * instead of 3 thread-pool round trips (a capture of 10,000 files: 1.2 s to 0.7-0.9 s here).
+ * On the thread pool, with the caller's read-ahead, for good once a read takes longer than
+ * `slowNs`: on a cold disk reads in parallel win.
+ */
+class SlotReader {
+    slowNs;
+    sync = true;
+    /** `slowNs`: the read time past which reads move to the thread pool (tests lower it). */
+    constructor(slowNs = SYNC_READ_SLOW_NS) {
+        this.slowNs = slowNs;
+    }
+    /** True while reads run on the main thread. */
+    get onMainThread() {
+        return this.sync;
+    }
+    /** The bytes of the file at `path` read into `slot`, or 'large' when they do not fit in it. */
+    async read(path, slot) {
+        if (!this.sync)
+            return readIntoSlot(path, slot);
+        const start = process.hrtime.bigint();
+        const fd = (0,external_node_fs_.openSync)(path, 'r');
+        try {
+            return fill(slot, (offset) => (0,external_node_fs_.readSync)(fd, slot, offset, slot.byteLength - offset, offset));
+        }
+        finally {
+            (0,external_node_fs_.closeSync)(fd);
+            if (process.hrtime.bigint() - start > this.slowNs)
+                this.sync = false;
+        }
+    }
+}
+/** A read of a page-cached file of up to 1 MiB takes well under this (0.05-0.3 ms here). */
+const SYNC_READ_SLOW_NS = 2000000n;
+// Fills `slot` from the start by `readAt(offset)` until the end of the file, or 'large'.
+function fill(slot, readAt) {
+    let filled = 0;
+    for (;;) {
+        const bytesRead = readAt(filled);
+        if (bytesRead === 0)
+            return slot.subarray(0, filled);
+        filled += bytesRead;
+        if (filled === slot.byteLength)
+            return 'large';
+    }
+}
+// SlotReader.read on the thread pool.
+async function readIntoSlot(path, slot) {
+    const handle = await (0,promises_.open)(path, 'r');
+    try {
+        let filled = 0;
+        for (;;) {
+            const { bytesRead } = await handle.read(slot, filled, slot.byteLength - filled, filled);
+            if (bytesRead === 0)
+                return slot.subarray(0, filled);
+            filled += bytesRead;
+            if (filled === slot.byteLength)
+                return 'large';
+        }
+    }
+    finally {
+        await handle.close();
+    }
+}
+//# sourceMappingURL=slot-reader.js.map
 ;// CONCATENATED MODULE: ./lib/cas/capture/incremental-capture.js
+
 
 
 
@@ -38379,6 +38474,7 @@ async function captureIntoPack(store, absRoot, scan) {
     try {
         const slots = Array.from({ length: PACK_CAPTURE_READ_AHEAD }, () => Buffer.allocUnsafe(PACK_CAPTURE_SLOT_BYTES));
         const held = (digest) => store.hasBlob(digest);
+        const reader = new SlotReader();
         const failed = (path, err) => {
             if (incremental_capture_errnoOf(err) === 'ENOENT')
                 return undefined;
@@ -38391,7 +38487,7 @@ async function captureIntoPack(store, absRoot, scan) {
             if (i >= small.length)
                 return;
             const path = (0,external_node_path_namespaceObject.join)(absRoot, small[i].path);
-            const read = readIntoSlot(path, slots[i % slots.length]).catch((err) => failed(path, err));
+            const read = reader.read(path, slots[i % slots.length]).catch((err) => failed(path, err));
             read.catch(() => undefined); // awaited in order below; this only stops an unhandled rejection
             reads.set(i, read);
         };
@@ -38440,24 +38536,6 @@ async function captureIntoPack(store, absRoot, scan) {
         await writer.abort();
     store.reloadPacks();
     return { root, dirs };
-}
-/** The bytes of the file at `path` read into `slot`, or 'large' when they do not fit in it. */
-async function readIntoSlot(path, slot) {
-    const handle = await (0,promises_.open)(path, 'r');
-    try {
-        let filled = 0;
-        for (;;) {
-            const { bytesRead } = await handle.read(slot, filled, slot.byteLength - filled, filled);
-            if (bytesRead === 0)
-                return slot.subarray(0, filled);
-            filled += bytesRead;
-            if (filled === slot.byteLength)
-                return 'large';
-        }
-    }
-    finally {
-        await handle.close();
-    }
 }
 /** Takes the files of `gone` out of the scan (they vanished while it was captured). */
 function dropFiles(scan, gone) {

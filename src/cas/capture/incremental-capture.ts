@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Dirent, lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { lstat, open, unlink, writeFile } from 'node:fs/promises';
+import { lstat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CasError } from '../../errors.js';
 import { Directory } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
@@ -32,6 +32,7 @@ import {
 } from './stat-cache.js';
 import type { CasStore } from '../store/store.js';
 import { walkDirectories } from '../trees/tree.js';
+import { SlotReader } from './slot-reader.js';
 import { byName } from '../trees/names.js';
 
 export interface IncrementalCaptureOptions {
@@ -204,6 +205,7 @@ async function captureIntoPack(
       Buffer.allocUnsafe(PACK_CAPTURE_SLOT_BYTES),
     );
     const held = (digest: Digest): boolean => store.hasBlob(digest);
+    const reader = new SlotReader();
     const failed = (path: string, err: unknown): undefined => {
       if (errnoOf(err) === 'ENOENT') return undefined;
       throw new CasError('io', `cannot read ${path} for capture: ${errnoOf(err)}`, { cause: err });
@@ -214,7 +216,7 @@ async function captureIntoPack(
     const readAhead = (i: number): void => {
       if (i >= small.length) return;
       const path = join(absRoot, small[i].path);
-      const read = readIntoSlot(path, slots[i % slots.length]).catch((err: unknown) => failed(path, err));
+      const read = reader.read(path, slots[i % slots.length]).catch((err: unknown) => failed(path, err));
       read.catch(() => undefined); // awaited in order below; this only stops an unhandled rejection
       reads.set(i, read);
     };
@@ -253,22 +255,6 @@ async function captureIntoPack(
   else await writer.abort();
   store.reloadPacks();
   return { root, dirs };
-}
-
-/** The bytes of the file at `path` read into `slot`, or 'large' when they do not fit in it. */
-async function readIntoSlot(path: string, slot: Buffer): Promise<Buffer | 'large'> {
-  const handle = await open(path, 'r');
-  try {
-    let filled = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(slot, filled, slot.byteLength - filled, filled);
-      if (bytesRead === 0) return slot.subarray(0, filled);
-      filled += bytesRead;
-      if (filled === slot.byteLength) return 'large';
-    }
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Takes the files of `gone` out of the scan (they vanished while it was captured). */
