@@ -9,6 +9,7 @@ import { isCasError } from '../../src/errors.js';
 import {
   PACKS_DIR,
   PackFiles,
+  PackWriter,
   installPackedBlobs,
   packNames,
   parsePackIndex,
@@ -16,6 +17,7 @@ import {
   writePack,
 } from '../../src/cas/store/pack-files.js';
 import { CasStore } from '../../src/cas/store/store.js';
+import { PACK_WRITE_BUFFER_BYTES } from '../../src/cas/options.js';
 import { checkout } from '../../src/cas/trees/checkout.js';
 import { startStore, type StoreFixture } from './tree-fixtures.js';
 
@@ -56,6 +58,31 @@ describe('pack files', () => {
       expect(await verifyPack(dir, 'p')).toEqual({ blobs: 50, corrupt: [] });
     } finally {
       await packs.close();
+    }
+  });
+
+  it('writes blobs of every size in any order where its index says, gathered or written alone', async () => {
+    // Small blobs are gathered into one write; one above half of PACK_WRITE_BUFFER_BYTES is
+    // written alone, also right after small ones, and a streamed file after both.
+    const half = PACK_WRITE_BUFFER_BYTES / 2;
+    const sizes = [10, half + 1, 300, 20, PACK_WRITE_BUFFER_BYTES, 7, half - 1, half - 1, 3, 2 * half + 5, 1];
+    const contents = new Map(sizes.map((size) => randomBytes(size)).map((data) => [sha(data), data]));
+    const writer = await PackWriter.create(dir, 'mixed');
+    const streamed = join(dir, 'streamed-source');
+    writeFileSync(streamed, randomBytes(3 * 1024 + 1));
+    let i = 0;
+    for (const [hash, data] of contents) {
+      await writer.add(hash, data);
+      if (++i === 4) await writer.addFile(streamed, Buffer.alloc(1024), () => false);
+    }
+    await writer.finish();
+    expect(await verifyPack(dir, 'mixed')).toEqual({ blobs: contents.size + 1, corrupt: [] });
+    const read = new PackFiles(dir, ['mixed']);
+    try {
+      for (const [hash, data] of contents) expect(await read.read(hash)).toEqual(data);
+      expect(await read.read(sha(readFileSync(streamed)))).toEqual(readFileSync(streamed));
+    } finally {
+      await read.close();
     }
   });
 

@@ -37332,9 +37332,10 @@ class PackWriter {
         if (this.added.has(hash))
             return;
         this.added.add(hash);
-        if (this.pendingBytes + data.byteLength > this.pending.byteLength)
+        const direct = data.byteLength > this.pending.byteLength / 2;
+        if (direct || this.pendingBytes + data.byteLength > this.pending.byteLength)
             await this.flush();
-        if (data.byteLength > this.pending.byteLength / 2) {
+        if (direct) {
             await this.handle.write(data, 0, data.byteLength, this.offset);
         }
         else {

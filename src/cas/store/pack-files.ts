@@ -180,8 +180,9 @@ export class PackWriter {
   async add(hash: string, data: Uint8Array): Promise<void> {
     if (this.added.has(hash)) return;
     this.added.add(hash);
-    if (this.pendingBytes + data.byteLength > this.pending.byteLength) await this.flush();
-    if (data.byteLength > this.pending.byteLength / 2) {
+    const direct = data.byteLength > this.pending.byteLength / 2;
+    if (direct || this.pendingBytes + data.byteLength > this.pending.byteLength) await this.flush();
+    if (direct) {
       await this.handle.write(data, 0, data.byteLength, this.offset);
     } else {
       this.pending.set(data, this.pendingBytes);
