@@ -217,6 +217,79 @@ describe('a first save to a remote writes each file once', () => {
   });
 });
 
+describe('a restore from a remote on a fresh runner writes each file once', () => {
+  let remote: TestCasd;
+  const runners: RunnerJob[] = [];
+  beforeAll(async () => {
+    remote = await startTestCasd({ tcp: true });
+  });
+  afterAll(async () => {
+    for (const runner of runners) runner.remove();
+    await remote?.stop();
+  });
+
+  async function job(
+    key: string,
+    build?: (tree: string, cacheDir: string) => void,
+  ): Promise<{ main: ActionRun; post: ActionRun; tree: string; cacheDir: string }> {
+    const runner = createRunnerJob();
+    runners.push(runner);
+    const cacheDir = join(runner.root, 'casd-cache');
+    const main = await runAction('main', {
+      job: runner,
+      inputs: {
+        'casd-path': casdBinary(),
+        'cache-dir': cacheDir,
+        remote: remote.url!,
+        key,
+        'restore-keys': 'remote-restore-',
+        path: 'tree',
+      },
+    });
+    expect(main.exitCode, main.stdout + main.stderr).toBe(0);
+    const tree = join(runner.workspace, 'tree');
+    build?.(tree, cacheDir);
+    const post = await runAction('post', { after: main });
+    expect(post.exitCode, post.stdout + post.stderr).toBe(0);
+    return { main, post, tree, cacheDir };
+  }
+
+  it('checks the tree out of the remote with no object file, and a changed job hashes and stores only what changed', async () => {
+    const first = await job('remote-restore-1', (tree) => {
+      for (let i = 0; i < 50; i++) {
+        mkdirSync(join(tree, `d${i % 6}`), { recursive: true });
+        writeFileSync(join(tree, `d${i % 6}`, `f${i}.txt`), `restored file ${i} `.repeat(20 + i));
+      }
+      // Above a batch: streamed into place; and the same content twice.
+      const big = Buffer.alloc(3 * 1024 * 1024 + 11, 'big ');
+      writeFileSync(join(tree, 'big.bin'), big);
+      writeFileSync(join(tree, 'd0', 'big-copy.bin'), big);
+      writeFileSync(join(tree, 'same-a'), 'same');
+      writeFileSync(join(tree, 'same-b'), 'same');
+      writeFileSync(join(tree, 'run.sh'), '#!/bin/sh\necho hi\n');
+      chmodSync(join(tree, 'run.sh'), 0o755);
+      mkdirSync(join(tree, 'empty-dir'));
+      symlinkSync('d0/f0.txt', join(tree, 'link'));
+    });
+    const expected = describeTree(first.tree);
+
+    const second = await job('remote-restore-2', (tree, cacheDir) => {
+      expect(describeTree(tree)).toEqual(expected);
+      // Straight from the remote into the workspace: casd's store holds none of the files.
+      expect(treeObjectsIn(cacheDir, expected)).toBe(0);
+      writeFileSync(join(tree, 'd1', 'f1.txt'), 'changed by the second job');
+    });
+    expect(second.main.outputs['cache-matched-key']).toBe('remote-restore-1');
+    const changed = describeTree(second.tree);
+    // The capture trusted the remote for the unchanged files: only the changed one was stored.
+    expect(treeObjectsIn(second.cacheDir, changed)).toBe(1);
+
+    const third = await job('remote-restore-2');
+    expect(third.main.outputs['cache-hit']).toBe('true');
+    expect(describeTree(third.tree)).toEqual(changed);
+  });
+});
+
 describe.skipIf(!hasZstd)('a push to a remote that takes zstd (compression input)', () => {
   let backing: TestCasd;
   let server: LimitedRemote;

@@ -31638,7 +31638,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1837);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5181);
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
@@ -31647,7 +31647,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1837:
+/***/ 5181:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34869,6 +34869,13 @@ const CHECKOUT_CONCURRENCY = 32;
  * bounding memory on huge trees.
  */
 const CHECKOUT_KEEP_FILE_ENTRIES = 250_000;
+/**
+ * A checkout straight from a remote reads blobs up to this size in batches of at most this
+ * many bytes (bigger ones stream into their file): 2 MiB, as uploads (UPLOAD_BATCH_BYTES).
+ */
+const REMOTE_CHECKOUT_BATCH_BYTES = 2 * 1024 * 1024;
+/** Batches and streamed blobs of a checkout from a remote in flight at once (as uploads). */
+const REMOTE_CHECKOUT_CONCURRENCY = 4;
 // --- Incremental capture (incremental-capture.ts) ---
 /** Files per CaptureFiles call: 128 keeps each call short so a slow file holds up little. */
 const CAPTURE_BATCH = 128;
@@ -35317,13 +35324,15 @@ function decodeDirectory(digest, data) {
  */
 async function bringLocal(store, remote, root, options = {}) {
     const result = { needed: 0, fetched: 0, bytesFetched: 0 };
-    const fetch = async (absent) => {
+    const fetch = async (absent, leaveThere = false) => {
         if (absent.length === 0)
             return;
         if (!remote) {
             throw new errors/* CasError */.Ko('blob-not-found', `tree ${digest_formatDigest(root)} is incomplete in the local cache and no remote is set: ${absent.length} blob(s) missing, e.g. ${digest_formatDigest(absent[0])}`);
         }
-        const { missing } = await remote.fetchBlobs(absent);
+        const { missing } = leaveThere
+            ? { missing: await remote.remoteMissingBlobs(absent) }
+            : await remote.fetchBlobs(absent);
         if (missing.length > 0) {
             throw new errors/* CasError */.Ko('blob-not-found', `tree ${digest_formatDigest(root)} is incomplete on ${remote.spec.url}: ${missing.length} blob(s) missing, e.g. ${digest_formatDigest(missing[0])}`);
         }
@@ -35352,11 +35361,11 @@ async function bringLocal(store, remote, root, options = {}) {
         }
         files.push(...(await store.localMissingBlobs(wanted)));
         if (files.length >= BRING_LOCAL_FILE_GROUP) {
-            await fetch(files);
+            await fetch(files, options.filesFromRemote);
             files = [];
         }
     }
-    await fetch(files);
+    await fetch(files, options.filesFromRemote);
     result.needed = blobs.size;
     return result;
 }
@@ -35395,6 +35404,580 @@ async function ensureRef(store, refs, remote, name, logger = silentLogger) {
     return remote ? pullRef(store, refs, remote, name) : undefined;
 }
 //# sourceMappingURL=bring-local.js.map
+;// CONCATENATED MODULE: ./lib/cas/store/pack-files.js
+
+
+
+
+
+
+
+
+/**
+ * Pack files: many blobs in one data file with an index, as git packs and CARv2 are, so that
+ * restoring a pack writes one big file (bulk data is cheap here; inodes are not) and files
+ * are sliced out of it straight to where they are wanted. A pack `<name>` is two files:
+ *
+ *   <name>.pack  the blobs' bytes, concatenated (sorted by hash, or in the order a capture
+ *                read them; the index gives each blob's place)
+ *   <name>.idx   `casd-pack 2` on the first line, then one `<sha256 hex> <offset> <length>`
+ *                line per blob, sorted by hash
+ *
+ * The local store keeps packs in `<cacheDir>/cas/packs/` (PACKS_DIR) beside casd's objects:
+ * their blobs are local (CasStore reads them), though casd itself does not serve them until
+ * installPackedBlobs writes them into its object store.
+ */
+const PACK_FORMAT_LINE = 'casd-pack 2';
+const PACK_DATA_SUFFIX = '.pack';
+const PACK_INDEX_SUFFIX = '.idx';
+/** The local store's packs, relative to the cache directory. */
+const PACKS_DIR = (0,external_node_path_namespaceObject.join)('cas', 'packs');
+// The mask new files get (read once), to skip a chmod where it masks nothing of the mode.
+// Worker threads may not read it: then every copy gets its chmod.
+let umaskRead;
+/** True when a file created with `mode` needs a chmod to get it: the umask masks some of it. */
+function umaskMasks(mode) {
+    return (mode & umask()) !== 0;
+}
+function umask() {
+    if (umaskRead === undefined) {
+        try {
+            umaskRead = process.umask();
+        }
+        catch {
+            umaskRead = 0o777;
+        }
+    }
+    return umaskRead;
+}
+const openFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.open);
+const closeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.close);
+const writeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.write);
+const readAt = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.read);
+const HASH = /^[0-9a-f]{64}$/;
+/** Formats a pack index for blobs laid out in `entries` order (offsets ascending). */
+function formatPackIndex(entries) {
+    return `${PACK_FORMAT_LINE}\n${entries.map((e) => `${e.hash} ${e.offset} ${e.length}\n`).join('')}`;
+}
+/**
+ * Parses a pack index. Throws CasError('corrupt-data') naming `source` for another format
+ * version, a malformed line, or a slice past `dataBytes` (the data file's size).
+ */
+function parsePackIndex(text, source, dataBytes) {
+    const lines = text.split('\n');
+    if (lines[0] !== PACK_FORMAT_LINE) {
+        throw new errors/* CasError */.Ko('corrupt-data', `pack index ${source}: first line ${JSON.stringify(lines[0].slice(0, 40))}, expected ${JSON.stringify(PACK_FORMAT_LINE)}`);
+    }
+    const entries = [];
+    for (let i = 1; i < lines.length; i++) {
+        if (lines[i] === '')
+            continue;
+        const [hash, offsetText, lengthText, extra] = lines[i].split(' ');
+        const offset = Number(offsetText);
+        const length = Number(lengthText);
+        if (!HASH.test(hash) ||
+            extra !== undefined ||
+            !Number.isSafeInteger(offset) ||
+            !Number.isSafeInteger(length) ||
+            offset < 0 ||
+            length < 0 ||
+            offset + length > dataBytes) {
+            throw new errors/* CasError */.Ko('corrupt-data', `pack index ${source}, line ${i + 1}: ${JSON.stringify(lines[i].slice(0, 100))}`);
+        }
+        entries.push({ hash, offset, length });
+    }
+    return entries;
+}
+/**
+ * Writes one pack, blob by blob, under temporary names; finish() renames it into place, the
+ * index last, so that a killed write leaves no pack (a stray temporary file at most).
+ */
+class PackWriter {
+    dir;
+    name;
+    tmp;
+    handle;
+    entries = [];
+    added = new Set();
+    /** Bytes added so far; the last `pendingBytes` of them are still in `pending`. */
+    offset = 0;
+    // Small blobs gather here and are written together: a write per blob (10,000 of them for
+    // a tree of sources) cost a thread-pool round trip each.
+    pending = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES);
+    pendingBytes = 0;
+    constructor(dir, name, tmp, handle) {
+        this.dir = dir;
+        this.name = name;
+        this.tmp = tmp;
+        this.handle = handle;
+    }
+    static async create(dir, name) {
+        await (0,promises_.mkdir)(dir, { recursive: true });
+        const tmp = `.${name}.${process.pid}.${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}.tmp`;
+        return new PackWriter(dir, name, tmp, await (0,promises_.open)((0,external_node_path_namespaceObject.join)(dir, tmp + PACK_DATA_SUFFIX), 'w'));
+    }
+    /** Blobs added so far. */
+    get blobs() {
+        return this.entries.length;
+    }
+    /** Bytes of blob data added so far. */
+    get bytes() {
+        return this.offset;
+    }
+    has(hash) {
+        return this.added.has(hash);
+    }
+    /** Appends blob `hash` holding `data` (the caller vouches that they match); once per hash. */
+    async add(hash, data) {
+        if (this.added.has(hash))
+            return;
+        this.added.add(hash);
+        const direct = data.byteLength > this.pending.byteLength / 2;
+        if (direct || this.pendingBytes + data.byteLength > this.pending.byteLength)
+            await this.flush();
+        if (direct) {
+            await this.handle.write(data, 0, data.byteLength, this.offset);
+        }
+        else {
+            this.pending.set(data, this.pendingBytes);
+            this.pendingBytes += data.byteLength;
+        }
+        this.entries.push({ hash, offset: this.offset, length: data.byteLength });
+        this.offset += data.byteLength;
+    }
+    /** Writes the blobs gathered in `pending`. */
+    async flush() {
+        if (this.pendingBytes === 0)
+            return;
+        await this.handle.write(this.pending, 0, this.pendingBytes, this.offset - this.pendingBytes);
+        this.pendingBytes = 0;
+    }
+    /**
+     * Appends the file at `path`, read through `buffer` in chunks and hashed on the way, so no
+     * copy of the whole file is held. It is kept unless this pack or `held` has its digest; its
+     * bytes are then overwritten by the next blob (finish() cuts off a tail). Returns the digest
+     * of what was read.
+     */
+    async addFile(path, buffer, held) {
+        await this.flush();
+        const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
+        const input = await (0,promises_.open)(path, 'r');
+        let length = 0;
+        try {
+            for (;;) {
+                const { bytesRead } = await input.read(buffer, 0, buffer.byteLength, length);
+                if (bytesRead === 0)
+                    break;
+                hash.update(buffer.subarray(0, bytesRead));
+                await this.handle.write(buffer, 0, bytesRead, this.offset + length);
+                length += bytesRead;
+            }
+        }
+        finally {
+            await input.close();
+        }
+        const digest = { hash: hash.digest('hex'), sizeBytes: length };
+        if (!this.added.has(digest.hash) && !held(digest)) {
+            this.added.add(digest.hash);
+            this.entries.push({ hash: digest.hash, offset: this.offset, length });
+            this.offset += length;
+        }
+        return digest;
+    }
+    /** Puts the pack in place (data file, then the index sorted by hash). Returns its data bytes. */
+    async finish() {
+        try {
+            await this.flush();
+            await this.handle.truncate(this.offset);
+            await this.handle.close();
+            await (0,promises_.rename)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_DATA_SUFFIX), (0,external_node_path_namespaceObject.join)(this.dir, this.name + PACK_DATA_SUFFIX));
+            const sorted = [...this.entries].sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+            await (0,promises_.writeFile)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_INDEX_SUFFIX), formatPackIndex(sorted));
+            await (0,promises_.rename)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_INDEX_SUFFIX), (0,external_node_path_namespaceObject.join)(this.dir, this.name + PACK_INDEX_SUFFIX));
+        }
+        catch (err) {
+            await this.abort();
+            throw err;
+        }
+        return this.offset;
+    }
+    /** Leaves nothing behind. */
+    async abort() {
+        await this.handle.close().catch(() => undefined);
+        await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_DATA_SUFFIX), { force: true });
+        await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_INDEX_SUFFIX), { force: true });
+    }
+}
+/**
+ * Writes the pack `<dir>/<name>` holding `blobs` (callers sort by hash so that the same blobs
+ * give the same bytes), reading each through `bytesOf` (a few ahead of the appends; each is
+ * dropped once written, so a pack is written in the memory of PACK_WRITE_READ_AHEAD blobs).
+ * Throws CasError('corrupt-data') for a blob of another size, leaving no pack. Returns the
+ * total bytes of blob data.
+ */
+async function writePack(dir, name, blobs, bytesOf) {
+    const writer = await PackWriter.create(dir, name);
+    try {
+        const ahead = new Map();
+        const readAhead = (i) => {
+            if (i < blobs.length)
+                ahead.set(i, bytesOf(blobs[i].hash));
+        };
+        for (let i = 0; i < PACK_WRITE_READ_AHEAD; i++)
+            readAhead(i);
+        for (let i = 0; i < blobs.length; i++) {
+            const data = await ahead.get(i);
+            ahead.delete(i);
+            readAhead(i + PACK_WRITE_READ_AHEAD);
+            if (data.byteLength !== blobs[i].size) {
+                throw new CasError('corrupt-data', `blob ${blobs[i].hash} has ${data.byteLength} bytes, ${blobs[i].size} expected; not packed`);
+            }
+            await writer.add(blobs[i].hash, data);
+        }
+    }
+    catch (err) {
+        await writer.abort();
+        throw err;
+    }
+    return writer.finish();
+}
+/**
+ * Re-hashes every blob of the pack `<dir>/<name>` by reading its data file once, front to
+ * back. Returns the hashes whose bytes do not match (their slices are not to be used).
+ * Throws CasError('corrupt-data') when the index itself is broken.
+ */
+async function verifyPack(dir, name) {
+    const dataPath = join(dir, name + PACK_DATA_SUFFIX);
+    const handle = await open(dataPath, 'r');
+    try {
+        const size = (await handle.stat()).size;
+        const indexPath = join(dir, name + PACK_INDEX_SUFFIX);
+        const entries = parsePackIndex(readFileSync(indexPath, 'utf8'), indexPath, size);
+        const corrupt = [];
+        const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+        const buffer = Buffer.allocUnsafe(PACK_COPY_CHUNK_BYTES);
+        for (const entry of sorted) {
+            const hash = createHash('sha256');
+            for (let done = 0; done < entry.length;) {
+                const want = Math.min(buffer.byteLength, entry.length - done);
+                const { bytesRead } = await handle.read(buffer, 0, want, entry.offset + done);
+                if (bytesRead === 0)
+                    break;
+                hash.update(buffer.subarray(0, bytesRead));
+                done += bytesRead;
+            }
+            if (hash.digest('hex') !== entry.hash)
+                corrupt.push(entry.hash);
+        }
+        return { blobs: entries.length, corrupt };
+    }
+    finally {
+        await handle.close();
+    }
+}
+/**
+ * Moves the pack `<fromDir>/<fromName>` to `<toDir>/<toName>` by rename (one filesystem), the
+ * index last, so that the pack there is whole or absent.
+ */
+async function movePack(fromDir, fromName, toDir, toName) {
+    await mkdir(toDir, { recursive: true });
+    for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX]) {
+        const from = join(fromDir, fromName + suffix);
+        const to = join(toDir, toName + suffix);
+        await rename(from, to).catch(async (err) => {
+            // The staging area (in the workspace) and the cache may be different filesystems.
+            if (err.code !== 'EXDEV')
+                throw err;
+            await copyFile(from, `${to}.tmp`);
+            await rename(`${to}.tmp`, to);
+            await rm(from, { force: true });
+        });
+    }
+}
+/** Removes the pack `<dir>/<name>`. */
+async function removePack(dir, name) {
+    await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(dir, name + PACK_INDEX_SUFFIX), { force: true });
+    await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(dir, name + PACK_DATA_SUFFIX), { force: true });
+}
+/** Names of the whole packs (index present) in `dir`. */
+function packNames(dir) {
+    let names;
+    try {
+        names = (0,external_node_fs_.readdirSync)(dir);
+    }
+    catch {
+        return [];
+    }
+    return names
+        .filter((n) => n.endsWith(PACK_INDEX_SUFFIX) && !n.startsWith('.'))
+        .map((n) => n.slice(0, -PACK_INDEX_SUFFIX.length))
+        .filter((n) => (0,external_node_fs_.existsSync)((0,external_node_path_namespaceObject.join)(dir, n + PACK_DATA_SUFFIX)))
+        .sort();
+}
+/**
+ * The blobs of the packs in one directory, read from their indexes: which blobs are there,
+ * and their bytes, sliced out of the data files. Packs that cannot be read are left out.
+ */
+class PackFiles {
+    dir;
+    blobs = new Map();
+    // Plain descriptors, not FileHandles: a store that is never closed (a short-lived step)
+    // then leaks nothing worse than descriptors the process exit closes, without GC warnings.
+    fds = new Map();
+    /** The packs of `dir`, or only those named `only`. */
+    constructor(dir, only) {
+        this.dir = dir;
+        for (const name of only ?? packNames(dir)) {
+            const data = (0,external_node_path_namespaceObject.join)(dir, name + PACK_DATA_SUFFIX);
+            const indexPath = (0,external_node_path_namespaceObject.join)(dir, name + PACK_INDEX_SUFFIX);
+            try {
+                const size = (0,external_node_fs_.statSync)(data).size;
+                for (const entry of parsePackIndex((0,external_node_fs_.readFileSync)(indexPath, 'utf8'), indexPath, size)) {
+                    if (!this.blobs.has(entry.hash))
+                        this.blobs.set(entry.hash, { data, offset: entry.offset, length: entry.length });
+                }
+            }
+            catch {
+                // An unreadable pack is as good as absent: its blobs count as not local.
+            }
+        }
+    }
+    get size() {
+        return this.blobs.size;
+    }
+    has(hash) {
+        return this.blobs.has(hash);
+    }
+    /** Every packed blob: hash -> size in bytes. */
+    sizes() {
+        return new Map([...this.blobs].map(([hash, blob]) => [hash, blob.length]));
+    }
+    /** The bytes of blob `hash`. Throws CasError('blob-not-found') when no pack holds it. */
+    async read(hash) {
+        const blob = this.locate(hash);
+        const fd = this.fd(blob.data);
+        const data = Buffer.allocUnsafe(blob.length);
+        let done = 0;
+        while (done < blob.length) {
+            const { bytesRead } = await readAt(fd, data, done, blob.length - done, blob.offset + done);
+            if (bytesRead === 0)
+                throw new errors/* CasError */.Ko('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
+            done += bytesRead;
+        }
+        return data;
+    }
+    /**
+     * Writes blob `hash` to the new file `dest` (refusing to replace anything) with `mode`: the
+     * one write of that file's data. Large blobs go through in chunks.
+     */
+    async copyTo(hash, dest, mode) {
+        const blob = this.locate(hash);
+        if (blob.length <= options_PACK_COPY_CHUNK_BYTES) {
+            // Plain descriptors: a FileHandle per file cost ~90 µs of main-thread time (profiled).
+            const data = await this.read(hash);
+            const out = await openFd(dest, 'wx', mode);
+            try {
+                for (let done = 0; done < data.byteLength;) {
+                    done += (await writeFd(out, data, done, data.byteLength - done)).bytesWritten;
+                }
+            }
+            finally {
+                await closeFd(out);
+            }
+            // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
+            if ((mode & umask()) !== 0)
+                await (0,promises_.chmod)(dest, mode);
+            return;
+        }
+        const fd = this.fd(blob.data);
+        const out = await (0,promises_.open)(dest, 'wx', mode);
+        try {
+            const buffer = Buffer.allocUnsafe(options_PACK_COPY_CHUNK_BYTES);
+            for (let done = 0; done < blob.length;) {
+                const want = Math.min(buffer.byteLength, blob.length - done);
+                const { bytesRead } = await readAt(fd, buffer, 0, want, blob.offset + done);
+                if (bytesRead === 0)
+                    throw new errors/* CasError */.Ko('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
+                await out.write(buffer, 0, bytesRead);
+                done += bytesRead;
+            }
+        }
+        finally {
+            await out.close();
+        }
+        await (0,promises_.chmod)(dest, mode);
+    }
+    /** Closes the data files opened for reading. */
+    async close() {
+        for (const fd of this.fds.values()) {
+            try {
+                (0,external_node_fs_.closeSync)(fd);
+            }
+            catch {
+                // already closed
+            }
+        }
+        this.fds.clear();
+        return Promise.resolve();
+    }
+    locate(hash) {
+        const blob = this.blobs.get(hash);
+        if (!blob)
+            throw new errors/* CasError */.Ko('blob-not-found', `blob ${hash} is in no pack of ${this.dir}`);
+        return blob;
+    }
+    fd(path) {
+        let fd = this.fds.get(path);
+        if (fd === undefined) {
+            fd = (0,external_node_fs_.openSync)(path, 'r');
+            this.fds.set(path, fd);
+        }
+        return fd;
+    }
+}
+/**
+ * Writes the packed blobs into casd's object store (`objectsDir`), so that casd serves them,
+ * skipping those in `except` (blobs the job reads through the store, such as a tree already
+ * checked out from the packs) and those already there. Each object goes through a temporary
+ * file renamed into place, mode 0444 as casd's own. Returns how many were written.
+ */
+async function installPackedBlobs(packs, objectsDir, tmpDir, except = new Set()) {
+    const wanted = [...packs.sizes()].filter(([hash]) => !except.has(hash));
+    let installed = 0;
+    let bytes = 0;
+    await (0,promises_.mkdir)(tmpDir, { recursive: true });
+    await forEachLimit(wanted, PACK_INSTALL_CONCURRENCY, async ([hash, size]) => {
+        const dest = (0,external_node_path_namespaceObject.join)(objectsDir, hash.slice(0, 2), hash.slice(2));
+        if ((0,external_node_fs_.existsSync)(dest))
+            return;
+        await (0,promises_.mkdir)((0,external_node_path_namespaceObject.join)(objectsDir, hash.slice(0, 2)), { recursive: true });
+        const tmp = (0,external_node_path_namespaceObject.join)(tmpDir, `pack-${process.pid}-${hash.slice(0, 16)}`);
+        try {
+            await packs.copyTo(hash, tmp, 0o444);
+            await (0,promises_.rename)(tmp, dest);
+        }
+        catch (err) {
+            await (0,promises_.rm)(tmp, { force: true });
+            throw new errors/* CasError */.Ko('io', `cannot install blob ${hash} from ${packs.dir}: ${err.message}`, {
+                cause: err,
+            });
+        }
+        installed += 1;
+        bytes += size;
+    });
+    return { installed, bytes };
+}
+//# sourceMappingURL=pack-files.js.map
+;// CONCATENATED MODULE: ./lib/cas/trees/remote-files.js
+
+
+
+
+
+
+
+/**
+ * Writes files of a checkout straight from a remote's blobs, each file written once, for a
+ * tree whose Directories are local and whose files the local cache lacks (a restore on a
+ * fresh runner with a remote). Blobs up to REMOTE_CHECKOUT_BATCH_BYTES are read in batches
+ * (several in flight), bigger ones streamed into their file; CasClient verifies every blob
+ * against its digest. A blob in several files is read once and copied.
+ */
+class RemoteFileWriter {
+    client;
+    onFile;
+    targets = new Map();
+    constructor(client, onFile) {
+        this.client = client;
+        this.onFile = onFile;
+    }
+    /** Files queued so far. */
+    get size() {
+        return this.targets.size;
+    }
+    /** Queues `path` (which must not exist) to receive blob `digest` with `mode`. */
+    add(digest, path, mode) {
+        const known = this.targets.get(digest.hash);
+        if (known)
+            known.files.push({ path, mode });
+        else
+            this.targets.set(digest.hash, { digest, files: [{ path, mode }] });
+    }
+    /** Reads and writes everything queued. Throws CasError('blob-not-found') naming a blob the remote lacks. */
+    async finish() {
+        const batches = [];
+        const singles = [];
+        let batch = [];
+        let bytes = 0;
+        for (const target of this.targets.values()) {
+            const size = target.digest.sizeBytes;
+            if (size > REMOTE_CHECKOUT_BATCH_BYTES) {
+                singles.push(target);
+                continue;
+            }
+            if (bytes + size > REMOTE_CHECKOUT_BATCH_BYTES) {
+                batches.push(batch);
+                batch = [];
+                bytes = 0;
+            }
+            batch.push(target);
+            bytes += size;
+        }
+        if (batch.length > 0)
+            batches.push(batch);
+        const jobs = [...singles.map((single) => ({ single })), ...batches.map((group) => ({ group }))];
+        await forEachLimit(jobs, REMOTE_CHECKOUT_CONCURRENCY, async (job) => {
+            if ('single' in job)
+                return this.writeStreamed(job.single);
+            const { blobs, missing } = await this.client.readBlobs(job.group.map((t) => t.digest));
+            if (missing.length > 0)
+                throw notOnRemote(missing[0], this.client);
+            for (const target of job.group) {
+                const data = blobs.get(target.digest.hash);
+                for (const file of target.files)
+                    await writeNew(file.path, data, file.mode);
+                this.onFile?.(target.digest.sizeBytes);
+            }
+        });
+    }
+    // A big blob: streamed into its first file, which the others copy.
+    async writeStreamed(target) {
+        const [first, ...rest] = target.files;
+        try {
+            await this.client.readBlobToFile(target.digest, first.path);
+        }
+        catch (err) {
+            if (err instanceof errors/* CasError */.Ko && err.reason === 'blob-not-found')
+                throw notOnRemote(target.digest, this.client);
+            throw err;
+        }
+        await (0,promises_.chmod)(first.path, first.mode);
+        for (const file of rest) {
+            await (0,promises_.copyFile)(first.path, file.path, external_node_fs_.constants.COPYFILE_EXCL);
+            await (0,promises_.chmod)(file.path, file.mode);
+        }
+        this.onFile?.(target.digest.sizeBytes);
+    }
+}
+function notOnRemote(digest, client) {
+    return new errors/* CasError */.Ko('blob-not-found', `blob ${digest_formatDigest(digest)} of the tree being checked out is not on ${client.where()} (any more?)`);
+}
+// Creates `path` (refusing to replace anything) holding `data` with `mode`.
+async function writeNew(path, data, mode) {
+    const handle = await (0,promises_.open)(path, 'wx', mode);
+    try {
+        for (let done = 0; done < data.byteLength;) {
+            done += (await handle.write(data, done, data.byteLength - done)).bytesWritten;
+        }
+    }
+    finally {
+        await handle.close();
+    }
+    // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
+    if (umaskMasks(mode))
+        await (0,promises_.chmod)(path, mode);
+}
+//# sourceMappingURL=remote-files.js.map
 // EXTERNAL MODULE: ./lib/gen/build/buildgrid/local_cas.js
 var local_cas = __nccwpck_require__(2163);
 ;// CONCATENATED MODULE: ./lib/cas/store/local-cas.js
@@ -35558,6 +36141,7 @@ function emptyStageRequest() {
 
 
 
+
 /** Files written at once by default (see CHECKOUT_CONCURRENCY in options.ts). */
 const DEFAULT_CONCURRENCY = CHECKOUT_CONCURRENCY;
 function checkout_errnoOf(err) {
@@ -35594,7 +36178,7 @@ async function prepareDestination(dest) {
  * the Directories read, in walk order (parents first), while they hold at most
  * CHECKOUT_KEEP_FILE_ENTRIES files; undefined beyond (the second pass then walks again).
  */
-async function verifyTree(store, root) {
+async function verifyTree(store, root, remote) {
     let missing = 0;
     let example;
     let kept = [];
@@ -35605,7 +36189,7 @@ async function verifyTree(store, root) {
             const digest = file.digest;
             // Why synchronous: an existence check of a cached inode costs microseconds; 10,000
             // async calls through libuv's thread pool cost ~170 ms (profiled).
-            if (checked.add(digest) && !store.hasBlob(digest)) {
+            if (checked.add(digest) && !remote && !store.hasBlob(digest)) {
                 missing++;
                 example ??= digest;
             }
@@ -35633,7 +36217,8 @@ async function verifyTree(store, root) {
 async function checkout(store, root, dest, options = {}) {
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     const base = (0,external_node_path_namespaceObject.resolve)(dest);
-    const verified = await verifyTree(store, root);
+    const verified = await verifyTree(store, root, options.remote);
+    const fromRemote = options.remote ? new RemoteFileWriter(options.remote, options.onFile) : undefined;
     await prepareDestination(base);
     const result = { files: 0, linked: 0, directories: 0, symlinks: 0 };
     // Directories are created in walk order, each before anything inside it; every name was
@@ -35671,6 +36256,10 @@ async function checkout(store, root, dest, options = {}) {
                 return;
             }
             result.files++;
+            if (fromRemote && !store.hasBlob(job.digest)) {
+                fromRemote.add(job.digest, job.path, job.executable ? 0o755 : 0o644);
+                return;
+            }
             if (options.link && !job.executable && (await tryLink(store.objectPath(job.digest), job.path))) {
                 result.linked++;
             }
@@ -35687,6 +36276,13 @@ async function checkout(store, root, dest, options = {}) {
                 cause: err,
             });
         }
+    });
+    await fromRemote?.finish().catch((err) => {
+        if (err instanceof errors/* CasError */.Ko)
+            throw err;
+        throw new errors/* CasError */.Ko('io', `checkout of ${digest_formatDigest(root)}: ${checkout_errnoOf(err) ?? err.message}`, {
+            cause: err,
+        });
     });
     return result;
 }
@@ -37208,466 +37804,6 @@ class Remote {
     }
 }
 //# sourceMappingURL=remote.js.map
-;// CONCATENATED MODULE: ./lib/cas/store/pack-files.js
-
-
-
-
-
-
-
-
-/**
- * Pack files: many blobs in one data file with an index, as git packs and CARv2 are, so that
- * restoring a pack writes one big file (bulk data is cheap here; inodes are not) and files
- * are sliced out of it straight to where they are wanted. A pack `<name>` is two files:
- *
- *   <name>.pack  the blobs' bytes, concatenated (sorted by hash, or in the order a capture
- *                read them; the index gives each blob's place)
- *   <name>.idx   `casd-pack 2` on the first line, then one `<sha256 hex> <offset> <length>`
- *                line per blob, sorted by hash
- *
- * The local store keeps packs in `<cacheDir>/cas/packs/` (PACKS_DIR) beside casd's objects:
- * their blobs are local (CasStore reads them), though casd itself does not serve them until
- * installPackedBlobs writes them into its object store.
- */
-const PACK_FORMAT_LINE = 'casd-pack 2';
-const PACK_DATA_SUFFIX = '.pack';
-const PACK_INDEX_SUFFIX = '.idx';
-/** The local store's packs, relative to the cache directory. */
-const PACKS_DIR = (0,external_node_path_namespaceObject.join)('cas', 'packs');
-// The mask new files get (read once), to skip a chmod where it masks nothing of the mode.
-// Worker threads may not read it: then every copy gets its chmod.
-let umaskRead;
-function umask() {
-    if (umaskRead === undefined) {
-        try {
-            umaskRead = process.umask();
-        }
-        catch {
-            umaskRead = 0o777;
-        }
-    }
-    return umaskRead;
-}
-const openFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.open);
-const closeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.close);
-const writeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.write);
-const readAt = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.read);
-const HASH = /^[0-9a-f]{64}$/;
-/** Formats a pack index for blobs laid out in `entries` order (offsets ascending). */
-function formatPackIndex(entries) {
-    return `${PACK_FORMAT_LINE}\n${entries.map((e) => `${e.hash} ${e.offset} ${e.length}\n`).join('')}`;
-}
-/**
- * Parses a pack index. Throws CasError('corrupt-data') naming `source` for another format
- * version, a malformed line, or a slice past `dataBytes` (the data file's size).
- */
-function parsePackIndex(text, source, dataBytes) {
-    const lines = text.split('\n');
-    if (lines[0] !== PACK_FORMAT_LINE) {
-        throw new errors/* CasError */.Ko('corrupt-data', `pack index ${source}: first line ${JSON.stringify(lines[0].slice(0, 40))}, expected ${JSON.stringify(PACK_FORMAT_LINE)}`);
-    }
-    const entries = [];
-    for (let i = 1; i < lines.length; i++) {
-        if (lines[i] === '')
-            continue;
-        const [hash, offsetText, lengthText, extra] = lines[i].split(' ');
-        const offset = Number(offsetText);
-        const length = Number(lengthText);
-        if (!HASH.test(hash) ||
-            extra !== undefined ||
-            !Number.isSafeInteger(offset) ||
-            !Number.isSafeInteger(length) ||
-            offset < 0 ||
-            length < 0 ||
-            offset + length > dataBytes) {
-            throw new errors/* CasError */.Ko('corrupt-data', `pack index ${source}, line ${i + 1}: ${JSON.stringify(lines[i].slice(0, 100))}`);
-        }
-        entries.push({ hash, offset, length });
-    }
-    return entries;
-}
-/**
- * Writes one pack, blob by blob, under temporary names; finish() renames it into place, the
- * index last, so that a killed write leaves no pack (a stray temporary file at most).
- */
-class PackWriter {
-    dir;
-    name;
-    tmp;
-    handle;
-    entries = [];
-    added = new Set();
-    /** Bytes added so far; the last `pendingBytes` of them are still in `pending`. */
-    offset = 0;
-    // Small blobs gather here and are written together: a write per blob (10,000 of them for
-    // a tree of sources) cost a thread-pool round trip each.
-    pending = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES);
-    pendingBytes = 0;
-    constructor(dir, name, tmp, handle) {
-        this.dir = dir;
-        this.name = name;
-        this.tmp = tmp;
-        this.handle = handle;
-    }
-    static async create(dir, name) {
-        await (0,promises_.mkdir)(dir, { recursive: true });
-        const tmp = `.${name}.${process.pid}.${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}.tmp`;
-        return new PackWriter(dir, name, tmp, await (0,promises_.open)((0,external_node_path_namespaceObject.join)(dir, tmp + PACK_DATA_SUFFIX), 'w'));
-    }
-    /** Blobs added so far. */
-    get blobs() {
-        return this.entries.length;
-    }
-    /** Bytes of blob data added so far. */
-    get bytes() {
-        return this.offset;
-    }
-    has(hash) {
-        return this.added.has(hash);
-    }
-    /** Appends blob `hash` holding `data` (the caller vouches that they match); once per hash. */
-    async add(hash, data) {
-        if (this.added.has(hash))
-            return;
-        this.added.add(hash);
-        const direct = data.byteLength > this.pending.byteLength / 2;
-        if (direct || this.pendingBytes + data.byteLength > this.pending.byteLength)
-            await this.flush();
-        if (direct) {
-            await this.handle.write(data, 0, data.byteLength, this.offset);
-        }
-        else {
-            this.pending.set(data, this.pendingBytes);
-            this.pendingBytes += data.byteLength;
-        }
-        this.entries.push({ hash, offset: this.offset, length: data.byteLength });
-        this.offset += data.byteLength;
-    }
-    /** Writes the blobs gathered in `pending`. */
-    async flush() {
-        if (this.pendingBytes === 0)
-            return;
-        await this.handle.write(this.pending, 0, this.pendingBytes, this.offset - this.pendingBytes);
-        this.pendingBytes = 0;
-    }
-    /**
-     * Appends the file at `path`, read through `buffer` in chunks and hashed on the way, so no
-     * copy of the whole file is held. It is kept unless this pack or `held` has its digest; its
-     * bytes are then overwritten by the next blob (finish() cuts off a tail). Returns the digest
-     * of what was read.
-     */
-    async addFile(path, buffer, held) {
-        await this.flush();
-        const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
-        const input = await (0,promises_.open)(path, 'r');
-        let length = 0;
-        try {
-            for (;;) {
-                const { bytesRead } = await input.read(buffer, 0, buffer.byteLength, length);
-                if (bytesRead === 0)
-                    break;
-                hash.update(buffer.subarray(0, bytesRead));
-                await this.handle.write(buffer, 0, bytesRead, this.offset + length);
-                length += bytesRead;
-            }
-        }
-        finally {
-            await input.close();
-        }
-        const digest = { hash: hash.digest('hex'), sizeBytes: length };
-        if (!this.added.has(digest.hash) && !held(digest)) {
-            this.added.add(digest.hash);
-            this.entries.push({ hash: digest.hash, offset: this.offset, length });
-            this.offset += length;
-        }
-        return digest;
-    }
-    /** Puts the pack in place (data file, then the index sorted by hash). Returns its data bytes. */
-    async finish() {
-        try {
-            await this.flush();
-            await this.handle.truncate(this.offset);
-            await this.handle.close();
-            await (0,promises_.rename)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_DATA_SUFFIX), (0,external_node_path_namespaceObject.join)(this.dir, this.name + PACK_DATA_SUFFIX));
-            const sorted = [...this.entries].sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
-            await (0,promises_.writeFile)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_INDEX_SUFFIX), formatPackIndex(sorted));
-            await (0,promises_.rename)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_INDEX_SUFFIX), (0,external_node_path_namespaceObject.join)(this.dir, this.name + PACK_INDEX_SUFFIX));
-        }
-        catch (err) {
-            await this.abort();
-            throw err;
-        }
-        return this.offset;
-    }
-    /** Leaves nothing behind. */
-    async abort() {
-        await this.handle.close().catch(() => undefined);
-        await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_DATA_SUFFIX), { force: true });
-        await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(this.dir, this.tmp + PACK_INDEX_SUFFIX), { force: true });
-    }
-}
-/**
- * Writes the pack `<dir>/<name>` holding `blobs` (callers sort by hash so that the same blobs
- * give the same bytes), reading each through `bytesOf` (a few ahead of the appends; each is
- * dropped once written, so a pack is written in the memory of PACK_WRITE_READ_AHEAD blobs).
- * Throws CasError('corrupt-data') for a blob of another size, leaving no pack. Returns the
- * total bytes of blob data.
- */
-async function writePack(dir, name, blobs, bytesOf) {
-    const writer = await PackWriter.create(dir, name);
-    try {
-        const ahead = new Map();
-        const readAhead = (i) => {
-            if (i < blobs.length)
-                ahead.set(i, bytesOf(blobs[i].hash));
-        };
-        for (let i = 0; i < PACK_WRITE_READ_AHEAD; i++)
-            readAhead(i);
-        for (let i = 0; i < blobs.length; i++) {
-            const data = await ahead.get(i);
-            ahead.delete(i);
-            readAhead(i + PACK_WRITE_READ_AHEAD);
-            if (data.byteLength !== blobs[i].size) {
-                throw new CasError('corrupt-data', `blob ${blobs[i].hash} has ${data.byteLength} bytes, ${blobs[i].size} expected; not packed`);
-            }
-            await writer.add(blobs[i].hash, data);
-        }
-    }
-    catch (err) {
-        await writer.abort();
-        throw err;
-    }
-    return writer.finish();
-}
-/**
- * Re-hashes every blob of the pack `<dir>/<name>` by reading its data file once, front to
- * back. Returns the hashes whose bytes do not match (their slices are not to be used).
- * Throws CasError('corrupt-data') when the index itself is broken.
- */
-async function verifyPack(dir, name) {
-    const dataPath = join(dir, name + PACK_DATA_SUFFIX);
-    const handle = await open(dataPath, 'r');
-    try {
-        const size = (await handle.stat()).size;
-        const indexPath = join(dir, name + PACK_INDEX_SUFFIX);
-        const entries = parsePackIndex(readFileSync(indexPath, 'utf8'), indexPath, size);
-        const corrupt = [];
-        const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-        const buffer = Buffer.allocUnsafe(PACK_COPY_CHUNK_BYTES);
-        for (const entry of sorted) {
-            const hash = createHash('sha256');
-            for (let done = 0; done < entry.length;) {
-                const want = Math.min(buffer.byteLength, entry.length - done);
-                const { bytesRead } = await handle.read(buffer, 0, want, entry.offset + done);
-                if (bytesRead === 0)
-                    break;
-                hash.update(buffer.subarray(0, bytesRead));
-                done += bytesRead;
-            }
-            if (hash.digest('hex') !== entry.hash)
-                corrupt.push(entry.hash);
-        }
-        return { blobs: entries.length, corrupt };
-    }
-    finally {
-        await handle.close();
-    }
-}
-/**
- * Moves the pack `<fromDir>/<fromName>` to `<toDir>/<toName>` by rename (one filesystem), the
- * index last, so that the pack there is whole or absent.
- */
-async function movePack(fromDir, fromName, toDir, toName) {
-    await mkdir(toDir, { recursive: true });
-    for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX]) {
-        const from = join(fromDir, fromName + suffix);
-        const to = join(toDir, toName + suffix);
-        await rename(from, to).catch(async (err) => {
-            // The staging area (in the workspace) and the cache may be different filesystems.
-            if (err.code !== 'EXDEV')
-                throw err;
-            await copyFile(from, `${to}.tmp`);
-            await rename(`${to}.tmp`, to);
-            await rm(from, { force: true });
-        });
-    }
-}
-/** Removes the pack `<dir>/<name>`. */
-async function removePack(dir, name) {
-    await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(dir, name + PACK_INDEX_SUFFIX), { force: true });
-    await (0,promises_.rm)((0,external_node_path_namespaceObject.join)(dir, name + PACK_DATA_SUFFIX), { force: true });
-}
-/** Names of the whole packs (index present) in `dir`. */
-function packNames(dir) {
-    let names;
-    try {
-        names = (0,external_node_fs_.readdirSync)(dir);
-    }
-    catch {
-        return [];
-    }
-    return names
-        .filter((n) => n.endsWith(PACK_INDEX_SUFFIX) && !n.startsWith('.'))
-        .map((n) => n.slice(0, -PACK_INDEX_SUFFIX.length))
-        .filter((n) => (0,external_node_fs_.existsSync)((0,external_node_path_namespaceObject.join)(dir, n + PACK_DATA_SUFFIX)))
-        .sort();
-}
-/**
- * The blobs of the packs in one directory, read from their indexes: which blobs are there,
- * and their bytes, sliced out of the data files. Packs that cannot be read are left out.
- */
-class PackFiles {
-    dir;
-    blobs = new Map();
-    // Plain descriptors, not FileHandles: a store that is never closed (a short-lived step)
-    // then leaks nothing worse than descriptors the process exit closes, without GC warnings.
-    fds = new Map();
-    /** The packs of `dir`, or only those named `only`. */
-    constructor(dir, only) {
-        this.dir = dir;
-        for (const name of only ?? packNames(dir)) {
-            const data = (0,external_node_path_namespaceObject.join)(dir, name + PACK_DATA_SUFFIX);
-            const indexPath = (0,external_node_path_namespaceObject.join)(dir, name + PACK_INDEX_SUFFIX);
-            try {
-                const size = (0,external_node_fs_.statSync)(data).size;
-                for (const entry of parsePackIndex((0,external_node_fs_.readFileSync)(indexPath, 'utf8'), indexPath, size)) {
-                    if (!this.blobs.has(entry.hash))
-                        this.blobs.set(entry.hash, { data, offset: entry.offset, length: entry.length });
-                }
-            }
-            catch {
-                // An unreadable pack is as good as absent: its blobs count as not local.
-            }
-        }
-    }
-    get size() {
-        return this.blobs.size;
-    }
-    has(hash) {
-        return this.blobs.has(hash);
-    }
-    /** Every packed blob: hash -> size in bytes. */
-    sizes() {
-        return new Map([...this.blobs].map(([hash, blob]) => [hash, blob.length]));
-    }
-    /** The bytes of blob `hash`. Throws CasError('blob-not-found') when no pack holds it. */
-    async read(hash) {
-        const blob = this.locate(hash);
-        const fd = this.fd(blob.data);
-        const data = Buffer.allocUnsafe(blob.length);
-        let done = 0;
-        while (done < blob.length) {
-            const { bytesRead } = await readAt(fd, data, done, blob.length - done, blob.offset + done);
-            if (bytesRead === 0)
-                throw new errors/* CasError */.Ko('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
-            done += bytesRead;
-        }
-        return data;
-    }
-    /**
-     * Writes blob `hash` to the new file `dest` (refusing to replace anything) with `mode`: the
-     * one write of that file's data. Large blobs go through in chunks.
-     */
-    async copyTo(hash, dest, mode) {
-        const blob = this.locate(hash);
-        if (blob.length <= options_PACK_COPY_CHUNK_BYTES) {
-            // Plain descriptors: a FileHandle per file cost ~90 µs of main-thread time (profiled).
-            const data = await this.read(hash);
-            const out = await openFd(dest, 'wx', mode);
-            try {
-                for (let done = 0; done < data.byteLength;) {
-                    done += (await writeFd(out, data, done, data.byteLength - done)).bytesWritten;
-                }
-            }
-            finally {
-                await closeFd(out);
-            }
-            // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
-            if ((mode & umask()) !== 0)
-                await (0,promises_.chmod)(dest, mode);
-            return;
-        }
-        const fd = this.fd(blob.data);
-        const out = await (0,promises_.open)(dest, 'wx', mode);
-        try {
-            const buffer = Buffer.allocUnsafe(options_PACK_COPY_CHUNK_BYTES);
-            for (let done = 0; done < blob.length;) {
-                const want = Math.min(buffer.byteLength, blob.length - done);
-                const { bytesRead } = await readAt(fd, buffer, 0, want, blob.offset + done);
-                if (bytesRead === 0)
-                    throw new errors/* CasError */.Ko('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
-                await out.write(buffer, 0, bytesRead);
-                done += bytesRead;
-            }
-        }
-        finally {
-            await out.close();
-        }
-        await (0,promises_.chmod)(dest, mode);
-    }
-    /** Closes the data files opened for reading. */
-    async close() {
-        for (const fd of this.fds.values()) {
-            try {
-                (0,external_node_fs_.closeSync)(fd);
-            }
-            catch {
-                // already closed
-            }
-        }
-        this.fds.clear();
-        return Promise.resolve();
-    }
-    locate(hash) {
-        const blob = this.blobs.get(hash);
-        if (!blob)
-            throw new errors/* CasError */.Ko('blob-not-found', `blob ${hash} is in no pack of ${this.dir}`);
-        return blob;
-    }
-    fd(path) {
-        let fd = this.fds.get(path);
-        if (fd === undefined) {
-            fd = (0,external_node_fs_.openSync)(path, 'r');
-            this.fds.set(path, fd);
-        }
-        return fd;
-    }
-}
-/**
- * Writes the packed blobs into casd's object store (`objectsDir`), so that casd serves them,
- * skipping those in `except` (blobs the job reads through the store, such as a tree already
- * checked out from the packs) and those already there. Each object goes through a temporary
- * file renamed into place, mode 0444 as casd's own. Returns how many were written.
- */
-async function installPackedBlobs(packs, objectsDir, tmpDir, except = new Set()) {
-    const wanted = [...packs.sizes()].filter(([hash]) => !except.has(hash));
-    let installed = 0;
-    let bytes = 0;
-    await (0,promises_.mkdir)(tmpDir, { recursive: true });
-    await forEachLimit(wanted, PACK_INSTALL_CONCURRENCY, async ([hash, size]) => {
-        const dest = (0,external_node_path_namespaceObject.join)(objectsDir, hash.slice(0, 2), hash.slice(2));
-        if ((0,external_node_fs_.existsSync)(dest))
-            return;
-        await (0,promises_.mkdir)((0,external_node_path_namespaceObject.join)(objectsDir, hash.slice(0, 2)), { recursive: true });
-        const tmp = (0,external_node_path_namespaceObject.join)(tmpDir, `pack-${process.pid}-${hash.slice(0, 16)}`);
-        try {
-            await packs.copyTo(hash, tmp, 0o444);
-            await (0,promises_.rename)(tmp, dest);
-        }
-        catch (err) {
-            await (0,promises_.rm)(tmp, { force: true });
-            throw new errors/* CasError */.Ko('io', `cannot install blob ${hash} from ${packs.dir}: ${err.message}`, {
-                cause: err,
-            });
-        }
-        installed += 1;
-        bytes += size;
-    });
-    return { installed, bytes };
-}
-//# sourceMappingURL=pack-files.js.map
 ;// CONCATENATED MODULE: ./lib/cas/store/store.js
 
 
@@ -38722,8 +38858,12 @@ async function captureIncremental(store, path, options = {}) {
             }
         }
         // A digest is only worth reusing while its blob is still in the local cache (casd may
-        // have expired it); files whose blob is gone are captured again.
-        const gone = new Set((await store.localMissingBlobs(reused.map((f) => f.digest))).map((d) => d.hash));
+        // have expired it) or on the remote the capture is pushed to; files whose blob is gone
+        // are captured again.
+        let notLocal = await store.localMissingBlobs(reused.map((f) => f.digest));
+        if (notLocal.length > 0 && options.remoteMissingBlobs)
+            notLocal = await options.remoteMissingBlobs(notLocal);
+        const gone = new Set(notLocal.map((d) => d.hash));
         const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has(f.digest.hash));
         if (gone.size > 0)
             toHash.push(...reused.filter((f) => gone.has(f.digest.hash)));

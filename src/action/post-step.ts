@@ -84,7 +84,11 @@ async function readPreviousStats(
  * warning and a summary line) and captures what they match into one entry tree; undefined
  * (with the reason in the summary) when nothing was.
  */
-async function captureKey(ctx: PostContext, store: CasStore): Promise<CapturedPaths | undefined> {
+async function captureKey(
+  ctx: PostContext,
+  store: CasStore,
+  remote: () => Promise<Remote | undefined>,
+): Promise<CapturedPaths | undefined> {
   const { config, report } = ctx;
   const roots = pathRoots();
   const captured = await guarded(ctx.report, 'capturing path', () =>
@@ -103,7 +107,15 @@ async function captureKey(ctx: PostContext, store: CasStore): Promise<CapturedPa
       const usage = intoPack ? await getUsage(store.connection).catch(() => undefined) : undefined;
       const packMaxBytes = usage?.quotaBytes ? Math.max(0, usage.quotaBytes - usage.usedBytes) : undefined;
       const spec = { key: config.key!, patterns: config.paths, paths: resolved.paths };
-      return capturePaths(store, spec, roots, Date.now(), { intoPack, packMaxBytes });
+      // Files a restore wrote straight from the remote have their blobs there, not here; a
+      // persisted local cache needs them here (so they are hashed again).
+      const remoteMissingBlobs = config.saveLocalCache
+        ? undefined
+        : async (digests: Digest[]): Promise<Digest[]> => {
+            const pushTo = await remote();
+            return pushTo ? pushTo.remoteMissingBlobs(digests) : digests;
+          };
+      return capturePaths(store, spec, roots, Date.now(), { intoPack, packMaxBytes, remoteMissingBlobs });
     }),
   );
   if (!captured) {
@@ -339,10 +351,15 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
   await guarded(ctx.report, 'checking files restored as links', () => checkLinkWrites(store, ctx.report));
 
   const saving = config.key && config.paths.length > 0 && !saveSkipped(config, state);
-  const captured = saving ? await captureKey(ctx, store) : undefined;
+  // Connected once, when first needed: by the capture (see captureKey) or to push.
+  let connecting: Promise<Remote | undefined> | undefined;
+  const pushRemote = (): Promise<Remote | undefined> =>
+    (connecting ??= connectRemote(ctx, connection, store));
+  const captured = saving ? await captureKey(ctx, store, pushRemote) : undefined;
   const keyRoot = captured?.root;
   report.previous = config.key ? await readPreviousStats(store, refs, config.key) : undefined;
-  const remote = keyRoot ? await connectRemote(ctx, connection, store) : undefined;
+  const remote = keyRoot ? await pushRemote() : undefined;
+  if (!keyRoot && connecting) await (await connecting)?.close();
   try {
     // Each capture records its save time, so an unchanged one has a new root but the same content.
     let unchanged =

@@ -26,6 +26,8 @@ export interface RestoreContext {
   refs: RefStore;
   remote?: Remote;
   logger: Logger;
+  /** Leave files the local cache lacks on the remote (BringLocalOptions.filesFromRemote). */
+  filesFromRemote?: boolean;
 }
 
 export interface KeyMatch {
@@ -151,7 +153,7 @@ async function prefixCandidates(
 async function take(ctx: RestoreContext, c: Candidate, key: string): Promise<KeyMatch | undefined> {
   let fetch: TreeFetch;
   try {
-    fetch = await bringLocal(ctx.store, ctx.remote, c.root);
+    fetch = await bringLocal(ctx.store, ctx.remote, c.root, { filesFromRemote: ctx.filesFromRemote });
   } catch (err) {
     if (!isCasError(err, 'blob-not-found', 'corrupt-data')) throw err;
     ctx.logger.debug(`cache entry ${c.name} is incomplete: ${(err as Error).message}`);
@@ -267,8 +269,16 @@ export async function restoreRequested(
   await store.checkLayout();
   const refs = new RefStore(config.cacheDir);
   const remote = await restoreRemote(remoteDescription, connection, store);
-  const ctx: RestoreContext = { store, refs, remote, logger: actionsLogger };
-  const stageOptions = { link: config.restoreLinks, logger: actionsLogger };
+  // Write once: with a remote and no persisted local cache, `path` is written straight from
+  // the remote's blobs, none of them through casd's store (casd fetches what a tool asks it
+  // for). A persisted cache needs them local, and restore-links links casd's objects.
+  const writeOnce = remote !== undefined && !config.saveLocalCache && !config.restoreLinks;
+  const ctx: RestoreContext = { store, refs, remote, logger: actionsLogger, filesFromRemote: writeOnce };
+  const stageOptions = {
+    link: config.restoreLinks,
+    logger: actionsLogger,
+    remote: writeOnce ? remote?.direct : undefined,
+  };
   try {
     for (const ref of config.refs) {
       const found = await ensureRef(store, refs, remote, ref.name, actionsLogger);

@@ -73,6 +73,13 @@ export const CHECKOUT_CONCURRENCY = 32;
  * bounding memory on huge trees.
  */
 export const CHECKOUT_KEEP_FILE_ENTRIES = 250_000;
+/**
+ * A checkout straight from a remote reads blobs up to this size in batches of at most this
+ * many bytes (bigger ones stream into their file): 2 MiB, as uploads (UPLOAD_BATCH_BYTES).
+ */
+export const REMOTE_CHECKOUT_BATCH_BYTES = 2 * 1024 * 1024;
+/** Batches and streamed blobs of a checkout from a remote in flight at once (as uploads). */
+export const REMOTE_CHECKOUT_CONCURRENCY = 4;
 
 // --- Incremental capture (incremental-capture.ts) ---
 

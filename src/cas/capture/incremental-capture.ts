@@ -61,6 +61,13 @@ export interface IncrementalCaptureOptions {
    * packs). Default: no bound.
    */
   packMaxBytes?: number;
+  /**
+   * Which of some digests the remote this capture is pushed to lacks (Remote.remoteMissingBlobs).
+   * Unchanged files whose blobs the local cache lacks are then hashed again only when the
+   * remote lacks them too: after a restore that wrote them straight from the remote, their
+   * blobs are there, and the push needs nothing of them.
+   */
+  remoteMissingBlobs?: (digests: Digest[]) => Promise<Digest[]>;
 }
 
 export interface IncrementalCaptureResult {
@@ -466,10 +473,12 @@ export async function captureIncremental(
       }
     }
     // A digest is only worth reusing while its blob is still in the local cache (casd may
-    // have expired it); files whose blob is gone are captured again.
-    const gone = new Set(
-      (await store.localMissingBlobs(reused.map((f) => f.digest as Digest))).map((d) => d.hash),
-    );
+    // have expired it) or on the remote the capture is pushed to; files whose blob is gone
+    // are captured again.
+    let notLocal = await store.localMissingBlobs(reused.map((f) => f.digest as Digest));
+    if (notLocal.length > 0 && options.remoteMissingBlobs)
+      notLocal = await options.remoteMissingBlobs(notLocal);
+    const gone = new Set(notLocal.map((d) => d.hash));
     const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has((f.digest as Digest).hash));
     if (gone.size > 0) toHash.push(...reused.filter((f) => gone.has((f.digest as Digest).hash)));
     await captureScanned(store, absRoot, toHash);

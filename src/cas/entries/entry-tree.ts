@@ -8,7 +8,8 @@ import {
   type SymlinkNode,
 } from '../../gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { type Digest, digestOfBuffer, formatDigest } from '../digest.js';
-import { captureIncremental } from '../capture/incremental-capture.js';
+import { type IncrementalCaptureOptions, captureIncremental } from '../capture/incremental-capture.js';
+import { RemoteFileWriter } from '../trees/remote-files.js';
 import type { CasStore } from '../store/store.js';
 import {
   ENTRY_MANIFEST,
@@ -62,7 +63,7 @@ export async function capturePaths(
   spec: EntrySpec,
   roots: PathRoots,
   savedAtMs = Date.now(),
-  options: { intoPack?: boolean; packMaxBytes?: number } = {},
+  options: Pick<IncrementalCaptureOptions, 'intoPack' | 'packMaxBytes' | 'remoteMissingBlobs'> = {},
 ): Promise<CapturedPaths> {
   const files: FileNode[] = [];
   const directories: DirectoryNode[] = [];
@@ -171,6 +172,8 @@ export async function restorePaths(
   const { directory, entry } = await readEntry(store, root);
   if (!samePatterns(entry.patterns, patterns)) return false;
   checkRecordedPaths(entry.paths, patterns, roots);
+  // Files the local store lacks, straight from the remote (StageOptions.remote), together.
+  const fromRemote = options.remote ? new RemoteFileWriter(options.remote) : undefined;
   for (const [index, recorded] of entry.paths.entries()) {
     const path = absolutePath(recorded, roots);
     const name = String(index);
@@ -182,12 +185,15 @@ export async function restorePaths(
     } else if (file?.digest) {
       await mkdir(dirname(path), { recursive: true });
       await rm(path, { force: true });
-      await store.copyBlobTo(file.digest, path, file.isExecutable ? 0o755 : 0o644);
+      const mode = file.isExecutable ? 0o755 : 0o644;
+      if (fromRemote && !store.hasBlob(file.digest)) fromRemote.add(file.digest, path, mode);
+      else await store.copyBlobTo(file.digest, path, mode);
     } else if (link) {
       await mkdir(dirname(path), { recursive: true });
       await rm(path, { force: true });
       await symlink(link.target, path);
     }
   }
+  await fromRemote?.finish();
   return true;
 }

@@ -6,6 +6,7 @@ import { checkout } from '../trees/checkout.js';
 import type { Digest } from '../digest.js';
 import { type SeedStatCacheResult, seedStatCache, wallClockNs } from '../capture/stat-seed.js';
 import type { CasStore } from '../store/store.js';
+import type { CasClient } from '../remote/cas-client.js';
 import type { VisitedDirectory } from '../trees/tree.js';
 
 /** Moves everything in `from` into `to`, replacing files, merging directories. */
@@ -39,6 +40,8 @@ export interface StageOptions {
   seedStatCache?: boolean;
   /** Where stat caches live (default `<cacheDir>/cas/stat-cache`, as captureIncremental). */
   statCacheDir?: string;
+  /** Read file blobs the local store lacks from this remote straight into place (CheckoutOptions.remote). */
+  remote?: CasClient;
   logger?: Logger;
 }
 
@@ -65,6 +68,7 @@ export async function stageDirectory(
   const visited: VisitedDirectory[] = [];
   const checkoutOptions = {
     link: options.link,
+    remote: options.remote,
     onDirectory: seed ? (v: VisitedDirectory) => visited.push(v) : undefined,
   };
   const existing = await readdir(dest).catch(() => undefined);

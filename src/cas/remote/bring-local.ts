@@ -25,6 +25,12 @@ export interface TreeFetch {
 export interface BringLocalOptions {
   /** Hears of each group of blobs fetched. */
   onFetched?: (blobs: number, bytes: number) => void;
+  /**
+   * Fetch only the Directories; of the files the local cache lacks, check that the remote
+   * holds them (FindMissingBlobs) and leave them there, for a checkout that reads them
+   * straight into place (CheckoutOptions.remote). They count as fetched.
+   */
+  filesFromRemote?: boolean;
 }
 
 /**
@@ -42,7 +48,7 @@ export async function bringLocal(
   options: BringLocalOptions = {},
 ): Promise<TreeFetch> {
   const result: TreeFetch = { needed: 0, fetched: 0, bytesFetched: 0 };
-  const fetch = async (absent: Digest[]): Promise<void> => {
+  const fetch = async (absent: Digest[], leaveThere = false): Promise<void> => {
     if (absent.length === 0) return;
     if (!remote) {
       throw new CasError(
@@ -50,7 +56,9 @@ export async function bringLocal(
         `tree ${formatDigest(root)} is incomplete in the local cache and no remote is set: ${absent.length} blob(s) missing, e.g. ${formatDigest(absent[0])}`,
       );
     }
-    const { missing } = await remote.fetchBlobs(absent);
+    const { missing } = leaveThere
+      ? { missing: await remote.remoteMissingBlobs(absent) }
+      : await remote.fetchBlobs(absent);
     if (missing.length > 0) {
       throw new CasError(
         'blob-not-found',
@@ -79,11 +87,11 @@ export async function bringLocal(
     }
     files.push(...(await store.localMissingBlobs(wanted)));
     if (files.length >= BRING_LOCAL_FILE_GROUP) {
-      await fetch(files);
+      await fetch(files, options.filesFromRemote);
       files = [];
     }
   }
-  await fetch(files);
+  await fetch(files, options.filesFromRemote);
   result.needed = blobs.size;
   return result;
 }

@@ -48,6 +48,12 @@ export const PACKS_DIR = join('cas', 'packs');
 // The mask new files get (read once), to skip a chmod where it masks nothing of the mode.
 // Worker threads may not read it: then every copy gets its chmod.
 let umaskRead: number | undefined;
+
+/** True when a file created with `mode` needs a chmod to get it: the umask masks some of it. */
+export function umaskMasks(mode: number): boolean {
+  return (mode & umask()) !== 0;
+}
+
 function umask(): number {
   if (umaskRead === undefined) {
     try {

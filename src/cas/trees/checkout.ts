@@ -6,6 +6,8 @@ import { forEachLimit } from '../../util/concurrency.js';
 import { type Digest, formatDigest } from '../digest.js';
 import { CHECKOUT_CONCURRENCY, CHECKOUT_KEEP_FILE_ENTRIES } from '../options.js';
 import type { CasStore } from '../store/store.js';
+import type { CasClient } from '../remote/cas-client.js';
+import { RemoteFileWriter } from './remote-files.js';
 import { DigestSet, type VisitedDirectory, walkDirectories } from './tree.js';
 
 export { stageTree, type StagedTree } from '../store/local-cas.js';
@@ -33,6 +35,12 @@ export interface CheckoutOptions {
   onDirectory?: (visited: VisitedDirectory) => void;
   /** Called after each file is written, with its size: for progress lines. */
   onFile?: (sizeBytes: number) => void;
+  /**
+   * Files whose blobs the local store lacks are read from this remote straight into place
+   * (RemoteFileWriter), not refused: the caller has checked that it holds them (bringLocal's
+   * `filesFromRemote`). Nothing of them enters the local store.
+   */
+  remote?: CasClient;
 }
 
 /** Statistics of one checkout. */
@@ -83,7 +91,11 @@ async function prepareDestination(dest: string): Promise<void> {
  * the Directories read, in walk order (parents first), while they hold at most
  * CHECKOUT_KEEP_FILE_ENTRIES files; undefined beyond (the second pass then walks again).
  */
-async function verifyTree(store: CasStore, root: Digest): Promise<VisitedDirectory[] | undefined> {
+async function verifyTree(
+  store: CasStore,
+  root: Digest,
+  remote: CasClient | undefined,
+): Promise<VisitedDirectory[] | undefined> {
   let missing = 0;
   let example: Digest | undefined;
   let kept: VisitedDirectory[] | undefined = [];
@@ -94,7 +106,7 @@ async function verifyTree(store: CasStore, root: Digest): Promise<VisitedDirecto
       const digest = file.digest as Digest;
       // Why synchronous: an existence check of a cached inode costs microseconds; 10,000
       // async calls through libuv's thread pool cost ~170 ms (profiled).
-      if (checked.add(digest) && !store.hasBlob(digest)) {
+      if (checked.add(digest) && !remote && !store.hasBlob(digest)) {
         missing++;
         example ??= digest;
       }
@@ -134,7 +146,8 @@ export async function checkout(
 ): Promise<CheckoutResult> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const base = resolve(dest);
-  const verified = await verifyTree(store, root);
+  const verified = await verifyTree(store, root, options.remote);
+  const fromRemote = options.remote ? new RemoteFileWriter(options.remote, options.onFile) : undefined;
   await prepareDestination(base);
 
   const result: CheckoutResult = { files: 0, linked: 0, directories: 0, symlinks: 0 };
@@ -174,6 +187,10 @@ export async function checkout(
         return;
       }
       result.files++;
+      if (fromRemote && !store.hasBlob(job.digest)) {
+        fromRemote.add(job.digest, job.path, job.executable ? 0o755 : 0o644);
+        return;
+      }
       if (options.link && !job.executable && (await tryLink(store.objectPath(job.digest), job.path))) {
         result.linked++;
       } else {
@@ -191,6 +208,12 @@ export async function checkout(
         },
       );
     }
+  });
+  await fromRemote?.finish().catch((err: unknown) => {
+    if (err instanceof CasError) throw err;
+    throw new CasError('io', `checkout of ${formatDigest(root)}: ${errnoOf(err) ?? (err as Error).message}`, {
+      cause: err,
+    });
   });
   return result;
 }
