@@ -217,15 +217,24 @@ describe('a first save to a remote writes each file once', () => {
   });
 });
 
-describe('a restore from a remote on a fresh runner writes each file once', () => {
-  let remote: TestCasd;
+// Where the remote sends zstd (which casd cannot take): the stand-in in front of a casd that
+// also serves Remote Asset for the refs.
+describe.skipIf(!hasZstd)('a restore from a remote that sends zstd writes each file once', () => {
+  let backing: TestCasd;
+  let server: LimitedRemote;
   const runners: RunnerJob[] = [];
   beforeAll(async () => {
-    remote = await startTestCasd({ tcp: true });
+    backing = await startTestCasd({ tcp: true });
+    server = await startLimitedRemote(backing.socket, {
+      zstd: true,
+      advertisedBatchBytes: 4 << 20,
+      enforcedBatchBytes: 5 << 20,
+    });
   });
   afterAll(async () => {
     for (const runner of runners) runner.remove();
-    await remote?.stop();
+    await server?.stop();
+    await backing?.stop();
   });
 
   async function job(
@@ -240,7 +249,8 @@ describe('a restore from a remote on a fresh runner writes each file once', () =
       inputs: {
         'casd-path': casdBinary(),
         'cache-dir': cacheDir,
-        remote: remote.url!,
+        remote: server.url,
+        'remote-asset': backing.url!,
         key,
         'restore-keys': 'remote-restore-',
         path: 'tree',
@@ -273,6 +283,7 @@ describe('a restore from a remote on a fresh runner writes each file once', () =
     });
     const expected = describeTree(first.tree);
 
+    const sentBefore = server.counters.zstdBlobsSent;
     const second = await job('remote-restore-2', (tree, cacheDir) => {
       expect(describeTree(tree)).toEqual(expected);
       // Straight from the remote into the workspace: casd's store holds none of the files.
@@ -280,6 +291,7 @@ describe('a restore from a remote on a fresh runner writes each file once', () =
       writeFileSync(join(tree, 'd1', 'f1.txt'), 'changed by the second job');
     });
     expect(second.main.outputs['cache-matched-key']).toBe('remote-restore-1');
+    expect(server.counters.zstdBlobsSent - sentBefore).toBeGreaterThan(0);
     const changed = describeTree(second.tree);
     // The capture trusted the remote for the unchanged files: only the changed one was stored.
     expect(treeObjectsIn(second.cacheDir, changed)).toBe(1);

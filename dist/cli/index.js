@@ -34876,6 +34876,11 @@ const CHECKOUT_KEEP_FILE_ENTRIES = 250_000;
 const REMOTE_CHECKOUT_BATCH_BYTES = 2 * 1024 * 1024;
 /** Batches and streamed blobs of a checkout from a remote in flight at once (as uploads). */
 const REMOTE_CHECKOUT_CONCURRENCY = 4;
+/**
+ * Files of one such batch written at once: with REMOTE_CHECKOUT_CONCURRENCY batches, as many
+ * as CHECKOUT_CONCURRENCY (one by one, a checkout of 10,000 files took 18.5 s in the action).
+ */
+const REMOTE_CHECKOUT_WRITES_PER_BATCH = 8;
 // --- Incremental capture (incremental-capture.ts) ---
 /** Files per CaptureFiles call: 128 keeps each call short so a slow file holds up little. */
 const CAPTURE_BATCH = 128;
@@ -35876,6 +35881,7 @@ async function installPackedBlobs(packs, objectsDir, tmpDir, except = new Set())
 
 
 
+
 /**
  * Writes files of a checkout straight from a remote's blobs, each file written once, for a
  * tree whose Directories are local and whose files the local cache lacks (a restore on a
@@ -35932,12 +35938,11 @@ class RemoteFileWriter {
             const { blobs, missing } = await this.client.readBlobs(job.group.map((t) => t.digest));
             if (missing.length > 0)
                 throw notOnRemote(missing[0], this.client);
-            for (const target of job.group) {
-                const data = blobs.get(target.digest.hash);
-                for (const file of target.files)
-                    await writeNew(file.path, data, file.mode);
+            // Creating files is the slow part (an inode each): as many at once as a checkout.
+            const writes = job.group.flatMap((target) => target.files.map((file) => ({ file, data: blobs.get(target.digest.hash) })));
+            await forEachLimit(writes, REMOTE_CHECKOUT_WRITES_PER_BATCH, ({ file, data }) => writeNew(file.path, data, file.mode));
+            for (const target of job.group)
                 this.onFile?.(target.digest.sizeBytes);
-            }
         });
     }
     // A big blob: streamed into its first file, which the others copy.
@@ -35962,21 +35967,25 @@ class RemoteFileWriter {
 function notOnRemote(digest, client) {
     return new errors/* CasError */.Ko('blob-not-found', `blob ${digest_formatDigest(digest)} of the tree being checked out is not on ${client.where()} (any more?)`);
 }
-// Creates `path` (refusing to replace anything) holding `data` with `mode`.
+// Creates `path` (refusing to replace anything) holding `data` with `mode`. Plain
+// descriptors: a FileHandle per file costs ~90 µs of main-thread time (see PackFiles.copyTo).
 async function writeNew(path, data, mode) {
-    const handle = await (0,promises_.open)(path, 'wx', mode);
+    const fd = await remote_files_openFd(path, 'wx', mode);
     try {
         for (let done = 0; done < data.byteLength;) {
-            done += (await handle.write(data, done, data.byteLength - done)).bytesWritten;
+            done += (await remote_files_writeFd(fd, data, done, data.byteLength - done)).bytesWritten;
         }
     }
     finally {
-        await handle.close();
+        await remote_files_closeFd(fd);
     }
     // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
     if (umaskMasks(mode))
         await (0,promises_.chmod)(path, mode);
 }
+const remote_files_openFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.open);
+const remote_files_writeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.write);
+const remote_files_closeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.close);
 //# sourceMappingURL=remote-files.js.map
 // EXTERNAL MODULE: ./lib/gen/build/buildgrid/local_cas.js
 var local_cas = __nccwpck_require__(2163);

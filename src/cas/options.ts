@@ -80,6 +80,11 @@ export const CHECKOUT_KEEP_FILE_ENTRIES = 250_000;
 export const REMOTE_CHECKOUT_BATCH_BYTES = 2 * 1024 * 1024;
 /** Batches and streamed blobs of a checkout from a remote in flight at once (as uploads). */
 export const REMOTE_CHECKOUT_CONCURRENCY = 4;
+/**
+ * Files of one such batch written at once: with REMOTE_CHECKOUT_CONCURRENCY batches, as many
+ * as CHECKOUT_CONCURRENCY (one by one, a checkout of 10,000 files took 18.5 s in the action).
+ */
+export const REMOTE_CHECKOUT_WRITES_PER_BATCH = 8;
 
 // --- Incremental capture (incremental-capture.ts) ---
 
