@@ -58,6 +58,17 @@ function treeObjectsIn(cacheDir: string, described: Map<string, string>): number
   ).length;
 }
 
+/** The zstd stand-in in front of a casd (on TCP too with `tcp`, to serve Remote Asset). */
+async function startZstdRemote(tcp: boolean): Promise<{ backing: TestCasd; server: LimitedRemote }> {
+  const backing = await startTestCasd({ tcp });
+  const server = await startLimitedRemote(backing.socket, {
+    zstd: true,
+    advertisedBatchBytes: 4 << 20,
+    enforcedBatchBytes: 5 << 20,
+  });
+  return { backing, server };
+}
+
 describe('a restore from the Actions cache on a fresh runner writes each file once', () => {
   let cache: ActionsCacheEmulator;
   const runners: RunnerJob[] = [];
@@ -224,12 +235,7 @@ describe.skipIf(!hasZstd)('a restore from a remote that sends zstd writes each f
   let server: LimitedRemote;
   const runners: RunnerJob[] = [];
   beforeAll(async () => {
-    backing = await startTestCasd({ tcp: true });
-    server = await startLimitedRemote(backing.socket, {
-      zstd: true,
-      advertisedBatchBytes: 4 << 20,
-      enforcedBatchBytes: 5 << 20,
-    });
+    ({ backing, server } = await startZstdRemote(true));
   });
   afterAll(async () => {
     for (const runner of runners) runner.remove();
@@ -307,12 +313,7 @@ describe.skipIf(!hasZstd)('a push to a remote that takes zstd (compression input
   let server: LimitedRemote;
   const runners: RunnerJob[] = [];
   beforeAll(async () => {
-    backing = await startTestCasd();
-    server = await startLimitedRemote(backing.socket, {
-      zstd: true,
-      advertisedBatchBytes: 4 << 20,
-      enforcedBatchBytes: 5 << 20,
-    });
+    ({ backing, server } = await startZstdRemote(false));
   });
   afterAll(async () => {
     for (const runner of runners) runner.remove();

@@ -35440,9 +35440,23 @@ const PACKS_DIR = (0,external_node_path_namespaceObject.join)('cas', 'packs');
 // The mask new files get (read once), to skip a chmod where it masks nothing of the mode.
 // Worker threads may not read it: then every copy gets its chmod.
 let umaskRead;
-/** True when a file created with `mode` needs a chmod to get it: the umask masks some of it. */
-function umaskMasks(mode) {
-    return (mode & umask()) !== 0;
+/**
+ * Creates `path` (refusing to replace anything) holding `data`, with `mode`. Plain
+ * descriptors: a FileHandle per file cost ~90 µs of main-thread time (profiled).
+ */
+async function writeNewFile(path, data, mode) {
+    const out = await openFd(path, 'wx', mode);
+    try {
+        for (let done = 0; done < data.byteLength;) {
+            done += (await writeFd(out, data, done, data.byteLength - done)).bytesWritten;
+        }
+    }
+    finally {
+        await closeFd(out);
+    }
+    // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
+    if ((mode & umask()) !== 0)
+        await (0,promises_.chmod)(path, mode);
 }
 function umask() {
     if (umaskRead === undefined) {
@@ -35778,20 +35792,7 @@ class PackFiles {
     async copyTo(hash, dest, mode) {
         const blob = this.locate(hash);
         if (blob.length <= options_PACK_COPY_CHUNK_BYTES) {
-            // Plain descriptors: a FileHandle per file cost ~90 µs of main-thread time (profiled).
-            const data = await this.read(hash);
-            const out = await openFd(dest, 'wx', mode);
-            try {
-                for (let done = 0; done < data.byteLength;) {
-                    done += (await writeFd(out, data, done, data.byteLength - done)).bytesWritten;
-                }
-            }
-            finally {
-                await closeFd(out);
-            }
-            // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
-            if ((mode & umask()) !== 0)
-                await (0,promises_.chmod)(dest, mode);
+            await writeNewFile(dest, await this.read(hash), mode);
             return;
         }
         const fd = this.fd(blob.data);
@@ -35881,7 +35882,6 @@ async function installPackedBlobs(packs, objectsDir, tmpDir, except = new Set())
 
 
 
-
 /**
  * Writes files of a checkout straight from a remote's blobs, each file written once, for a
  * tree whose Directories are local and whose files the local cache lacks (a restore on a
@@ -35940,7 +35940,7 @@ class RemoteFileWriter {
                 throw notOnRemote(missing[0], this.client);
             // Creating files is the slow part (an inode each): as many at once as a checkout.
             const writes = job.group.flatMap((target) => target.files.map((file) => ({ file, data: blobs.get(target.digest.hash) })));
-            await forEachLimit(writes, REMOTE_CHECKOUT_WRITES_PER_BATCH, ({ file, data }) => writeNew(file.path, data, file.mode));
+            await forEachLimit(writes, REMOTE_CHECKOUT_WRITES_PER_BATCH, ({ file, data }) => writeNewFile(file.path, data, file.mode));
             for (const target of job.group)
                 this.onFile?.(target.digest.sizeBytes);
         });
@@ -35967,25 +35967,6 @@ class RemoteFileWriter {
 function notOnRemote(digest, client) {
     return new errors/* CasError */.Ko('blob-not-found', `blob ${digest_formatDigest(digest)} of the tree being checked out is not on ${client.where()} (any more?)`);
 }
-// Creates `path` (refusing to replace anything) holding `data` with `mode`. Plain
-// descriptors: a FileHandle per file costs ~90 µs of main-thread time (see PackFiles.copyTo).
-async function writeNew(path, data, mode) {
-    const fd = await remote_files_openFd(path, 'wx', mode);
-    try {
-        for (let done = 0; done < data.byteLength;) {
-            done += (await remote_files_writeFd(fd, data, done, data.byteLength - done)).bytesWritten;
-        }
-    }
-    finally {
-        await remote_files_closeFd(fd);
-    }
-    // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
-    if (umaskMasks(mode))
-        await (0,promises_.chmod)(path, mode);
-}
-const remote_files_openFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.open);
-const remote_files_writeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.write);
-const remote_files_closeFd = (0,external_node_util_namespaceObject.promisify)(external_node_fs_.close);
 //# sourceMappingURL=remote-files.js.map
 // EXTERNAL MODULE: ./lib/gen/build/buildgrid/local_cas.js
 var local_cas = __nccwpck_require__(2163);

@@ -49,9 +49,21 @@ export const PACKS_DIR = join('cas', 'packs');
 // Worker threads may not read it: then every copy gets its chmod.
 let umaskRead: number | undefined;
 
-/** True when a file created with `mode` needs a chmod to get it: the umask masks some of it. */
-export function umaskMasks(mode: number): boolean {
-  return (mode & umask()) !== 0;
+/**
+ * Creates `path` (refusing to replace anything) holding `data`, with `mode`. Plain
+ * descriptors: a FileHandle per file cost ~90 µs of main-thread time (profiled).
+ */
+export async function writeNewFile(path: string, data: Buffer, mode: number): Promise<void> {
+  const out = await openFd(path, 'wx', mode);
+  try {
+    for (let done = 0; done < data.byteLength;) {
+      done += (await writeFd(out, data, done, data.byteLength - done)).bytesWritten;
+    }
+  } finally {
+    await closeFd(out);
+  }
+  // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
+  if ((mode & umask()) !== 0) await chmod(path, mode);
 }
 
 function umask(): number {
@@ -444,18 +456,7 @@ export class PackFiles {
   async copyTo(hash: string, dest: string, mode: number): Promise<void> {
     const blob = this.locate(hash);
     if (blob.length <= PACK_COPY_CHUNK_BYTES) {
-      // Plain descriptors: a FileHandle per file cost ~90 µs of main-thread time (profiled).
-      const data = await this.read(hash);
-      const out = await openFd(dest, 'wx', mode);
-      try {
-        for (let done = 0; done < data.byteLength;) {
-          done += (await writeFd(out, data, done, data.byteLength - done)).bytesWritten;
-        }
-      } finally {
-        await closeFd(out);
-      }
-      // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
-      if ((mode & umask()) !== 0) await chmod(dest, mode);
+      await writeNewFile(dest, await this.read(hash), mode);
       return;
     }
     const fd = this.fd(blob.data);

@@ -1,16 +1,10 @@
 import { chmod, copyFile } from 'node:fs/promises';
-import {
-  close as closeCallback,
-  constants as fsConstants,
-  open as openCallback,
-  write as writeCallback,
-} from 'node:fs';
-import { promisify } from 'node:util';
+import { constants as fsConstants } from 'node:fs';
 import { CasError } from '../../errors.js';
 import { forEachLimit } from '../../util/concurrency.js';
 import { type Digest, formatDigest } from '../digest.js';
 import type { CasClient } from '../remote/cas-client.js';
-import { umaskMasks } from '../store/pack-files.js';
+import { writeNewFile } from '../store/pack-files.js';
 import {
   REMOTE_CHECKOUT_BATCH_BYTES,
   REMOTE_CHECKOUT_CONCURRENCY,
@@ -81,7 +75,7 @@ export class RemoteFileWriter {
         target.files.map((file) => ({ file, data: blobs.get(target.digest.hash) as Buffer })),
       );
       await forEachLimit(writes, REMOTE_CHECKOUT_WRITES_PER_BATCH, ({ file, data }) =>
-        writeNew(file.path, data, file.mode),
+        writeNewFile(file.path, data, file.mode),
       );
       for (const target of job.group) this.onFile?.(target.digest.sizeBytes);
     });
@@ -112,27 +106,3 @@ function notOnRemote(digest: Digest, client: CasClient): CasError {
     `blob ${formatDigest(digest)} of the tree being checked out is not on ${client.where()} (any more?)`,
   );
 }
-
-// Creates `path` (refusing to replace anything) holding `data` with `mode`. Plain
-// descriptors: a FileHandle per file costs ~90 µs of main-thread time (see PackFiles.copyTo).
-async function writeNew(path: string, data: Buffer, mode: number): Promise<void> {
-  const fd = await openFd(path, 'wx', mode);
-  try {
-    for (let done = 0; done < data.byteLength;) {
-      done += (await writeFd(fd, data, done, data.byteLength - done)).bytesWritten;
-    }
-  } finally {
-    await closeFd(fd);
-  }
-  // The mode given to open is masked by the umask; only a mode it masks needs a chmod.
-  if (umaskMasks(mode)) await chmod(path, mode);
-}
-
-const openFd = promisify(openCallback);
-const writeFd = promisify(writeCallback) as (
-  fd: number,
-  buffer: Buffer,
-  offset: number,
-  length: number,
-) => Promise<{ bytesWritten: number }>;
-const closeFd = promisify(closeCallback);
