@@ -35574,22 +35574,24 @@ class PackWriter {
     /**
      * Appends the file at `path`, read through `buffer` in chunks and hashed on the way, so no
      * copy of the whole file is held. It is kept unless this pack or `held` has its digest; its
-     * bytes are then overwritten by the next blob (finish() cuts off a tail). Returns the digest
-     * of what was read.
+     * bytes are then overwritten by the next blob (finish() cuts off a tail). `prefilled`: bytes
+     * of the file's start already in `buffer` (a read that found the file bigger than it), not
+     * read again. Returns the digest of what was read.
      */
-    async addFile(path, buffer, held) {
+    async addFile(path, buffer, held, prefilled = 0) {
         await this.flush();
         const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
         const input = await (0,promises_.open)(path, 'r');
         let length = 0;
         try {
-            for (;;) {
-                const { bytesRead } = await input.read(buffer, 0, buffer.byteLength, length);
-                if (bytesRead === 0)
+            for (let chunk = prefilled;; chunk = 0) {
+                if (chunk === 0)
+                    chunk = (await input.read(buffer, 0, buffer.byteLength, length)).bytesRead;
+                if (chunk === 0)
                     break;
-                hash.update(buffer.subarray(0, bytesRead));
-                await this.handle.write(buffer, 0, bytesRead, this.offset + length);
-                length += bytesRead;
+                hash.update(buffer.subarray(0, chunk));
+                await this.handle.write(buffer, 0, chunk, this.offset + length);
+                length += chunk;
             }
         }
         finally {
@@ -35896,10 +35898,6 @@ class RemoteFileWriter {
     constructor(client, onFile) {
         this.client = client;
         this.onFile = onFile;
-    }
-    /** Files queued so far. */
-    get size() {
-        return this.targets.size;
     }
     /** Queues `path` (which must not exist) to receive blob `digest` with `mode`. */
     add(digest, path, mode) {
@@ -38428,14 +38426,21 @@ class SlotReader {
     get onMainThread() {
         return this.sync;
     }
-    /** The bytes of the file at `path` read into `slot`, or 'large' when they do not fit in it. */
+    /** The bytes of the file at `path` read into `slot`, or 'large' when they fill it. */
     async read(path, slot) {
-        if (!this.sync)
-            return readIntoSlot(path, slot);
+        if (!this.sync) {
+            const handle = await (0,promises_.open)(path, 'r');
+            try {
+                return await fill(slot, async (offset) => (await handle.read(slot, offset, slot.byteLength - offset, offset)).bytesRead);
+            }
+            finally {
+                await handle.close();
+            }
+        }
         const start = process.hrtime.bigint();
         const fd = (0,external_node_fs_.openSync)(path, 'r');
         try {
-            return fill(slot, (offset) => (0,external_node_fs_.readSync)(fd, slot, offset, slot.byteLength - offset, offset));
+            return await fill(slot, (offset) => (0,external_node_fs_.readSync)(fd, slot, offset, slot.byteLength - offset, offset));
         }
         finally {
             (0,external_node_fs_.closeSync)(fd);
@@ -38446,34 +38451,17 @@ class SlotReader {
 }
 /** A read of a page-cached file of up to 1 MiB takes well under this (0.05-0.3 ms here). */
 const SYNC_READ_SLOW_NS = 2000000n;
-// Fills `slot` from the start by `readAt(offset)` until the end of the file, or 'large'.
-function fill(slot, readAt) {
+// Fills `slot` from the start by `readAt(offset)` (bytes read) until the end of the file, or
+// 'large' once it is full.
+async function fill(slot, readAt) {
     let filled = 0;
     for (;;) {
-        const bytesRead = readAt(filled);
+        const bytesRead = await readAt(filled);
         if (bytesRead === 0)
             return slot.subarray(0, filled);
         filled += bytesRead;
         if (filled === slot.byteLength)
             return 'large';
-    }
-}
-// SlotReader.read on the thread pool.
-async function readIntoSlot(path, slot) {
-    const handle = await (0,promises_.open)(path, 'r');
-    try {
-        let filled = 0;
-        for (;;) {
-            const { bytesRead } = await handle.read(slot, filled, slot.byteLength - filled, filled);
-            if (bytesRead === 0)
-                return slot.subarray(0, filled);
-            filled += bytesRead;
-            if (filled === slot.byteLength)
-                return 'large';
-        }
-    }
-    finally {
-        await handle.close();
     }
 }
 //# sourceMappingURL=slot-reader.js.map
@@ -38625,8 +38613,10 @@ async function captureIntoPack(store, absRoot, scan) {
             reads.delete(i);
             const path = (0,external_node_path_namespaceObject.join)(absRoot, small[i].path);
             if (data === 'large') {
+                // The slot holds the file's first bytes: 'large' means they filled it.
+                const slot = slots[i % slots.length];
                 const digest = await writer
-                    .addFile(path, slots[i % slots.length], held)
+                    .addFile(path, slot, held, slot.byteLength)
                     .catch((err) => failed(path, err));
                 if (digest)
                     small[i].digest = digest;

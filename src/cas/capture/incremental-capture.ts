@@ -233,8 +233,10 @@ async function captureIntoPack(
       reads.delete(i);
       const path = join(absRoot, small[i].path);
       if (data === 'large') {
+        // The slot holds the file's first bytes: 'large' means they filled it.
+        const slot = slots[i % slots.length];
         const digest = await writer
-          .addFile(path, slots[i % slots.length], held)
+          .addFile(path, slot, held, slot.byteLength)
           .catch((err: unknown) => failed(path, err));
         if (digest) small[i].digest = digest;
         else gone.add(small[i]);

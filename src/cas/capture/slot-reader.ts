@@ -19,13 +19,23 @@ export class SlotReader {
     return this.sync;
   }
 
-  /** The bytes of the file at `path` read into `slot`, or 'large' when they do not fit in it. */
+  /** The bytes of the file at `path` read into `slot`, or 'large' when they fill it. */
   async read(path: string, slot: Buffer): Promise<Buffer | 'large'> {
-    if (!this.sync) return readIntoSlot(path, slot);
+    if (!this.sync) {
+      const handle = await open(path, 'r');
+      try {
+        return await fill(
+          slot,
+          async (offset) => (await handle.read(slot, offset, slot.byteLength - offset, offset)).bytesRead,
+        );
+      } finally {
+        await handle.close();
+      }
+    }
     const start = process.hrtime.bigint();
     const fd = openSync(path, 'r');
     try {
-      return fill(slot, (offset) => readSync(fd, slot, offset, slot.byteLength - offset, offset));
+      return await fill(slot, (offset) => readSync(fd, slot, offset, slot.byteLength - offset, offset));
     } finally {
       closeSync(fd);
       if (process.hrtime.bigint() - start > this.slowNs) this.sync = false;
@@ -36,29 +46,17 @@ export class SlotReader {
 /** A read of a page-cached file of up to 1 MiB takes well under this (0.05-0.3 ms here). */
 const SYNC_READ_SLOW_NS = 2_000_000n;
 
-// Fills `slot` from the start by `readAt(offset)` until the end of the file, or 'large'.
-function fill(slot: Buffer, readAt: (offset: number) => number): Buffer | 'large' {
+// Fills `slot` from the start by `readAt(offset)` (bytes read) until the end of the file, or
+// 'large' once it is full.
+async function fill(
+  slot: Buffer,
+  readAt: (offset: number) => number | Promise<number>,
+): Promise<Buffer | 'large'> {
   let filled = 0;
   for (;;) {
-    const bytesRead = readAt(filled);
+    const bytesRead = await readAt(filled);
     if (bytesRead === 0) return slot.subarray(0, filled);
     filled += bytesRead;
     if (filled === slot.byteLength) return 'large';
-  }
-}
-
-// SlotReader.read on the thread pool.
-async function readIntoSlot(path: string, slot: Buffer): Promise<Buffer | 'large'> {
-  const handle = await open(path, 'r');
-  try {
-    let filled = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(slot, filled, slot.byteLength - filled, filled);
-      if (bytesRead === 0) return slot.subarray(0, filled);
-      filled += bytesRead;
-      if (filled === slot.byteLength) return 'large';
-    }
-  } finally {
-    await handle.close();
   }
 }

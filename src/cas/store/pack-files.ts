@@ -220,21 +220,27 @@ export class PackWriter {
   /**
    * Appends the file at `path`, read through `buffer` in chunks and hashed on the way, so no
    * copy of the whole file is held. It is kept unless this pack or `held` has its digest; its
-   * bytes are then overwritten by the next blob (finish() cuts off a tail). Returns the digest
-   * of what was read.
+   * bytes are then overwritten by the next blob (finish() cuts off a tail). `prefilled`: bytes
+   * of the file's start already in `buffer` (a read that found the file bigger than it), not
+   * read again. Returns the digest of what was read.
    */
-  async addFile(path: string, buffer: Buffer, held: (digest: Digest) => boolean): Promise<Digest> {
+  async addFile(
+    path: string,
+    buffer: Buffer,
+    held: (digest: Digest) => boolean,
+    prefilled = 0,
+  ): Promise<Digest> {
     await this.flush();
     const hash = createHash('sha256');
     const input = await open(path, 'r');
     let length = 0;
     try {
-      for (;;) {
-        const { bytesRead } = await input.read(buffer, 0, buffer.byteLength, length);
-        if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
-        await this.handle.write(buffer, 0, bytesRead, this.offset + length);
-        length += bytesRead;
+      for (let chunk = prefilled; ; chunk = 0) {
+        if (chunk === 0) chunk = (await input.read(buffer, 0, buffer.byteLength, length)).bytesRead;
+        if (chunk === 0) break;
+        hash.update(buffer.subarray(0, chunk));
+        await this.handle.write(buffer, 0, chunk, this.offset + length);
+        length += chunk;
       }
     } finally {
       await input.close();

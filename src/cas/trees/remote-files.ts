@@ -32,11 +32,6 @@ export class RemoteFileWriter {
     private readonly onFile?: (sizeBytes: number) => void,
   ) {}
 
-  /** Files queued so far. */
-  get size(): number {
-    return this.targets.size;
-  }
-
   /** Queues `path` (which must not exist) to receive blob `digest` with `mode`. */
   add(digest: Digest, path: string, mode: number): void {
     const known = this.targets.get(digest.hash);
