@@ -12,7 +12,10 @@ import {
   racyWindowFor,
   sameStat,
   saveStatCache,
+  sizeOfKey,
   statCachePath,
+  statKeyFrom,
+  statKeyOf,
 } from '../../src/cas/capture/stat-cache.js';
 
 const HASH = 'a'.repeat(64);
@@ -30,19 +33,7 @@ function sample(root: string): StatCache {
   return {
     root,
     scanStartNs: 1_700_000_000_123_456_789n,
-    files: new Map([
-      [
-        'a.txt',
-        {
-          size: '5',
-          mtimeNs: '1700000000000000001',
-          ctimeNs: '1700000000000000002',
-          ino: '42',
-          mode: '33188',
-          hash: HASH,
-        },
-      ],
-    ]),
+    files: new Map([['a.txt', { stat: '5:1700000000000000001:1700000000000000002:42:33188', hash: HASH }]]),
     dirs: new Map([['', { hash: HASH, sizeBytes: 80 }]]),
   };
 }
@@ -53,6 +44,34 @@ describe('stat cache file', () => {
     await saveStatCache(file, sample('/work/tree'));
     const loaded = await loadStatCache(file, '/work/tree');
     expect(loaded.cache).toEqual(sample('/work/tree'));
+  });
+
+  it('round-trips a large cache written a piece at a time, with paths JSON must escape', async () => {
+    const file = join(scratch(), 'big.json');
+    const cache = sample('/r');
+    for (let i = 0; i < 20_000; i++) {
+      cache.files.set(`d${i % 7}/f "${i}"\\\n\t.txt`, { stat: `${i}:1:2:${i}:33188`, hash: HASH });
+    }
+    await saveStatCache(file, cache);
+    const loaded = await loadStatCache(file, '/r');
+    expect(loaded.cache?.files.size).toBe(20_001);
+    expect(loaded.cache).toEqual(cache);
+  });
+
+  it('writes an empty cache that loads', async () => {
+    const file = join(scratch(), 'empty.json');
+    const cache: StatCache = { root: '/r', scanStartNs: 5n, files: new Map(), dirs: new Map() };
+    await saveStatCache(file, cache);
+    expect((await loadStatCache(file, '/r')).cache).toEqual(cache);
+  });
+
+  it('refuses a file entry whose stat is not five decimal fields', async () => {
+    const file = join(scratch(), 'c.json');
+    await saveStatCache(file, sample('/r'));
+    writeFileSync(file, readFileSync(file, 'utf8').replace(':42:', ':x:'));
+    expect(await loadStatCache(file, '/r')).toMatchObject({
+      reason: expect.stringContaining('is malformed (corrupted)'),
+    });
   });
 
   it('round-trips the racy window the entries were recorded under', async () => {
@@ -102,7 +121,7 @@ describe('stat cache file', () => {
     writeFileSync(file, JSON.stringify(data));
     expect((await loadStatCache(file, '/r')).cache).toBeUndefined();
     expect(await loadStatCache(file, '/r')).toMatchObject({
-      reason: `its version 2 is not ${STAT_CACHE_VERSION}`,
+      reason: `its version ${STAT_CACHE_VERSION + 1} is not ${STAT_CACHE_VERSION}`,
     });
   });
 
@@ -119,7 +138,7 @@ describe('stat cache file', () => {
   it('refuses a file entry with a malformed hash, quoting it', async () => {
     const file = join(scratch(), 'c.json');
     await saveStatCache(file, sample('/r'));
-    writeFileSync(file, readFileSync(file, 'utf8').replace(HASH, 'xyz'));
+    writeFileSync(file, readFileSync(file, 'utf8').replace(`,"${HASH}"]`, ',"xyz"]'));
     const loaded = await loadStatCache(file, '/r');
     expect(loaded.cache).toBeUndefined();
     expect(loaded).toMatchObject({ reason: expect.stringContaining('file entry ["a.txt"') });
@@ -153,6 +172,23 @@ describe('stat comparison', () => {
     for (const field of ['size', 'mtimeNs', 'ctimeNs', 'ino', 'mode'] as const) {
       expect(sameStat(stat, { ...stat, [field]: `${stat[field]}1` })).toBe(false);
     }
+  });
+
+  it('gives a stat key equal only for the same five fields, and reads its size and times', async () => {
+    const file = join(scratch(), 'k');
+    writeFileSync(file, 'xyz');
+    const stats = await lstat(file, { bigint: true });
+    const key = statKeyOf(stats);
+    const fields = fileStatOf(stats);
+    expect(key).toBe(statKeyFrom(fields));
+    expect(sizeOfKey(key)).toBe(3);
+    for (const field of ['size', 'mtimeNs', 'ctimeNs', 'ino', 'mode'] as const) {
+      expect(statKeyFrom({ ...fields, [field]: `${fields[field]}1` })).not.toBe(key);
+    }
+    const scan = stats.mtimeNs > stats.ctimeNs ? stats.mtimeNs : stats.ctimeNs;
+    expect(isRacy(key, scan, 0n)).toBe(isRacy(fields, scan, 0n));
+    expect(isRacy(key, scan + 2n, 1n)).toBe(false);
+    expect(racyWindowFor([key])).toBe(racyWindowFor([fields]));
   });
 
   it('treats files changed within the window before the scan, or after it, as racy', () => {

@@ -17,17 +17,16 @@ import {
 } from '../options.js';
 import { PACKS_DIR, PackWriter } from '../store/pack-files.js';
 import {
-  type FileStat,
   type StatCache,
   type StatEntry,
-  fileStatOf,
+  type StatKey,
   isRacy,
   loadStatCache,
   racyWindowFor,
   removeStatCache,
-  sameStat,
   saveStatCache,
   statCachePath,
+  statKeyOf,
   wallClockNs,
 } from './stat-cache.js';
 import type { CasStore } from '../store/store.js';
@@ -89,7 +88,8 @@ const OWNER_EXECUTE = 0o100;
 interface ScannedFile {
   name: string;
   path: string;
-  stat: FileStat;
+  stat: StatKey;
+  size: number;
   executable: boolean;
   digest?: Digest;
 }
@@ -107,7 +107,7 @@ interface Scan {
   files: ScannedFile[];
 }
 
-function* stats(scan: Scan): Generator<FileStat> {
+function* stats(scan: Scan): Generator<StatKey> {
   for (const file of scan.files) yield file.stat;
 }
 
@@ -150,7 +150,8 @@ function scanTree(absRoot: string): Scan | undefined {
           const file: ScannedFile = {
             name: entry.name,
             path: childPath,
-            stat: fileStatOf(stats),
+            stat: statKeyOf(stats),
+            size: Number(stats.size),
             executable: (Number(stats.mode) & OWNER_EXECUTE) !== 0,
           };
           dir.files.push(file);
@@ -197,9 +198,9 @@ async function captureIntoPack(
   absRoot: string,
   scan: Scan,
 ): Promise<{ root: Digest; dirs: Map<string, Digest> }> {
-  const large = scan.files.filter((f) => Number(f.stat.size) > PACK_CAPTURE_MAX_FILE_BYTES);
+  const large = scan.files.filter((f) => f.size > PACK_CAPTURE_MAX_FILE_BYTES);
   await captureScanned(store, absRoot, large);
-  const small = scan.files.filter((f) => Number(f.stat.size) <= PACK_CAPTURE_MAX_FILE_BYTES);
+  const small = scan.files.filter((f) => f.size <= PACK_CAPTURE_MAX_FILE_BYTES);
   const gone = new Set<ScannedFile>();
   const writer = await PackWriter.create(
     join(store.cacheDir, PACKS_DIR),
@@ -345,8 +346,8 @@ function buildDirectories(
 function entriesOf(files: ScannedFile[]): Map<string, StatEntry> {
   const entries = new Map<string, StatEntry>();
   for (const file of files) {
-    if (file.digest && String(file.digest.sizeBytes) === file.stat.size) {
-      entries.set(file.path, { ...file.stat, hash: file.digest.hash });
+    if (file.digest && Number(file.digest.sizeBytes) === file.size) {
+      entries.set(file.path, { stat: file.stat, hash: file.digest.hash });
     }
   }
   return entries;
@@ -428,7 +429,7 @@ export async function captureIncremental(
   const scan = scanTree(absRoot);
   let late: { root: Promise<Digest> } | undefined;
   if (packing && scan && options.packMaxBytes !== undefined) {
-    const bytes = scan.files.reduce((sum, f) => sum + Number(f.stat.size), 0);
+    const bytes = scan.files.reduce((sum, f) => sum + f.size, 0);
     if (bytes > options.packMaxBytes) {
       logger.debug(`capture of ${absRoot}: ${bytes} bytes exceed the pack bound; capturing through casd`);
       packing = false;
@@ -467,8 +468,8 @@ export async function captureIncremental(
     const toHash: ScannedFile[] = [];
     for (const file of scan.files) {
       const entry = previous.files.get(file.path);
-      if (entry && sameStat(entry, file.stat) && !isRacy(entry, previous.scanStartNs, windowNs)) {
-        file.digest = { hash: entry.hash, sizeBytes: Number(entry.size) };
+      if (entry && entry.stat === file.stat && !isRacy(entry.stat, previous.scanStartNs, windowNs)) {
+        file.digest = { hash: entry.hash, sizeBytes: file.size };
         reused.push(file);
       } else {
         toHash.push(file);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import type { Digest } from '../digest.js';
@@ -13,10 +13,16 @@ import type { Digest } from '../digest.js';
  * kernel sets ctime to "now" on every content or metadata change and no call sets it back.
  */
 
-/** Bumped whenever the layout or the meaning of a field changes; other versions are ignored. */
-export const STAT_CACHE_VERSION = 1;
+/**
+ * Bumped whenever the layout or the meaning of a field changes; other versions are ignored.
+ * Version 2: a file's stat is one string (StatKey), so a row is [path, stat, hash].
+ */
+export const STAT_CACHE_VERSION = 2;
 const FORMAT = 'casd-action-stat-cache';
 const HASH_PATTERN = /^[0-9a-f]{64}$/;
+const STAT_KEY_PATTERN = /^\d+:\d+:\d+:\d+:\d+$/;
+/** Rows written per piece, so that saving a large cache never builds the whole text at once. */
+const ROWS_PER_WRITE = 8192;
 
 /** The stat fields compared, as decimal strings (nanosecond times do not fit in a double). */
 export interface FileStat {
@@ -27,8 +33,17 @@ export interface FileStat {
   mode: string;
 }
 
+/**
+ * The same fields in one string, `size:mtimeNs:ctimeNs:ino:mode`: two stats are the same
+ * when their keys are equal. One string a file instead of an object of five keeps the scan
+ * and the cache of a 100,000-file tree small (the five strings and their object took about
+ * three times the memory).
+ */
+export type StatKey = string;
+
 /** One cached file: its stat when it was hashed and the hash of its content. */
-export interface StatEntry extends FileStat {
+export interface StatEntry {
+  stat: StatKey;
   hash: string;
 }
 
@@ -55,7 +70,7 @@ export interface StatCache {
 /** Why a cache could not be used, for the log. */
 export type StatCacheLoad = { cache: StatCache } | { cache: undefined; reason: string };
 
-type FileRow = [string, string, string, string, string, string, string];
+type FileRow = [string, StatKey, string];
 
 interface StatCacheFile {
   format: string;
@@ -64,7 +79,7 @@ interface StatCacheFile {
   scanStartNs: string;
   /** Optional: older files of the same version lack it (readers then assume 1 s). */
   racyWindowNs?: string;
-  /** [path, size, mtimeNs, ctimeNs, ino, mode, hash] */
+  /** [path, stat, hash] */
   files: FileRow[];
   /** [path, hash, size] */
   dirs: [string, string, number][];
@@ -79,6 +94,29 @@ export function fileStatOf(stats: BigIntStats): FileStat {
     ino: stats.ino.toString(),
     mode: stats.mode.toString(),
   };
+}
+
+/** The stat key of `stats` (from lstat with `bigint: true`). */
+export function statKeyOf(stats: BigIntStats): StatKey {
+  // join gives one flat string; a template literal a tree of nine (385 bytes a key, not 89).
+  return [stats.size, stats.mtimeNs, stats.ctimeNs, stats.ino, stats.mode].join(':');
+}
+
+/** The stat key of the fields of `stat`. */
+export function statKeyFrom(stat: FileStat): StatKey {
+  return [stat.size, stat.mtimeNs, stat.ctimeNs, stat.ino, stat.mode].join(':');
+}
+
+/** The size in a stat key. */
+export function sizeOfKey(key: StatKey): number {
+  return Number(key.slice(0, key.indexOf(':')));
+}
+
+// mtime and ctime of either form, for the racy rule.
+function timesOf(stat: FileStat | StatKey): [bigint, bigint] {
+  if (typeof stat !== 'string') return [BigInt(stat.mtimeNs), BigInt(stat.ctimeNs)];
+  const fields = stat.split(':');
+  return [BigInt(fields[1]), BigInt(fields[2])];
 }
 
 /** True when every compared field of the two stats is equal. */
@@ -97,9 +135,10 @@ export function sameStat(a: FileStat, b: FileStat): boolean {
  * `windowNs` before (or after) the start of the scan that recorded it, so the file may have
  * changed again within the filesystem's timestamp granularity after it was hashed.
  */
-export function isRacy(entry: FileStat, scanStartNs: bigint, windowNs: bigint): boolean {
+export function isRacy(stat: FileStat | StatKey, scanStartNs: bigint, windowNs: bigint): boolean {
   const limit = scanStartNs - windowNs;
-  return BigInt(entry.mtimeNs) >= limit || BigInt(entry.ctimeNs) >= limit;
+  const [mtimeNs, ctimeNs] = timesOf(stat);
+  return mtimeNs >= limit || ctimeNs >= limit;
 }
 
 /** Wall-clock time in ns, to the microsecond (Date.now() alone would round down by up to 1 ms). */
@@ -129,11 +168,10 @@ export const FINE_RACY_WINDOW_NS = 20_000_000n;
  * it). Assumes the filesystem's clock is this machine's (a network filesystem whose server
  * clock lags ours by more than the window is not covered, nor is the clock stepped back).
  */
-export function racyWindowFor(stats: Iterable<FileStat>): bigint {
+export function racyWindowFor(stats: Iterable<FileStat | StatKey>): bigint {
   let alignment = 1_000_000_000n;
   outer: for (const stat of stats) {
-    for (const text of [stat.mtimeNs, stat.ctimeNs]) {
-      const time = BigInt(text);
+    for (const time of timesOf(stat)) {
       while (alignment >= 1_000_000n && time % alignment !== 0n) alignment /= 10n;
       if (alignment < 1_000_000n) break outer;
     }
@@ -183,18 +221,17 @@ function parse(text: string, root: string): StatCacheLoad {
   for (const row of data.files) {
     if (
       !Array.isArray(row) ||
-      row.length !== 7 ||
+      row.length !== 3 ||
       typeof row[0] !== 'string' ||
-      !row.slice(1, 6).every(isDecimal) ||
-      !HASH_PATTERN.test(String(row[6]))
+      !STAT_KEY_PATTERN.test(String(row[1])) ||
+      !HASH_PATTERN.test(String(row[2]))
     ) {
       return {
         cache: undefined,
         reason: `file entry ${JSON.stringify(row).slice(0, 120)} is malformed (corrupted)`,
       };
     }
-    const [path, size, mtimeNs, ctimeNs, ino, mode, hash] = row;
-    files.set(path, { size, mtimeNs, ctimeNs, ino, mode, hash });
+    files.set(row[0], { stat: row[1], hash: row[2] });
   }
   const dirs = new Map<string, Digest>();
   for (const row of data.dirs) {
@@ -236,25 +273,45 @@ export async function loadStatCache(file: string, root: string): Promise<StatCac
 
 /**
  * Writes `cache` to `file` atomically (a temporary file renamed over it), creating the
- * directory. Throws the fs error when it cannot (callers treat that as a warning).
+ * directory. The rows are written a piece at a time: the text of a 100,000-file cache is
+ * ~17 MB, and building it whole (with an array per row) was a good part of a capture's peak.
+ * Throws the fs error when it cannot (callers treat that as a warning).
  */
 export async function saveStatCache(file: string, cache: StatCache): Promise<void> {
-  const data: StatCacheFile = {
+  const header: Omit<StatCacheFile, 'files' | 'dirs'> = {
     format: FORMAT,
     version: STAT_CACHE_VERSION,
     root: cache.root,
     scanStartNs: cache.scanStartNs.toString(),
     racyWindowNs: cache.racyWindowNs?.toString(),
-    files: [...cache.files].map(([path, e]) => [path, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.mode, e.hash]),
-    dirs: [...cache.dirs].map(([path, d]) => [path, d.hash, d.sizeBytes]),
   };
   const dir = join(file, '..');
   await mkdir(dir, { recursive: true });
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const out = await open(tmp, 'w');
   try {
-    await writeFile(tmp, JSON.stringify(data));
+    const opening = JSON.stringify(header);
+    await out.write(
+      `${opening.slice(0, -1)},"dirs":${JSON.stringify([...cache.dirs].map(([path, d]) => [path, d.hash, d.sizeBytes]))},"files":[`,
+    );
+    let rows: string[] = [];
+    let first = true;
+    const flush = async (): Promise<void> => {
+      if (rows.length === 0) return;
+      await out.write((first ? '' : ',') + rows.join(','));
+      first = false;
+      rows = [];
+    };
+    for (const [path, entry] of cache.files) {
+      rows.push(`[${JSON.stringify(path)},"${entry.stat}","${entry.hash}"]`);
+      if (rows.length >= ROWS_PER_WRITE) await flush();
+    }
+    await flush();
+    await out.write(']}');
+    await out.close();
     await rename(tmp, file);
   } catch (err) {
+    await out.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
   }

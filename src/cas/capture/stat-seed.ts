@@ -12,6 +12,7 @@ import {
   racyWindowFor,
   saveStatCache,
   statCachePath,
+  statKeyOf,
   wallClockNs,
 } from './stat-cache.js';
 import type { CasStore } from '../store/store.js';
@@ -117,12 +118,12 @@ export async function seedStatCache(
     }
     if (!info.isFile() || info.size !== BigInt(node.digest.sizeBytes)) continue;
     if (((Number(info.mode) & OWNER_EXECUTE) !== 0) !== node.executable) continue;
-    stats.push({ path: node.path, entry: { ...fileStatOf(info), hash: node.digest.hash } });
+    stats.push({ path: node.path, entry: { stat: statKeyOf(info), hash: node.digest.hash } });
   }
-  const racyWindowNs = racyWindowFor(stats.map((s) => s.entry));
+  const racyWindowNs = racyWindowFor(stats.map((s) => s.entry.stat));
   const files = new Map<string, StatEntry>();
   for (const { path, entry } of stats) {
-    if (!isRacy(entry, scanStartNs, racyWindowNs)) files.set(path, entry);
+    if (!isRacy(entry.stat, scanStartNs, racyWindowNs)) files.set(path, entry);
   }
   const statCacheDir = options.statCacheDir ?? join(store.cacheDir, 'cas', 'stat-cache');
   // Every linked file is recorded, racy or not: a racy one is hashed at every check instead.
