@@ -18,6 +18,7 @@
  * bench-tree-): (1) first save: main misses, the build writes the tree, post saves; (2) restore:
  * main hits the key, post has nothing to save; (3) main restores bench-tree-1 through the restore
  * key, the build changes 1% of the files, post saves bench-tree-2; (4) restore of bench-tree-2.
+ * Before each job the disk is synced, as a fresh runner has no writeback pending.
  * Then jobs 1-4 again for casd-action with `remote` (a second casd on loopback behind a byte
  * counting proxy); the actions/cache side of that round is the first round's (what a user
  * would pick instead of a remote).
@@ -372,6 +373,9 @@ async function main(): Promise<void> {
 
   const runJob = async (side: Side, variant: Variant, spec: JobSpec): Promise<JobResult> => {
     progress.begin(`${variant === 'remote' ? 'with a remote: ' : ''}job ${spec.job} (${spec.name}), ${side}`);
+    // A fresh runner's disk has no writeback pending: the jobs before this one wrote (and
+    // removed) gigabytes, which the kernel would otherwise still be flushing during this job.
+    execFileSync('sync');
     loads.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
     const runner = freshRunner();
     const home = join(runner.root, 'home');
