@@ -9,12 +9,12 @@ import { setFlagsFromString } from 'node:v8';
  * 100,000 files creates that many lasting objects quickly and grows it to that limit. The
  * start-up flag (--max-semi-space-size) is out of reach, since the runner starts `node`, but
  * the growth factor is read at each growth, so setting it to 1 at run time stops the growth.
- * Measured with bench/capture-memory.ts (100,000 files, two runs each):
- * - this: captures peak at 239-262 MB into a pack and 320-330 MB with the stat cache, in
- *   about the same time (2.3-3.0 s with the stat cache, against 2.1-2.8 s);
+ * Measured with bench/capture-memory.ts (100,000 files; BENCHMARKS.md has the table):
+ * - this: captures peak at 239-266 MB into a pack and 318-338 MB with the stat cache, in
+ *   about the same time (2.1-2.9 s with the stat cache, against 2.2-2.5 s);
  * - as Node leaves it: 367-400 MB and 397-421 MB;
  * - also growing the old generation by at most 30% (--heap-growing-percent=30): 265-274 MB
- *   with the stat cache, but 20-40% slower (more full collections), so not taken.
+ *   with the stat cache, but up to 40% slower in some runs (more full collections): not taken.
  */
 export function boundHeapGrowth(): void {
   setFlagsFromString('--semi-space-growth-factor=1');

@@ -107,11 +107,6 @@ export function statKeyFrom(stat: FileStat): StatKey {
   return [stat.size, stat.mtimeNs, stat.ctimeNs, stat.ino, stat.mode].join(':');
 }
 
-/** The size in a stat key. */
-export function sizeOfKey(key: StatKey): number {
-  return Number(key.slice(0, key.indexOf(':')));
-}
-
 // mtime and ctime of either form, for the racy rule.
 function timesOf(stat: FileStat | StatKey): [bigint, bigint] {
   if (typeof stat !== 'string') return [BigInt(stat.mtimeNs), BigInt(stat.ctimeNs)];
