@@ -137,6 +137,8 @@ interface JobResult {
   matchedKey: string;
   /** casd-action: the phase times its job summary reports (ms). */
   phases?: Record<string, number>;
+  /** casd-action: each phase's peak RSS of the step's Node process (its debug log), bytes. */
+  phasePeaks?: Record<string, number>;
 }
 
 interface JobSpec {
@@ -286,6 +288,18 @@ function summaryPhases(summary: string): Record<string, number> {
   for (const match of summary.matchAll(/<td>Time: ([^<]+)<\/td><td>([\d.]+) s<\/td>/g))
     phases[match[1]] = Math.round(Number(match[2]) * 1000);
   return phases;
+}
+
+/** The peak RSS report.ts's timed logs at debug level for each phase (`capture: 12 ms, peak RSS 1.2 MB`). */
+function phasePeaks(runs: ActionRun[]): Record<string, number> {
+  const units: Record<string, number> = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 };
+  const peaks: Record<string, number> = {};
+  for (const command of runs.flatMap((run) => run.commands)) {
+    const match = /^(.+): \d+ ms, peak RSS ([\d.]+) (B|kB|MB|GB)$/.exec(command.message);
+    if (command.command !== 'debug' || !match) continue;
+    peaks[match[1]] = Math.max(peaks[match[1]] ?? 0, Number(match[2]) * units[match[3]]);
+  }
+  return peaks;
 }
 
 async function main(): Promise<void> {
@@ -475,6 +489,7 @@ async function main(): Promise<void> {
         cacheHit: hit,
         matchedKey: matched,
         phases: side === 'casd-action' ? summaryPhases(post.run.summary) : undefined,
+        phasePeaks: side === 'casd-action' ? phasePeaks([main.run, post.run]) : undefined,
       };
       results.push(result);
       return result;
@@ -695,14 +710,17 @@ function renderHosted(report: HostedReport): string {
   );
   lines.push(
     '',
-    "casd-action's phases as its job summary reports them (main: install, restore local cache, daemon start, restore refs; post: capture, push, daemon stop, save local cache):",
+    "casd-action's phases as its job summary reports them (main: install, restore local cache, daemon start, restore refs; post: capture, push, daemon stop, save local cache), each with its step's peak RSS of Node during it (the steps' debug log):",
     '',
     '| round | job | phases |',
     '|---|---|---|',
   );
   for (const r of report.results.filter((x) => x.side === 'casd-action')) {
     const phases = Object.entries(r.phases ?? {})
-      .map(([name, value]) => `${name} ${ms(value)}`)
+      .map(([name, value]) => {
+        const peak = r.phasePeaks?.[name];
+        return `${name} ${ms(value)}${peak ? ` (${mb(peak)})` : ''}`;
+      })
       .join(', ');
     lines.push(
       `| ${r.variant === 'remote' ? 'remote' : 'Actions cache'} | ${r.job}. ${r.name} | ${phases} |`,

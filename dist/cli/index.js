@@ -31642,7 +31642,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5181);
 
 
-(0,_util_memory_js__WEBPACK_IMPORTED_MODULE_0__/* .boundHeapGrowth */ .C)();
+(0,_util_memory_js__WEBPACK_IMPORTED_MODULE_0__/* .boundHeapGrowth */ .C9)();
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_1__/* .runCli */ .ak)(process.argv.slice(2));
 //# sourceMappingURL=index.js.map
 __webpack_async_result__();
@@ -48042,12 +48042,17 @@ const TOKEN_FILE_RACY_MS = 1000;
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  C: () => (/* binding */ boundHeapGrowth)
+  C9: () => (/* binding */ boundHeapGrowth)
 });
 
+// UNUSED EXPORTS: peakRssBytes, resetPeakRss
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: external "node:v8"
 const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
 ;// CONCATENATED MODULE: ./lib/util/memory.js
+
 
 /**
  * Keeps V8's young generation at its starting size for the rest of the process.
@@ -48067,6 +48072,34 @@ const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  */
 function boundHeapGrowth() {
     (0,external_node_v8_namespaceObject.setFlagsFromString)('--semi-space-growth-factor=1');
+}
+/**
+ * This process's peak resident memory since the last resetPeakRss, in bytes: VmHWM from
+ * /proc, else the lifetime peak Node reports (where there is no /proc).
+ */
+function peakRssBytes() {
+    try {
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+        if (hwm)
+            return Number(hwm[1]) * 1024;
+    }
+    catch {
+        // not Linux
+    }
+    return process.resourceUsage().maxRSS * 1024;
+}
+/**
+ * Starts a new peak for peakRssBytes (Linux: writing 5 to /proc/self/clear_refs sets VmHWM to
+ * the current RSS). False where that is not allowed: the peak then stays the lifetime's.
+ */
+function resetPeakRss() {
+    try {
+        writeFileSync('/proc/self/clear_refs', '5');
+        return true;
+    }
+    catch {
+        return false;
+    }
 }
 //# sourceMappingURL=memory.js.map
 

@@ -1,3 +1,6 @@
+import * as core from '@actions/core';
+import { formatBytes } from '../util/size.js';
+import { peakRssBytes, resetPeakRss } from '../util/memory.js';
 import type { JobStatusResult } from './job-status.js';
 
 /** Counters of one run, filled in by the main and post steps, rendered by summary.ts. */
@@ -18,6 +21,8 @@ export interface RunStats {
   persistBytesUploaded: number;
   /** Phase name -> milliseconds. */
   phaseMs: Record<string, number>;
+  /** Phase name -> the step process's peak resident memory during it, in bytes. */
+  phasePeakRss?: Record<string, number>;
   usedBytes?: number;
   quotaBytes?: number;
 }
@@ -89,12 +94,26 @@ export function hitRatio(stats: RunStats): number | undefined {
   return (stats.blobsNeeded - stats.blobsFetched) / stats.blobsNeeded;
 }
 
-/** Measures `body` and records its duration under `phase`. */
+/** Measures `body` and records its duration and peak memory under `phase`. */
 export async function timed<T>(stats: RunStats, phase: string, body: () => Promise<T>): Promise<T> {
   const start = performance.now();
+  resetPeakRss();
   try {
     return await body();
   } finally {
     stats.phaseMs[phase] = (stats.phaseMs[phase] ?? 0) + Math.round(performance.now() - start);
+    const peaks = (stats.phasePeakRss ??= {});
+    const peak = peakRssBytes();
+    peaks[phase] = Math.max(peaks[phase] ?? 0, peak);
+    core.debug(`${phase}: ${Math.round(performance.now() - start)} ms, peak RSS ${formatBytes(peak)}`);
   }
+}
+
+/** The highest phase peak and its phase, or undefined when no phase recorded one. */
+export function peakPhase(stats: RunStats): { phase: string; bytes: number } | undefined {
+  let peak: { phase: string; bytes: number } | undefined;
+  for (const [phase, bytes] of Object.entries(stats.phasePeakRss ?? {})) {
+    if (!peak || bytes > peak.bytes) peak = { phase, bytes };
+  }
+  return peak;
 }

@@ -1,5 +1,5 @@
 import { formatBytes, formatUsedOfQuota } from '../util/size.js';
-import { hitRatio, type RunReport, type RunStats } from './report.js';
+import { hitRatio, peakPhase, type RunReport, type RunStats } from './report.js';
 
 function escape(text: string): string {
   return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
@@ -36,6 +36,20 @@ function change(now: number | undefined, before: number | undefined, format: (v:
 function row(cells: string[], header = false): string {
   const tag = header ? 'th' : 'td';
   return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
+}
+
+/** The steps' peak memory (each step is its own process) and the phase it was reached in. */
+function peakRow(stats: RunStats, previous: RunStats | undefined): string[] {
+  const peak = peakPhase(stats);
+  if (!peak) return [];
+  const before = previous ? peakPhase(previous)?.bytes : undefined;
+  return [
+    row([
+      'Peak memory of a step',
+      `${formatBytes(peak.bytes)} (${escape(peak.phase)})`,
+      change(peak.bytes, before, formatBytes),
+    ]),
+  ];
 }
 
 /**
@@ -128,6 +142,7 @@ export function renderSummary(report: RunReport): string {
         ? change(stats.quotaBytes - stats.usedBytes, p.quotaBytes - p.usedBytes, formatBytes)
         : '',
     ]),
+    ...peakRow(stats, p),
     ...Object.entries(stats.phaseMs).map(([phase, ms]) =>
       row([`Time: ${escape(phase)}`, seconds(ms), change(ms, p?.phaseMs[phase], (v) => seconds(v))]),
     ),

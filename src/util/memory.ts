@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 
 /**
@@ -18,4 +19,31 @@ import { setFlagsFromString } from 'node:v8';
  */
 export function boundHeapGrowth(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
+}
+
+/**
+ * This process's peak resident memory since the last resetPeakRss, in bytes: VmHWM from
+ * /proc, else the lifetime peak Node reports (where there is no /proc).
+ */
+export function peakRssBytes(): number {
+  try {
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/**
+ * Starts a new peak for peakRssBytes (Linux: writing 5 to /proc/self/clear_refs sets VmHWM to
+ * the current RSS). False where that is not allowed: the peak then stays the lifetime's.
+ */
+export function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
