@@ -67,7 +67,9 @@ describe('peak memory of a phase', () => {
       stats,
       previous: { ...emptyStats(), phasePeakRss: { capture: peaks.large - 1e6 } },
     });
-    expect(html).toMatch(/<td>Peak memory of a step<\/td><td>\d+(\.\d)? MB \(large\)<\/td><td>\+1\.0 MB<\/td>/);
+    expect(html).toMatch(
+      /<td>Peak memory of a step<\/td><td>\d+(\.\d)? MB \(large\)<\/td><td>\+1\.0 MB<\/td>/,
+    );
     expect(renderSummary(emptyReport())).not.toContain('Peak memory');
   });
 });
