@@ -3,6 +3,7 @@
  * runners, job by job, each job on a fresh runner. Options:
  *   --files N    files in the tree (default 10000); --large is --files 100000
  *   --work DIR   scratch directory (default $TMPDIR/casd-bench-hosted, emptied first, removed after)
+ *   --profile DIR  casd-action's steps write V8 CPU profiles there (job-step-N.cpuprofile)
  * Writes bench/results/hosted.{json,md} (or `--out NAME`: NAME.{json,md}) and prints the table.
  *
  * casd-action: the bundled steps dist/main/index.js and dist/post/index.js, run by
@@ -90,6 +91,7 @@ const STEP_KILL_MS = 60 * 60_000;
 const { files, work, flag } = benchArgs(join(tmpdir(), 'casd-bench-hosted'));
 // --out NAME: write bench/results/NAME.{json,md} (the 100,000-file run beside the default one).
 const outName = flag('--out') ?? 'hosted';
+const profileDir = flag('--profile');
 const here = import.meta.dirname;
 
 type Side = 'casd-action' | 'actions/cache';
@@ -407,7 +409,12 @@ async function main(): Promise<void> {
       };
       const common: RunActionOptions =
         side === 'casd-action'
-          ? { env }
+          ? {
+              env,
+              ...(profileDir
+                ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `${variant}-job-${spec.job}`)}`] }
+                : {}),
+            }
           : {
               env,
               script: join(here, 'hosted-actions-cache.ts'),

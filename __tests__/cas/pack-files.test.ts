@@ -221,6 +221,31 @@ describe('the local store reading through its packs', () => {
     }
   });
 
+  it('names the pack and the slice of a packed Directory whose bytes were damaged', async () => {
+    const src = fx.scratch();
+    writeFileSync(join(src, 'a.txt'), 'alpha');
+    const root = await fx.store.importDirectory(src);
+    const bytes = readFileSync(fx.store.objectPath(root));
+    const packsDir = join(fx.store.cacheDir, PACKS_DIR);
+    const damaged = Buffer.from(bytes);
+    damaged[damaged.length - 1] ^= 0xff;
+    await writePack(packsDir, 'damaged', [{ hash: root.hash, size: bytes.byteLength }], () =>
+      Promise.resolve(damaged),
+    );
+    rmSync(fx.store.objectPath(root));
+    const store = new CasStore({ cacheDir: fx.store.cacheDir, connection: fx.store.connection });
+    try {
+      const error = await store.readDirectory(root).catch((err: unknown) => err);
+      expect(isCasError(error, 'corrupt-data')).toBe(true);
+      expect((error as Error).message).toContain(
+        `${join(packsDir, 'damaged.pack')} (bytes 0-${bytes.byteLength})`,
+      );
+    } finally {
+      await store.packs.close();
+      rmSync(packsDir, { recursive: true, force: true });
+    }
+  });
+
   it('says a blob is in no pack when neither holds it', async () => {
     const missing = { hash: 'c'.repeat(64), sizeBytes: 3 };
     const error = await fx.store.readBlob(missing).catch((err: unknown) => err);

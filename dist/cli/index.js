@@ -35772,6 +35772,11 @@ class PackFiles {
     has(hash) {
         return this.blobs.has(hash);
     }
+    /** Where blob `hash` is, for messages: `<data file> (bytes <from>-<to>)`. */
+    describe(hash) {
+        const blob = this.locate(hash);
+        return `${blob.data} (bytes ${blob.offset}-${blob.offset + blob.length})`;
+    }
     /** Every packed blob: hash -> size in bytes. */
     sizes() {
         return new Map([...this.blobs].map(([hash, blob]) => [hash, blob.length]));
@@ -37823,6 +37828,22 @@ async function store_exists(path) {
         return false;
     }
 }
+/** Reads the Directory object at `path`: 'blob-not-found' when there is none, 'io' otherwise. */
+async function readDirectoryObject(digest, path) {
+    try {
+        return await (0,promises_.readFile)(path);
+    }
+    catch (err) {
+        if (store_errnoOf(err) === 'ENOENT') {
+            throw new errors/* CasError */.Ko('blob-not-found', `Directory ${digest_formatDigest(digest)} is not in the local cache`, {
+                cause: err,
+            });
+        }
+        throw new errors/* CasError */.Ko('io', `cannot read Directory ${digest_formatDigest(digest)} at ${path}: ${store_errnoOf(err)}`, {
+            cause: err,
+        });
+    }
+}
 /**
  * The local store of a running buildbox-casd: reads objects straight from casd's directory
  * (`<cacheDir>/cas/objects`) and adds them through casd's LocalCAS service, so that casd
@@ -37923,7 +37944,7 @@ class CasStore {
     }
     /** True when the blob `digest` is in the local store. */
     async containsFile(digest) {
-        return (await store_exists(this.objectPath(digest))) || this.packs.has(digest.hash);
+        return this.packs.has(digest.hash) || (await store_exists(this.objectPath(digest)));
     }
     /** Reads the pack files again at next use (after a pack was added or removed). */
     reloadPacks() {
@@ -37937,25 +37958,27 @@ class CasStore {
         return this.packFiles;
     }
     /**
-     * True when blob `digest` is local: an object file or in a pack. Synchronous: an existence
-     * check of a cached inode costs microseconds, a thread-pool round trip much more.
+     * True when blob `digest` is local: in a pack or an object file. Synchronous: an existence
+     * check of a cached inode costs microseconds, a thread-pool round trip much more. The packs
+     * are asked first: after a restore most blobs are only there, and each miss on the object
+     * store costs a path and a syscall.
      */
     hasBlob(digest) {
-        return (0,external_node_fs_.existsSync)(this.objectPath(digest)) || this.packs.has(digest.hash);
+        return this.packs.has(digest.hash) || (0,external_node_fs_.existsSync)(this.objectPath(digest));
     }
     /** The bytes of blob `digest` (not checked). Throws CasError('blob-not-found') when not local. */
     async readBlob(digest) {
+        // From a pack when one holds it: a failed readFile costs an error with its stack.
+        if (this.packs.has(digest.hash))
+            return this.packs.read(digest.hash);
         try {
             return await (0,promises_.readFile)(this.objectPath(digest));
         }
         catch (err) {
-            if (store_errnoOf(err) !== 'ENOENT' || !this.packs.has(digest.hash)) {
-                throw new errors/* CasError */.Ko('blob-not-found', `blob ${digest_formatDigest(digest)} is not in the local cache`, {
-                    cause: err,
-                });
-            }
+            throw new errors/* CasError */.Ko('blob-not-found', `blob ${digest_formatDigest(digest)} is not in the local cache`, {
+                cause: err,
+            });
         }
-        return this.packs.read(digest.hash);
     }
     /**
      * Writes blob `digest` to the new file `dest` with `mode` (0755 or 0644), refusing to
@@ -38037,24 +38060,10 @@ class CasStore {
      * names unsafe entries.
      */
     async readDirectory(digest) {
-        const path = this.objectPath(digest);
-        let data;
-        try {
-            data = await (0,promises_.readFile)(path);
-        }
-        catch (err) {
-            if (store_errnoOf(err) === 'ENOENT' && !this.packs.has(digest.hash)) {
-                throw new errors/* CasError */.Ko('blob-not-found', `Directory ${digest_formatDigest(digest)} is not in the local cache`, {
-                    cause: err,
-                });
-            }
-            if (store_errnoOf(err) !== 'ENOENT') {
-                throw new errors/* CasError */.Ko('io', `cannot read Directory ${digest_formatDigest(digest)} at ${path}: ${store_errnoOf(err)}`, {
-                    cause: err,
-                });
-            }
-            data = await this.packs.read(digest.hash);
-        }
+        // From a pack when one holds it: a failed readFile costs an error with its stack.
+        const packed = this.packs.has(digest.hash);
+        const path = packed ? this.packs.describe(digest.hash) : this.objectPath(digest);
+        const data = packed ? await this.packs.read(digest.hash) : await readDirectoryObject(digest, path);
         const actual = (0,external_node_crypto_namespaceObject.createHash)('sha256').update(data).digest('hex');
         if (actual !== digest.hash || data.byteLength !== digest.sizeBytes) {
             throw corruptObject(digest, path, holding({ hash: actual, sizeBytes: data.byteLength }));

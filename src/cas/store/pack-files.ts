@@ -436,6 +436,12 @@ export class PackFiles {
     return this.blobs.has(hash);
   }
 
+  /** Where blob `hash` is, for messages: `<data file> (bytes <from>-<to>)`. */
+  describe(hash: string): string {
+    const blob = this.locate(hash);
+    return `${blob.data} (bytes ${blob.offset}-${blob.offset + blob.length})`;
+  }
+
   /** Every packed blob: hash -> size in bytes. */
   sizes(): Map<string, number> {
     return new Map([...this.blobs].map(([hash, blob]) => [hash, blob.length]));

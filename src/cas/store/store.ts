@@ -46,6 +46,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Reads the Directory object at `path`: 'blob-not-found' when there is none, 'io' otherwise. */
+async function readDirectoryObject(digest: Digest, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') {
+      throw new CasError('blob-not-found', `Directory ${formatDigest(digest)} is not in the local cache`, {
+        cause: err,
+      });
+    }
+    throw new CasError('io', `cannot read Directory ${formatDigest(digest)} at ${path}: ${errnoOf(err)}`, {
+      cause: err,
+    });
+  }
+}
+
 /**
  * The local store of a running buildbox-casd: reads objects straight from casd's directory
  * (`<cacheDir>/cas/objects`) and adds them through casd's LocalCAS service, so that casd
@@ -152,7 +168,7 @@ export class CasStore {
 
   /** True when the blob `digest` is in the local store. */
   async containsFile(digest: Digest): Promise<boolean> {
-    return (await exists(this.objectPath(digest))) || this.packs.has(digest.hash);
+    return this.packs.has(digest.hash) || (await exists(this.objectPath(digest)));
   }
 
   /** Reads the pack files again at next use (after a pack was added or removed). */
@@ -169,25 +185,26 @@ export class CasStore {
   }
 
   /**
-   * True when blob `digest` is local: an object file or in a pack. Synchronous: an existence
-   * check of a cached inode costs microseconds, a thread-pool round trip much more.
+   * True when blob `digest` is local: in a pack or an object file. Synchronous: an existence
+   * check of a cached inode costs microseconds, a thread-pool round trip much more. The packs
+   * are asked first: after a restore most blobs are only there, and each miss on the object
+   * store costs a path and a syscall.
    */
   hasBlob(digest: Digest): boolean {
-    return existsSync(this.objectPath(digest)) || this.packs.has(digest.hash);
+    return this.packs.has(digest.hash) || existsSync(this.objectPath(digest));
   }
 
   /** The bytes of blob `digest` (not checked). Throws CasError('blob-not-found') when not local. */
   async readBlob(digest: Digest): Promise<Buffer> {
+    // From a pack when one holds it: a failed readFile costs an error with its stack.
+    if (this.packs.has(digest.hash)) return this.packs.read(digest.hash);
     try {
       return await readFile(this.objectPath(digest));
     } catch (err) {
-      if (errnoOf(err) !== 'ENOENT' || !this.packs.has(digest.hash)) {
-        throw new CasError('blob-not-found', `blob ${formatDigest(digest)} is not in the local cache`, {
-          cause: err,
-        });
-      }
+      throw new CasError('blob-not-found', `blob ${formatDigest(digest)} is not in the local cache`, {
+        cause: err,
+      });
     }
-    return this.packs.read(digest.hash);
   }
 
   /**
@@ -263,27 +280,10 @@ export class CasStore {
    * names unsafe entries.
    */
   async readDirectory(digest: Digest): Promise<Directory> {
-    const path = this.objectPath(digest);
-    let data: Buffer;
-    try {
-      data = await readFile(path);
-    } catch (err) {
-      if (errnoOf(err) === 'ENOENT' && !this.packs.has(digest.hash)) {
-        throw new CasError('blob-not-found', `Directory ${formatDigest(digest)} is not in the local cache`, {
-          cause: err,
-        });
-      }
-      if (errnoOf(err) !== 'ENOENT') {
-        throw new CasError(
-          'io',
-          `cannot read Directory ${formatDigest(digest)} at ${path}: ${errnoOf(err)}`,
-          {
-            cause: err,
-          },
-        );
-      }
-      data = await this.packs.read(digest.hash);
-    }
+    // From a pack when one holds it: a failed readFile costs an error with its stack.
+    const packed = this.packs.has(digest.hash);
+    const path = packed ? this.packs.describe(digest.hash) : this.objectPath(digest);
+    const data = packed ? await this.packs.read(digest.hash) : await readDirectoryObject(digest, path);
     const actual = createHash('sha256').update(data).digest('hex');
     if (actual !== digest.hash || data.byteLength !== digest.sizeBytes) {
       throw corruptObject(digest, path, holding({ hash: actual, sizeBytes: data.byteLength }));
