@@ -412,7 +412,12 @@ async function main(): Promise<void> {
           ? {
               env,
               ...(profileDir
-                ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `${variant}-job-${spec.job}`)}`] }
+                ? {
+                    nodeArgs: [
+                      '--cpu-prof',
+                      `--cpu-prof-dir=${join(profileDir, `${variant}-job-${spec.job}`)}`,
+                    ],
+                  }
                 : {}),
             }
           : {
