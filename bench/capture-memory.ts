@@ -7,8 +7,11 @@
  *   --unbounded    leave V8's heap growth as Node sets it (without boundHeapGrowth, which the
  *                  action's steps and the CLI call)
  *   --v8 FLAGS     set these V8 flags instead of boundHeapGrowth's (to compare settings)
+ * Then, casd stopped, saves the cache directory (the capture's pack) to the Actions cache
+ * emulator as the post step's "save local cache" does (savePersisted), and restores it into a
+ * the emptied cache directory as the main step's "restore local cache" does (restorePersisted).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -29,8 +32,9 @@ function statusMb(field: string): number {
 function report(stage: string): void {
   const peak = statusMb('VmHWM');
   (globalThis as { gc?: () => void }).gc?.();
-  const live = process.memoryUsage().heapUsed / 1e6;
-  console.log(`| ${stage} | ${peak.toFixed(0)} MB | ${live.toFixed(0)} MB |`);
+  const usage = process.memoryUsage();
+  const cells = [usage.heapUsed, usage.heapTotal, usage.rss].map((b) => `${(b / 1e6).toFixed(0)} MB`);
+  console.log(`| ${stage} | ${peak.toFixed(0)} MB | ${cells.join(' | ')} |`);
   writeFileSync('/proc/self/clear_refs', '5'); // resets VmHWM to the current RSS
 }
 
@@ -58,7 +62,7 @@ await store.checkLayout();
 console.log(
   `${files} files, heap growth ${process.argv.includes('--unbounded') ? 'unbounded' : 'bounded'}\n`,
 );
-console.log('| stage | peak RSS | live heap after |\n|---|---|---|');
+console.log('| stage | peak RSS | after it: live heap | heap committed | RSS |\n|---|---|---|---|---|');
 report('tree written, casd started');
 for (const label of ['capture into a pack', 'capture with the stat cache', 'capture with the stat cache']) {
   const start = performance.now();
@@ -67,4 +71,17 @@ for (const label of ['capture into a pack', 'capture with the stat cache', 'capt
 }
 connection.close();
 await daemon.stop();
+
+const { startActionsCacheEmulator } = await import('../__tests__/helpers/actions-cache/index.js');
+const { savePersisted, restorePersisted } = await import('../src/action/persist/index.js');
+const emulator = await startActionsCacheEmulator();
+Object.assign(process.env, emulator.env);
+report('casd stopped, cache emulator started');
+const saved = await savePersisted({ cacheDir, prefix: 'bench-memory', runId: '1' });
+report(`save local cache (${saved.blobsPacked} blobs, ${saved.warnings.length} warnings)`);
+// The same cache directory, emptied (the Actions cache's version covers the paths saved).
+renameSync(cacheDir, join(work, 'saved-cache'));
+const restored = await restorePersisted({ cacheDir, prefix: 'bench-memory', installBlobs: false });
+report(`restore local cache (${restored.packsDownloaded} pack(s), ${restored.warnings.length} warnings)`);
+await emulator.stop();
 rmSync(work, { recursive: true, force: true });

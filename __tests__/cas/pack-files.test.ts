@@ -130,6 +130,29 @@ describe('pack files', () => {
     expect(parsePackIndex(`casd-pack 2\n${h} 4 6\n`, 'x.idx', 10)).toEqual([
       { hash: h, offset: 4, length: 6 },
     ]);
+    for (const line of [
+      `${h} 0 1 2`,
+      `${h} 0`,
+      `${h}  1`,
+      `${h} -1 2`,
+      `${h} 1e0 2`,
+      `${h} 0 1\r`,
+      `${h.slice(1)} 0 1`,
+      `${h.toUpperCase()} 0 1`,
+      `${h}0 1`,
+      ` ${h} 0 1`,
+    ]) {
+      expect(() => parsePackIndex(`casd-pack 2\n\n${line}\n`, 'x.idx', 10), line).toThrow(
+        'pack index x.idx, line 3',
+      );
+    }
+    // Every line, with or without a final newline, in the order written; empty lines skipped.
+    const g = 'b'.repeat(64);
+    expect(parsePackIndex(`casd-pack 2\n${g} 0 3\n\n${h} 3 7`, 'x.idx', 10)).toEqual([
+      { hash: g, offset: 0, length: 3 },
+      { hash: h, offset: 3, length: 7 },
+    ]);
+    expect(parsePackIndex('casd-pack 2', 'x.idx', 0)).toEqual([]);
   });
 
   it('leaves no pack behind when a blob cannot be read while writing', async () => {

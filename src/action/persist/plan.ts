@@ -126,7 +126,8 @@ function planEntries(
     }
   }
   const deadBytes = Math.max(0, listedBytes - liveBytes);
-  const fresh = new Map([...local].filter(([hash]) => !covered.has(hash)));
+  const fresh = new Map<string, number>();
+  for (const [hash, size] of local) if (!covered.has(hash)) fresh.set(hash, size);
   const newPacks = planFresh(prefix, fresh, localPacks, limits);
   const compact =
     base.length > 0 &&

@@ -72,7 +72,9 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     const base = await knownPacks(layout, state, session);
     // Local blobs: casd's objects, and the packs a restore kept without writing them out.
     packed = new PackFiles(layout.packsDir);
-    const local = new Map([...packed.sizes(), ...(await scanBlobs(layout.objectsDir))]);
+    const local = packed.sizes();
+    for (const [hash, size] of await scanBlobs(layout.objectsDir)) local.set(hash, size);
+    const localPacks = localPackBlobs(layout.packsDir);
     const bytesOf = (hash: string): Promise<Buffer> =>
       readFile(objectPath(layout.objectsDir, hash)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT' || !packed?.has(hash)) throw err;
@@ -95,7 +97,7 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
         maxWholePackBytes: PERSIST_DEFAULTS.maxWholePackBytes,
         maxCarriedBytes: options.maxCarriedBytes ?? PERSIST_DEFAULTS.maxCarriedBytes,
       },
-      [...localPackBlobs(layout.packsDir).values()],
+      [...localPacks.values()],
       key,
     );
     result.compacted = plan.compact;
@@ -109,7 +111,7 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     const failed = new Set<string>();
     for (const pack of plan.write) {
       if (baseKeys.has(pack.key)) continue;
-      const outcome = await storePack(session, layout, pack, local, bytesOf);
+      const outcome = await storePack(session, layout, localPacks, pack, local, bytesOf);
       if (outcome === 'denied') {
         result.readOnly = 'the cache service refused the write (a read-only cache token)';
         return result;
@@ -126,7 +128,7 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     const stageInline = async (dir: string): Promise<void> => {
       await stageInlinePacks(dir, plan.inline, local, bytesOf);
       for (const pack of plan.carried)
-        await stagePack(layout.packsDir, dir, localPackName(pack.key), pack, local, bytesOf);
+        await stagePack(layout.packsDir, localPacks, dir, localPackName(pack.key), pack, local, bytesOf);
     };
     const saved = await storeIndex(session, layout, options.prefix, state, key, packs, stageInline);
     if (saved === 'denied') {
@@ -177,8 +179,11 @@ async function knownPacks(layout: PersistLayout, state: PersistState, session: S
 }
 
 /** The blobs of each local pack file (a capture's, or one a restore kept), by pack name. */
-function localPackBlobs(dir: string): Map<string, string[]> {
-  return new Map(packNames(dir).map((name) => [name, [...new PackFiles(dir, [name]).sizes().keys()]]));
+type LocalPacks = ReadonlyMap<string, readonly string[]>;
+
+/** Reads LocalPacks once a save: at 100,000 blobs each read of the indexes costs ~20 MB. */
+function localPackBlobs(dir: string): LocalPacks {
+  return new Map(packNames(dir).map((name) => [name, [...new PackFiles(dir, [name]).hashes()]]));
 }
 
 /**
@@ -189,6 +194,7 @@ function localPackBlobs(dir: string): Map<string, string[]> {
 async function storePack(
   session: Session,
   layout: PersistLayout,
+  localPacks: LocalPacks,
   pack: PackPlan,
   sizes: ReadonlyMap<string, number>,
   bytesOf: (hash: string) => Promise<Buffer>,
@@ -202,7 +208,7 @@ async function storePack(
   }
   try {
     await rm(layout.packStaging, { recursive: true, force: true });
-    await stagePack(layout.packsDir, layout.packStaging, STAGED_PACK_NAME, pack, sizes, bytesOf);
+    await stagePack(layout.packsDir, localPacks, layout.packStaging, STAGED_PACK_NAME, pack, sizes, bytesOf);
     const outcome = await saveEntry(session, [layout.packEntryPath], pack.key);
     if (outcome.status === 'denied') return 'denied';
     if (outcome.status === 'failed') {
@@ -227,6 +233,7 @@ async function storePack(
  */
 async function stagePack(
   packsDir: string,
+  localPacks: LocalPacks,
   dir: string,
   name: string,
   pack: PackPlan,
@@ -238,7 +245,7 @@ async function stagePack(
   let part = 0;
   const nextName = (): string => (part === 0 ? name : `${name}-${part}`);
   await mkdir(dir, { recursive: true });
-  for (const [local, held] of localPackBlobs(packsDir)) {
+  for (const [local, held] of localPacks) {
     if (held.length === 0 || !held.every((hash) => wanted.has(hash) && !covered.has(hash))) continue;
     const staged = nextName();
     for (const suffix of [PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX])
