@@ -75,6 +75,11 @@ export interface LimitedRemoteOptions {
    * backend casd gets and gives plain blobs). Without it, compressed requests are refused.
    */
   zstd?: boolean;
+  /**
+   * Called as each upload arrives (BatchUpdateBlobs, ByteStream Write), with how many have so
+   * far, before it is served: a test kills the uploading step there.
+   */
+  onUpload?: (uploads: number) => void;
 }
 
 export interface LimitedRemote {
@@ -214,6 +219,7 @@ export async function startLimitedRemote(
       const refusal = deniedTransfer(call.metadata);
       if (refusal) return callback(refusal);
       counters.batchUpdateCalls++;
+      options.onUpload?.(counters.batchUpdateCalls + counters.byteStreamWrites);
       const bytes = BatchUpdateBlobsRequest.encode(call.request).finish().byteLength;
       if (bytes > enforced) return callback(tooBig(bytes));
       counters.largestBatchBytes = Math.max(counters.largestBatchBytes, bytes);
@@ -301,6 +307,7 @@ export async function startLimitedRemote(
       const refusal = deniedTransfer(call.metadata);
       if (refusal) return callback(refusal);
       counters.byteStreamWrites++;
+      options.onUpload?.(counters.batchUpdateCalls + counters.byteStreamWrites);
       let zstd: { name: string; parts: Buffer[]; received: number } | undefined;
       let refused = false;
       const upstream = backend.byteStream.write((err, response) => {

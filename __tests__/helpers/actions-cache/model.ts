@@ -83,7 +83,11 @@ export class EmulatorStats {
 
 /** What a fault does to the request it hits. */
 export type FaultAction =
-  { kind: 'status'; status: number } | { kind: 'reset' } | { kind: 'conflict' } | { kind: 'write-denied' };
+  | { kind: 'status'; status: number }
+  | { kind: 'reset' }
+  | { kind: 'conflict' }
+  | { kind: 'write-denied' }
+  | { kind: 'intercept'; hook: () => void | Promise<void> };
 
 /**
  * What the service answers a read-only token (untrusted triggers since mid-2026): the entry
@@ -119,6 +123,14 @@ export class Faults {
   /** The next `count` matching requests have their connection destroyed (ECONNRESET). */
   resetNext(count: number, operation?: Operation, skip = 0): void {
     this.pending.push({ action: { kind: 'reset' }, operation, remaining: count, skip });
+  }
+
+  /**
+   * The next `count` matching requests first run `hook` (a test kills the client there: the
+   * step dies with this request in flight), then lose their connection, unanswered.
+   */
+  interceptNext(count: number, operation: Operation, hook: () => void | Promise<void>, skip = 0): void {
+    this.pending.push({ action: { kind: 'intercept', hook }, operation, remaining: count, skip });
   }
 
   /** The next `count` entry creations (v2 create, v1 reserve) answer "already exists". */

@@ -59,7 +59,8 @@ export async function handleTwirp(
   }
   ctx.stats.count(operation);
   const fault = ctx.faults.take(operation);
-  if (fault?.kind === 'reset') {
+  if (fault?.kind === 'intercept') await fault.hook();
+  if (fault?.kind === 'reset' || fault?.kind === 'intercept') {
     req.socket.destroy();
     return;
   }
