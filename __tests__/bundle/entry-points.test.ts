@@ -2,7 +2,7 @@
 // as the runner and users see them. These run dist/ as committed; .ci/run checks that dist/
 // matches the sources, so a stale bundle fails CI there rather than here.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,14 @@ describe('action bundles under Node 24', () => {
     expect(post.exitCode, post.stdout + post.stderr).toBe(0);
     // The post step stopped the daemon, which removes its socket.
     expect(existsSync(socket.slice('unix:'.length))).toBe(false);
+  });
+
+  it('each step is a few lines over the one shared bundle, not a bundle of its own', () => {
+    for (const entry of ['main', 'post', 'restore', 'save']) {
+      const text = readFileSync(join(REPO_ROOT, 'dist', entry, 'index.js'), 'utf8');
+      expect(text.length, entry).toBeLessThan(2000);
+      expect(text, entry).toContain("'../steps/index.js'");
+    }
   });
 
   it('post exits 0 when main never ran (no state), as after a cancelled job', async () => {

@@ -1,4 +1,0 @@
-import { runStep } from './action/run-step.js';
-import { saveStep } from './action/save-step.js';
-
-await runStep(saveStep);
