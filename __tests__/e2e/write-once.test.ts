@@ -4,46 +4,15 @@
 // symlinks, empty directories), the post step hashes nothing unchanged, and a save after a
 // change uploads only the new blobs. Every job runs on a fresh runner, through dist/.
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { join, relative } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
 import { casdBinary, startTestCasd, type TestCasd } from '../helpers/casd.js';
+import { describeTree } from '../helpers/describe-tree.js';
 import { createRunnerJob, runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
 import { type LimitedRemote, startLimitedRemote } from '../helpers/limited-remote.js';
 import { hasZstd } from '../helpers/zstd.js';
-
-/** Every entry under `root`: path -> kind, mode and content hash (or link target). */
-function describeTree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      const rel = relative(root, path);
-      const info = lstatSync(path);
-      if (info.isSymbolicLink()) out.set(rel, `link ${readlinkSync(path)}`);
-      else if (info.isDirectory()) {
-        out.set(rel, 'dir');
-        walk(path);
-      } else {
-        const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
-        out.set(rel, `file ${(info.mode & 0o777).toString(8)} ${hash}`);
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
 
 /** How many of the tree's file contents (`described`) are object files in casd's store. */
 function treeObjectsIn(cacheDir: string, described: Map<string, string>): number {

@@ -2,18 +2,8 @@
 // save publishes nothing half-made: the next job on a fresh runner restores the last complete
 // save byte for byte, through the Actions cache and through a remote alike. Every job runs the
 // dist/ steps with action.yml's defaults, as the runner does.
-import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { join, relative } from 'node:path';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startActionsCacheEmulator,
@@ -21,31 +11,10 @@ import {
   type Operation,
 } from '../helpers/actions-cache/index.js';
 import { casdBinary, startTestCasd, type TestCasd } from '../helpers/casd.js';
+import { describeTree } from '../helpers/describe-tree.js';
 import { type LimitedRemote, startLimitedRemote } from '../helpers/limited-remote.js';
 import { createRunnerJob, runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
 import { alive, daemonPid } from '../e2e/jobs.js';
-
-/** Every entry under `root`: path -> kind, mode and content hash (or link target). */
-function describeTree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      const rel = relative(root, path);
-      const info = lstatSync(path);
-      if (info.isSymbolicLink()) out.set(rel, `link ${readlinkSync(path)}`);
-      else if (info.isDirectory()) {
-        out.set(rel, 'dir');
-        walk(path);
-      } else {
-        const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
-        out.set(rel, `file ${(info.mode & 0o777).toString(8)} ${hash}`);
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
 
 /** A tree with what a restore must keep: modes, symlinks, empty files and directories. */
 function makeTree(tree: string): void {
