@@ -92,6 +92,13 @@ const { files, work, flag } = benchArgs(join(tmpdir(), 'casd-bench-hosted'));
 // --out NAME: write bench/results/NAME.{json,md} (the 100,000-file run beside the default one).
 const outName = flag('--out') ?? 'hosted';
 const profileDir = flag('--profile');
+// --rounds N: the whole sequence N times (each round on an emptied cache service and a new
+// remote, the sides' order alternating), reported as each cell's median round: file creation on
+// this VM varies several-fold between runs of the same command (BENCHMARKS.md), more than the
+// effects measured.
+const rounds = Number(flag('--rounds') ?? 1);
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new Error(`--rounds must be a whole number >= 1, got ${flag('--rounds')}`);
 const here = import.meta.dirname;
 
 type Side = 'casd-action' | 'actions/cache';
@@ -122,6 +129,8 @@ interface StepResult {
 }
 
 interface JobResult {
+  /** Which round of --rounds (0 first). */
+  round: number;
   job: number;
   name: string;
   side: Side;
@@ -312,7 +321,7 @@ async function main(): Promise<void> {
   const runners = join(work, 'runners');
   mkdirSync(runners, { recursive: true });
   const source = join(work, 'source', TREE);
-  const progress = new Progress(13);
+  const progress = new Progress(1 + 12 * rounds);
 
   progress.begin(`generating ${files} files`);
   const generated: GeneratedTree = generateTree(source, files, 1);
@@ -387,8 +396,11 @@ async function main(): Promise<void> {
     return { run, result: { ...measured, modelledMs: modelled(measured) } };
   };
 
+  let round = 0;
   const runJob = async (side: Side, variant: Variant, spec: JobSpec): Promise<JobResult> => {
-    progress.begin(`${variant === 'remote' ? 'with a remote: ' : ''}job ${spec.job} (${spec.name}), ${side}`);
+    progress.begin(
+      `${rounds > 1 ? `round ${round + 1}: ` : ''}${variant === 'remote' ? 'with a remote: ' : ''}job ${spec.job} (${spec.name}), ${side}`,
+    );
     // A fresh runner's disk has no writeback pending: the jobs before this one wrote (and
     // removed) gigabytes, which the kernel would otherwise still be flushing during this job.
     execFileSync('sync');
@@ -479,6 +491,7 @@ async function main(): Promise<void> {
         process.kill(daemonPid, 'SIGTERM');
       }
       const result: JobResult = {
+        round,
         job: spec.job,
         name: spec.name,
         side,
@@ -550,19 +563,26 @@ async function main(): Promise<void> {
   ];
 
   try {
-    for (const spec of jobs) {
-      await runJob('casd-action', 'actions-cache', spec);
-      await runJob('actions/cache', 'actions-cache', spec);
+    for (round = 0; round < rounds; round++) {
+      // Each round starts as the first did: no entry in the cache service, an empty remote.
+      for (const key of new Set(emulator.entries().map((e) => e.key))) emulator.evict(key);
+      const sides: Side[] =
+        round % 2 === 0 ? ['casd-action', 'actions/cache'] : ['actions/cache', 'casd-action'];
+      for (const spec of jobs) for (const side of sides) await runJob(side, 'actions-cache', spec);
+      await proxy?.close();
+      await remoteDaemon?.stop();
+      const remoteDir = join(work, 'remote');
+      rmSync(remoteDir, { recursive: true, force: true });
+      remoteDaemon = await CasdDaemon.start({
+        binary: casd,
+        cacheDir: remoteDir,
+        reservedBytes: 0,
+        listen: '127.0.0.1:0',
+      });
+      const port = Number(new URL((remoteDaemon.toState().grpcUrl as string).replace('grpc:', 'http:')).port);
+      proxy = await CountingProxy.start(port);
+      for (const spec of jobs) await runJob('casd-action', 'remote', spec);
     }
-    remoteDaemon = await CasdDaemon.start({
-      binary: casd,
-      cacheDir: join(work, 'remote'),
-      reservedBytes: 0,
-      listen: '127.0.0.1:0',
-    });
-    const port = Number(new URL((remoteDaemon.toState().grpcUrl as string).replace('grpc:', 'http:')).port);
-    proxy = await CountingProxy.start(port);
-    for (const spec of jobs) await runJob('casd-action', 'remote', spec);
 
     const report: HostedReport = {
       date: new Date().toISOString(),
@@ -579,6 +599,7 @@ async function main(): Promise<void> {
       changed: changed as { files: number; bytes: number },
       daemonsLeft,
       loadAverages: loads,
+      rounds,
       results,
     };
     mkdirSync(join(here, 'results'), { recursive: true });
@@ -605,6 +626,8 @@ interface HostedReport {
   changed: { files: number; bytes: number };
   daemonsLeft: number[];
   loadAverages: number[];
+  rounds: number;
+  /** Every job of every round. */
   results: JobResult[];
 }
 
@@ -630,17 +653,85 @@ function requestsText(service: ServiceCounts, api: number): string {
 
 const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : '—');
 
+/** The middle value (the lower middle of an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** One round's result for a job, or with `round` undefined the round of median modelled time. */
+function findResult(
+  results: JobResult[],
+  side: Side,
+  variant: Variant,
+  job: number,
+  round?: number,
+): JobResult {
+  const all = results.filter(
+    (r) =>
+      r.side === side && r.variant === variant && r.job === job && (round === undefined || r.round === round),
+  );
+  if (all.length === 0) throw new Error(`no result for ${side} ${variant} job ${job}`);
+  const middle = median(all.map((r) => r.modelledMs));
+  return all.find((r) => r.modelledMs === middle) as JobResult;
+}
+
+interface TargetValue {
+  label: string;
+  limit: number;
+  value: number;
+  detail: string;
+}
+
+/** The issue's targets, from one round's results. */
+function targetsOf(results: JobResult[], round: number): TargetValue[] {
+  const find = (side: Side, variant: Variant, job: number): JobResult =>
+    findResult(results, side, variant, job, round);
+  const jobRatio = (label: string, limit: number, variant: Variant, job: number): TargetValue => {
+    const c = find('casd-action', variant, job);
+    const a = find('actions/cache', 'actions-cache', job);
+    return {
+      label,
+      limit,
+      value: c.modelledMs / a.modelledMs,
+      detail: `${ms(c.modelledMs)} / ${ms(a.modelledMs)}, whole job`,
+    };
+  };
+  const c3 = find('casd-action', 'actions-cache', 3).post;
+  const a3 = find('actions/cache', 'actions-cache', 3).post;
+  const peak = (side: Side): number =>
+    Math.max(...results.filter((r) => r.side === side && r.round === round).map((r) => r.peakRss));
+  return [
+    jobRatio('restore on a fresh runner (job 2)', 0.8, 'actions-cache', 2),
+    jobRatio('first save (job 1)', 1.0, 'actions-cache', 1),
+    {
+      label: 'save after 1% change (job 3, the post step)',
+      limit: 0.15,
+      value: c3.modelledMs / a3.modelledMs,
+      detail: `${ms(c3.modelledMs)} / ${ms(a3.modelledMs)}`,
+    },
+    jobRatio('with a remote: first push (job 1)', 1.0, 'remote', 1),
+    jobRatio('with a remote: restore (job 2)', 1.0, 'remote', 2),
+    {
+      label: 'peak memory (highest of any job)',
+      limit: 1.5,
+      value: peak('casd-action') / peak('actions/cache'),
+      detail: `${mb(peak('casd-action'))} / ${mb(peak('actions/cache'))}`,
+    },
+  ];
+}
+
 function renderHosted(report: HostedReport): string {
   const { model, tree } = report;
-  const find = (side: Side, variant: Variant, job: number): JobResult => {
-    const found = report.results.find((r) => r.side === side && r.variant === variant && r.job === job);
-    if (!found) throw new Error(`no result for ${side} ${variant} job ${job}`);
-    return found;
-  };
+  const rounds = report.rounds ?? 1;
+  const find = (side: Side, variant: Variant, job: number): JobResult =>
+    findResult(report.results, side, variant, job);
+  // The rows shown: each job's median round (all of them with one round).
+  const shown = report.results.filter((r) => find(r.side, r.variant, r.job) === r);
   const lines: string[] = [
     `# casd-action vs actions/cache on fresh hosted-style runners`,
     '',
-    `Tree: ${tree.files} files, ${mb(tree.bytes)}, ${tree.directories} directories, ${tree.symlinks} symlinks; the 1% change rewrites ${report.changed.files} files (${mb(report.changed.bytes)}). Run ${report.date}; the whole bench took ${ms(report.durationMs)}. ${report.machine.cpus} CPUs, Node ${report.machine.node} (the steps: Node 24); 1-minute load average at the jobs' starts ${Math.min(...report.loadAverages).toFixed(1)}-${Math.max(...report.loadAverages).toFixed(1)}.`,
+    `Tree: ${tree.files} files, ${mb(tree.bytes)}, ${tree.directories} directories, ${tree.symlinks} symlinks; the 1% change rewrites ${report.changed.files} files (${mb(report.changed.bytes)}). Run ${report.date}; the whole bench took ${ms(report.durationMs)}. ${report.machine.cpus} CPUs, Node ${report.machine.node} (the steps: Node 24); 1-minute load average at the jobs' starts ${Math.min(...report.loadAverages).toFixed(1)}-${Math.max(...report.loadAverages).toFixed(1)}.${rounds > 1 ? ` The whole sequence ran ${rounds} times (--rounds), each repeat on an emptied cache service and a new remote, the sides' order alternating; each row below is that job's repeat of median modelled time, and the targets take the median of the repeats' ratios.` : ''}`,
     '',
     `Each job on a fresh runner (new workspace, RUNNER_TEMP, tool cache, HOME and so ~/.cache/casd-action); shared across jobs: the Actions cache emulator, and for the remote round the remote casd. casd-action: dist/main and dist/post with \`path: ${TREE}\`, \`key\`, \`restore-keys: ${RESTORE_KEYS}\`, \`casd-path\` (casd's install is excluded: it is already on disk, so no step downloads it), defaults otherwise (save-local-cache auto: the Actions cache without a remote, off with one). actions/cache: its restore and save steps with @actions/cache 6.3 (bench/hosted-actions-cache.ts). The remote round's actions/cache figures are the first round's.`,
     '',
@@ -673,41 +764,21 @@ function renderHosted(report: HostedReport): string {
     }
   }
 
-  const target = (label: string, value: number, limit: number, detail: string): string =>
-    `| ${label} <= ${limit.toFixed(2)}x | ${value.toFixed(2)}x (${detail}) | ${value <= limit ? 'pass' : 'FAIL'} |`;
-  const jobRatio = (variant: Variant, job: number): [number, string] => {
-    const c = find('casd-action', variant, job);
-    const a = find('actions/cache', 'actions-cache', job);
-    return [c.modelledMs / a.modelledMs, `${ms(c.modelledMs)} / ${ms(a.modelledMs)}, whole job`];
-  };
-  const restore = jobRatio('actions-cache', 2);
-  const first = jobRatio('actions-cache', 1);
-  const c3 = find('casd-action', 'actions-cache', 3).post;
-  const a3 = find('actions/cache', 'actions-cache', 3).post;
-  const push = jobRatio('remote', 1);
-  const remoteRestore = jobRatio('remote', 2);
-  const peak = (side: Side): number =>
-    Math.max(...report.results.filter((r) => r.side === side).map((r) => r.peakRss));
+  const perRound = Array.from({ length: rounds }, (_, round) => targetsOf(report.results, round));
   lines.push(
+    '',
+    rounds > 1
+      ? `Targets: the median of the ${rounds} rounds' ratios (each round's in brackets, in order):`
+      : 'Targets:',
     '',
     '| target (modelled time, casd-action / actions/cache) | measured | result |',
     '|---|---|---|',
-    target('restore on a fresh runner (job 2)', restore[0], 0.8, restore[1]),
-    target('first save (job 1)', first[0], 1.0, first[1]),
-    target(
-      'save after 1% change (job 3, the post step)',
-      c3.modelledMs / a3.modelledMs,
-      0.15,
-      `${ms(c3.modelledMs)} / ${ms(a3.modelledMs)}`,
-    ),
-    target('with a remote: first push (job 1)', push[0], 1.0, push[1]),
-    target('with a remote: restore (job 2)', remoteRestore[0], 1.0, remoteRestore[1]),
-    target(
-      'peak memory (highest of any job)',
-      peak('casd-action') / peak('actions/cache'),
-      1.5,
-      `${mb(peak('casd-action'))} / ${mb(peak('actions/cache'))}`,
-    ),
+    ...perRound[0].map((first, i) => {
+      const values = perRound.map((targets) => targets[i].value);
+      const value = median(values);
+      const detail = rounds > 1 ? values.map((v) => `${v.toFixed(2)}x`).join(', ') : first.detail;
+      return `| ${first.label} <= ${first.limit.toFixed(2)}x | ${value.toFixed(2)}x (${detail}) | ${value <= first.limit ? 'pass' : 'FAIL'} |`;
+    }),
   );
   lines.push(
     '',
@@ -715,7 +786,7 @@ function renderHosted(report: HostedReport): string {
     '',
     '| round | job | side | peak RSS | made of |',
     '|---|---|---|---|---|',
-    ...report.results.map(
+    ...shown.map(
       (r) =>
         `| ${r.variant === 'remote' ? 'remote' : 'Actions cache'} | ${r.job}. ${r.name} | ${r.side} | ${mb(r.peakRss)} | ${r.peakParts} |`,
     ),
@@ -727,7 +798,7 @@ function renderHosted(report: HostedReport): string {
     '| round | job | phases |',
     '|---|---|---|',
   );
-  for (const r of report.results.filter((x) => x.side === 'casd-action')) {
+  for (const r of shown.filter((x) => x.side === 'casd-action')) {
     const phases = Object.entries(r.phases ?? {})
       .map(([name, value]) => {
         const peak = r.phasePeaks?.[name];
