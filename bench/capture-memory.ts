@@ -8,7 +8,7 @@
  *                  action's steps and the CLI call)
  *   --v8 FLAGS     set these V8 flags instead of boundHeapGrowth's (to compare settings)
  * Then, casd stopped, saves the cache directory (the capture's pack) to the Actions cache
- * emulator as the post step's "save local cache" does (savePersisted), and restores it into a
+ * emulator as the post step's "save local cache" does (savePersisted), and restores it into
  * the emptied cache directory as the main step's "restore local cache" does (restorePersisted).
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

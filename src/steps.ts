@@ -10,7 +10,7 @@ export type StepName = keyof typeof STEPS;
 
 /**
  * Runs one step of the action. Every step is this one bundle (dist/steps), which each
- * dist/<step>/index.js loads, so that Node's compile cache serves a job's later steps.
+ * dist/<step>/index.js loads: the action's checkout carries one bundle, not four.
  */
 export async function runEntry(name: StepName): Promise<void> {
   await runStep(STEPS[name]);
