@@ -17,7 +17,7 @@ import {
   writePack,
 } from '../../src/cas/store/pack-files.js';
 import { CasStore } from '../../src/cas/store/store.js';
-import { PACK_WRITE_BUFFER_BYTES } from '../../src/cas/options.js';
+import { PACK_VERIFY_WINDOW_BYTES, PACK_WRITE_BUFFER_BYTES } from '../../src/cas/options.js';
 import { checkout } from '../../src/cas/trees/checkout.js';
 import { startStore, type StoreFixture } from './tree-fixtures.js';
 
@@ -119,6 +119,42 @@ describe('pack files', () => {
     const { corrupt } = await verifyPack(dir, 'p');
     expect(corrupt).toHaveLength(1);
     expect([...contents.keys()].sort()[2]).toBe(corrupt[0]);
+  });
+
+  it('checks slices that span its read window, overlap, skip bytes or repeat, and finds damage at a window edge', async () => {
+    // Data the index describes out of order: a blob larger than the window, one that starts
+    // inside another, a gap nothing lists, and an empty blob.
+    const window = PACK_VERIFY_WINDOW_BYTES;
+    const data = randomBytes(2 * window + 3000);
+    const slice = (offset: number, length: number) => ({
+      hash: sha(data.subarray(offset, offset + length)),
+      offset,
+      length,
+    });
+    const entries = [
+      slice(0, window + 100),
+      slice(window - 50, 200),
+      slice(window + 1000, 500),
+      slice(2 * window - 10, 20),
+      slice(2 * window + 2000, 0),
+      slice(2 * window + 10, 2990),
+    ];
+    const index = (list: typeof entries): string =>
+      `casd-pack 2\n${[...list].sort((a, b) => (a.hash < b.hash ? -1 : 1)).map((e) => `${e.hash} ${e.offset} ${e.length}\n`).join('')}`;
+    writeFileSync(join(dir, 'w.pack'), data);
+    writeFileSync(join(dir, 'w.idx'), index(entries));
+    expect(await verifyPack(dir, 'w')).toEqual({ blobs: entries.length, corrupt: [] });
+
+    // One byte changed just past the first window: the two blobs holding it are corrupt.
+    const damaged = Buffer.from(data);
+    damaged[window] ^= 0xff;
+    writeFileSync(join(dir, 'w.pack'), damaged);
+    const { corrupt } = await verifyPack(dir, 'w');
+    expect(corrupt.sort()).toEqual([entries[0].hash, entries[1].hash].sort());
+
+    // A data file cut short: the slices past its end no longer parse (the index is checked).
+    writeFileSync(join(dir, 'w.pack'), data.subarray(0, window));
+    await expect(verifyPack(dir, 'w')).rejects.toThrow('pack index');
   });
 
   it('refuses an index of another format or with a slice past the data', () => {

@@ -34939,7 +34939,9 @@ const TREE_READ_AHEAD = 32;
  * Largest piece a pack slice is copied or verified in: 4 MiB keeps a checkout's
  * CHECKOUT_CONCURRENCY copies within 128 MiB, and a blob that small is read in one call.
  */
-const options_PACK_COPY_CHUNK_BYTES = 4 * 1024 * 1024;
+const PACK_COPY_CHUNK_BYTES = 4 * 1024 * 1024;
+/** The window a pack's data is read in to check every blob's digest (verifyPack). */
+const options_PACK_VERIFY_WINDOW_BYTES = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
 /** Small blobs a pack writer gathers before one write: 1 MiB is ~35 files of sources. */
 const PACK_WRITE_BUFFER_BYTES = 1024 * 1024;
 /** Blobs read ahead of the sequential appends while a pack is written: keeps the disk busy. */
@@ -35702,16 +35704,18 @@ async function verifyPack(dir, name) {
         const entries = parsePackIndex(readFileSync(indexPath, 'utf8'), indexPath, size);
         const corrupt = [];
         const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-        const buffer = Buffer.allocUnsafe(PACK_COPY_CHUNK_BYTES);
+        // Why a window: one read per blob cost ~1.2 s for 10,000 blobs (291 MB), most of it
+        // thread-pool round trips; reading the data in order, a window at a time, costs the
+        // hashing and a few dozen reads.
+        const window = new ReadWindow(handle, PACK_VERIFY_WINDOW_BYTES);
         for (const entry of sorted) {
             const hash = createHash('sha256');
             for (let done = 0; done < entry.length;) {
-                const want = Math.min(buffer.byteLength, entry.length - done);
-                const { bytesRead } = await handle.read(buffer, 0, want, entry.offset + done);
-                if (bytesRead === 0)
+                const piece = await window.at(entry.offset + done, entry.length - done);
+                if (piece.byteLength === 0)
                     break;
-                hash.update(buffer.subarray(0, bytesRead));
-                done += bytesRead;
+                hash.update(piece);
+                done += piece.byteLength;
             }
             if (hash.digest('hex') !== entry.hash)
                 corrupt.push(entry.hash);
@@ -35720,6 +35724,29 @@ async function verifyPack(dir, name) {
     }
     finally {
         await handle.close();
+    }
+}
+/** Sequential reads of a file through one buffer: `at` reads the next window when needed. */
+class ReadWindow {
+    handle;
+    buffer;
+    start = 0;
+    end = 0;
+    constructor(handle, bytes) {
+        this.handle = handle;
+        this.buffer = Buffer.allocUnsafe(bytes);
+    }
+    /** Up to `length` bytes from `position` (fewer at a window's end; none past the file's end). */
+    async at(position, length) {
+        if (position < this.start || position >= this.end) {
+            const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.byteLength, position);
+            this.start = position;
+            this.end = position + bytesRead;
+            if (bytesRead === 0)
+                return this.buffer.subarray(0, 0);
+        }
+        const from = position - this.start;
+        return this.buffer.subarray(from, from + Math.min(length, this.end - position));
     }
 }
 /**
@@ -35831,14 +35858,14 @@ class PackFiles {
      */
     async copyTo(hash, dest, mode) {
         const blob = this.locate(hash);
-        if (blob.length <= options_PACK_COPY_CHUNK_BYTES) {
+        if (blob.length <= PACK_COPY_CHUNK_BYTES) {
             await writeNewFile(dest, await this.read(hash), mode);
             return;
         }
         const fd = this.fd(blob.data);
         const out = await (0,promises_.open)(dest, 'wx', mode);
         try {
-            const buffer = Buffer.allocUnsafe(options_PACK_COPY_CHUNK_BYTES);
+            const buffer = Buffer.allocUnsafe(PACK_COPY_CHUNK_BYTES);
             for (let done = 0; done < blob.length;) {
                 const want = Math.min(buffer.byteLength, blob.length - done);
                 const { bytesRead } = await readAt(fd, buffer, 0, want, blob.offset + done);

@@ -161,6 +161,8 @@ export const TREE_READ_AHEAD = 32;
  * CHECKOUT_CONCURRENCY copies within 128 MiB, and a blob that small is read in one call.
  */
 export const PACK_COPY_CHUNK_BYTES = 4 * 1024 * 1024;
+/** The window a pack's data is read in to check every blob's digest (verifyPack). */
+export const PACK_VERIFY_WINDOW_BYTES = 8 * 1024 * 1024;
 /** Small blobs a pack writer gathers before one write: 1 MiB is ~35 files of sources. */
 export const PACK_WRITE_BUFFER_BYTES = 1024 * 1024;
 /** Blobs read ahead of the sequential appends while a pack is written: keeps the disk busy. */

@@ -20,6 +20,7 @@ import type { Digest } from '../digest.js';
 import {
   PACK_COPY_CHUNK_BYTES,
   PACK_INSTALL_CONCURRENCY,
+  PACK_VERIFY_WINDOW_BYTES,
   PACK_WRITE_BUFFER_BYTES,
   PACK_WRITE_READ_AHEAD,
 } from '../options.js';
@@ -364,21 +365,49 @@ export async function verifyPack(dir: string, name: string): Promise<{ blobs: nu
     const entries = parsePackIndex(readFileSync(indexPath, 'utf8'), indexPath, size);
     const corrupt: string[] = [];
     const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-    const buffer = Buffer.allocUnsafe(PACK_COPY_CHUNK_BYTES);
+    // Why a window: one read per blob cost ~1.2 s for 10,000 blobs (291 MB), most of it
+    // thread-pool round trips; reading the data in order, a window at a time, costs the
+    // hashing and a few dozen reads.
+    const window = new ReadWindow(handle, PACK_VERIFY_WINDOW_BYTES);
     for (const entry of sorted) {
       const hash = createHash('sha256');
       for (let done = 0; done < entry.length;) {
-        const want = Math.min(buffer.byteLength, entry.length - done);
-        const { bytesRead } = await handle.read(buffer, 0, want, entry.offset + done);
-        if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
-        done += bytesRead;
+        const piece = await window.at(entry.offset + done, entry.length - done);
+        if (piece.byteLength === 0) break;
+        hash.update(piece);
+        done += piece.byteLength;
       }
       if (hash.digest('hex') !== entry.hash) corrupt.push(entry.hash);
     }
     return { blobs: entries.length, corrupt };
   } finally {
     await handle.close();
+  }
+}
+
+/** Sequential reads of a file through one buffer: `at` reads the next window when needed. */
+class ReadWindow {
+  private readonly buffer: Buffer;
+  private start = 0;
+  private end = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    bytes: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(bytes);
+  }
+
+  /** Up to `length` bytes from `position` (fewer at a window's end; none past the file's end). */
+  async at(position: number, length: number): Promise<Buffer> {
+    if (position < this.start || position >= this.end) {
+      const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.byteLength, position);
+      this.start = position;
+      this.end = position + bytesRead;
+      if (bytesRead === 0) return this.buffer.subarray(0, 0);
+    }
+    const from = position - this.start;
+    return this.buffer.subarray(from, from + Math.min(length, this.end - position));
   }
 }
 
