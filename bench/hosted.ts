@@ -206,24 +206,32 @@ function treeDigest(root: string): string {
   return hash.digest('hex');
 }
 
-/** A stand-in for the jobs API (the post step reads the job's status there): success; counts. */
+/**
+ * A stand-in for the jobs API (the post step reads the job's status there): success, answered
+ * after the model's request latency for real, since the post step overlaps that read with its
+ * capture (a latency added afterwards could not tell); counts.
+ */
 async function startJobsApi(): Promise<{ url: string; requests: number; close(): Promise<void> }> {
   const state = { url: '', requests: 0, close: async () => {} };
   const server = createServer((req, res) => {
     state.requests++;
     if (!req.url?.includes('/actions/runs/')) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        jobs: [
-          {
-            id: 1,
-            name: 'build',
-            runner_name: RUNNER_NAME,
-            status: 'in_progress',
-            steps: [{ name: 'build', status: 'completed', conclusion: 'success' }],
-          },
-        ],
-      }),
+    setTimeout(
+      () =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jobs: [
+              {
+                id: 1,
+                name: 'build',
+                runner_name: RUNNER_NAME,
+                status: 'in_progress',
+                steps: [{ name: 'build', status: 'completed', conclusion: 'success' }],
+              },
+            ],
+          }),
+        ),
+      MODEL.requestSeconds * 1000,
     );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -272,11 +280,14 @@ function sum(a: ServiceCounts, b: ServiceCounts): ServiceCounts {
 const downloads = downloadPath();
 const downloadMBps = downloads.parallel ? MODEL.downloadParallelMBps : MODEL.downloadStreamMBps;
 
-/** Local wall time + requests x latency + bytes / bandwidth (see MODEL). */
+/**
+ * Local wall time + cache-service requests x latency + bytes / bandwidth (see MODEL). The jobs
+ * API's latency is in the wall time already (startJobsApi).
+ */
 function modelled(step: Omit<StepResult, 'modelledMs'>): number {
   return (
     step.ms +
-    (step.service.total + step.apiRequests) * MODEL.requestSeconds * 1000 +
+    step.service.total * MODEL.requestSeconds * 1000 +
     (step.service.bytesUp / (MODEL.uploadMBps * 1e6)) * 1000 +
     (step.service.bytesDown / (downloadMBps * 1e6)) * 1000 +
     ((step.remote.sent + step.remote.received) / (MODEL.remoteMBps * 1e6)) * 1000
@@ -735,7 +746,7 @@ function renderHosted(report: HostedReport): string {
     '',
     `Each job on a fresh runner (new workspace, RUNNER_TEMP, tool cache, HOME and so ~/.cache/casd-action); shared across jobs: the Actions cache emulator, and for the remote round the remote casd. casd-action: dist/main and dist/post with \`path: ${TREE}\`, \`key\`, \`restore-keys: ${RESTORE_KEYS}\`, \`casd-path\` (casd's install is excluded: it is already on disk, so no step downloads it), defaults otherwise (save-local-cache auto: the Actions cache without a remote, off with one). actions/cache: its restore and save steps with @actions/cache 6.3 (bench/hosted-actions-cache.ts). The remote round's actions/cache figures are the first round's.`,
     '',
-    `Modelled time = wall time on loopback + requests × ${model.requestSeconds} s + bytes up / ${model.uploadMBps} MB/s + bytes down / ${model.downloadMBps} MB/s (Actions cache) + remote bytes sent and received / ${model.remoteMBps} MB/s, remote calls at no latency beyond what the proxy measured. Requests: every request the cache service emulator counted (twirp calls and archive downloads; block uploads go to blob storage and are not counted), plus the jobs API read of casd-action's post step (to tell a successful job), at the same latency. Source: "${model.source}". Download path: ${model.downloadPath}.`,
+    `Modelled time = wall time on loopback + requests × ${model.requestSeconds} s + bytes up / ${model.uploadMBps} MB/s + bytes down / ${model.downloadMBps} MB/s (Actions cache) + remote bytes sent and received / ${model.remoteMBps} MB/s, remote calls at no latency beyond what the proxy measured. Requests: every request the cache service emulator counted (twirp calls and archive downloads; block uploads go to blob storage and are not counted), each at ${model.requestSeconds} s. The jobs API read of casd-action's post step (to tell a successful job) is answered by the stand-in after ${model.requestSeconds} s for real, so its latency is in the wall time, less what the post step overlaps with its capture. Source: "${model.source}". Download path: ${model.downloadPath}.`,
     '',
     '| round | job | side | main | post | total | cache up / down | remote sent / received | requests | peak RSS | modelled main / post / total |',
     '|---|---|---|---|---|---|---|---|---|---|---|',

@@ -7,6 +7,8 @@ import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js'
 
 let steps: { name: string; status: string; conclusion: string | null }[] = [];
 let statusCode = 200;
+/** A body to answer with instead of the jobs list. */
+let rawBody: string | undefined;
 
 describe('readJobStatus', () => {
   let api: TestHttpServer;
@@ -14,6 +16,8 @@ describe('readJobStatus', () => {
     api = await startHttpServer((req, res) => {
       if (req.headers.authorization !== 'Bearer ghs_token') return void res.writeHead(401).end();
       if (statusCode !== 200) return void res.writeHead(statusCode).end('{}');
+      if (rawBody !== undefined)
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(rawBody);
       if (req.url?.startsWith('/repos/o/r/actions/runs/77/attempts/2/jobs')) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(
           JSON.stringify({
@@ -69,6 +73,20 @@ describe('readJobStatus', () => {
     const result = await readJobStatus(env(), 'ghs_token');
     statusCode = 200;
     expect(result).toEqual({ status: 'unknown', detail: expect.stringContaining('actions: read') });
+  });
+
+  it('is unknown, not an error, when the API answers JSON that is not a jobs list', async () => {
+    try {
+      for (const body of ['null', '[]', '{"jobs":null}']) {
+        rawBody = body;
+        expect(await readJobStatus(env(), 'ghs_token')).toMatchObject({
+          status: 'unknown',
+          detail: expect.stringContaining('not found'),
+        });
+      }
+    } finally {
+      rawBody = undefined;
+    }
   });
 
   it('is unknown without a token or outside Actions', async () => {

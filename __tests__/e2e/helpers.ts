@@ -39,10 +39,17 @@ export function countObjects(cacheDir: string): number {
 
 /** A stand-in for the GitHub REST API's jobs endpoint, reporting this job's step conclusions. */
 export async function startJobsApi(): Promise<
-  TestHttpServer & { conclusion: string; httpStatus: number; env: Record<string, string> }
+  TestHttpServer & {
+    conclusion: string;
+    httpStatus: number;
+    env: Record<string, string>;
+    /** Called as each jobs request arrives, before it is answered. */
+    onRequest?: () => void;
+  }
 > {
   const api = await startHttpServer((req, res) => {
     if (!req.url?.startsWith('/repos/octo/repo/actions/runs/')) return void res.writeHead(404).end();
+    state.onRequest?.();
     // 403 is what a token without `actions: read` gets.
     if (state.httpStatus !== 200)
       return void res.writeHead(state.httpStatus).end('{"message":"Resource not accessible by integration"}');
@@ -60,7 +67,12 @@ export async function startJobsApi(): Promise<
       }),
     );
   });
-  const state = Object.assign(api, {
+  const state: TestHttpServer & {
+    conclusion: string;
+    httpStatus: number;
+    env: Record<string, string>;
+    onRequest?: () => void;
+  } = Object.assign(api, {
     conclusion: 'success',
     httpStatus: 200,
     env: {

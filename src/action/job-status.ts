@@ -51,7 +51,7 @@ export async function readJobStatus(
   } catch (err) {
     return { status: 'unknown', detail: `the jobs API could not be reached: ${(err as Error).message}` };
   }
-  const running = (body.jobs ?? []).filter((job) => job.status === 'in_progress');
+  const running = (body?.jobs ?? []).filter((job) => job.status === 'in_progress');
   const job =
     running.find((j) => env.RUNNER_NAME && j.runner_name === env.RUNNER_NAME) ??
     (running.length === 1 ? running[0] : undefined);

@@ -36,6 +36,24 @@ interface PostContext {
   config: ActionConfig;
   state: MainState;
   report: RunReport;
+  /** The job status, when its read was started early (startJobStatusRead). */
+  jobStatusRead?: Promise<JobStatusResult>;
+}
+
+/**
+ * Starts reading the job status while the capture runs, when a save will probably want it:
+ * the read is a request of ~0.25 s to the REST API, and a capture is local work. Not on a key
+ * hit, whose post step usually saves nothing and so needs no request.
+ */
+function startJobStatusRead(ctx: PostContext): void {
+  if (ctx.config.saveRefs !== 'on-success' || ctx.state.cacheHit) return;
+  // Caught here: a capture that fails leaves this promise unawaited.
+  ctx.jobStatusRead = readJobStatus(process.env, ctx.config.githubToken).catch(
+    (err: unknown): JobStatusResult => ({
+      status: 'unknown',
+      detail: `the jobs API answer could not be read: ${(err as Error).message}`,
+    }),
+  );
 }
 
 /**
@@ -245,7 +263,9 @@ async function saveKey(
 ): Promise<void> {
   const { config, report } = ctx;
   const jobStatus =
-    config.saveRefs === 'on-success' ? await readJobStatus(process.env, config.githubToken) : undefined;
+    config.saveRefs === 'on-success'
+      ? await (ctx.jobStatusRead ?? readJobStatus(process.env, config.githubToken))
+      : undefined;
   report.jobStatus = jobStatus;
   const decision = refDecision(config, jobStatus);
   const blobsPushed = remote ? await pushBlobs(ctx, remote, root) : false;
@@ -351,6 +371,7 @@ async function withDaemon(ctx: PostContext, daemon: CasdDaemon): Promise<void> {
   await guarded(ctx.report, 'checking files restored as links', () => checkLinkWrites(store, ctx.report));
 
   const saving = config.key && config.paths.length > 0 && !saveSkipped(config, state);
+  if (saving) startJobStatusRead(ctx);
   // Connected once, when first needed: by the capture (see captureKey) or to push.
   let connecting: Promise<Remote | undefined> | undefined;
   const pushRemote = (): Promise<Remote | undefined> =>
