@@ -149,6 +149,8 @@ export async function mainStep(): Promise<void> {
       }),
     );
   }
+  // What the restore checked out of the key's tree (RestoreOutcome.keyTreeBlobs).
+  let keyTreeBlobs: Set<string> | undefined;
   if (config.refs.length > 0 || config.key) {
     const what = config.lookupOnly ? 'looking up keys' : 'restoring refs';
     // restore.ts and lookup.ts read the cache directory from the config: the one in use.
@@ -174,6 +176,7 @@ export async function mainStep(): Promise<void> {
         stats.bytesFetched += done.bytesFetched;
         stats.persistBytesDownloaded += done.persistBytesDownloaded;
         state.warnings.push(...done.warnings);
+        keyTreeBlobs = done.keyTreeBlobs;
         if (done.error !== undefined) throw done.error;
       }),
     );
@@ -185,7 +188,7 @@ export async function mainStep(): Promise<void> {
         const store = new CasStore({ cacheDir, connection: daemon.connection(), logger });
         try {
           const kept = state.restoredKeyRoot ? [parseDigest(state.restoredKeyRoot)] : [];
-          const done = await store.installPacked(kept);
+          const done = await store.installPacked(keyTreeBlobs ?? kept);
           if (done.installed > 0) core.info(`Made ${done.installed} restored blobs available to casd`);
         } finally {
           await store.packs.close();

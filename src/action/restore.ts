@@ -13,6 +13,7 @@ import type { RunStats } from './report.js';
 import type { MainState } from './state.js';
 import { type Digest, formatDigest, sameDigest } from '../cas/digest.js';
 import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
+import type { VisitedDirectory } from '../cas/trees/tree.js';
 import { resolveRemoteRef } from '../cas/remote/remote-refs.js';
 import { Remote } from '../cas/remote/remote.js';
 import { CasStore } from '../cas/store/store.js';
@@ -215,6 +216,12 @@ export type RestoreOutcome = Pick<
   Pick<RunStats, 'blobsNeeded' | 'blobsFetched' | 'bytesFetched' | 'persistBytesDownloaded'> & {
     warnings: string[];
     error?: unknown;
+    /**
+     * The hashes of the restored key's tree (its entry Directory, every Directory and file
+     * blob checked out), gathered as it was checked out: what CasStore.installPacked leaves
+     * packed. Undefined when no key was restored.
+     */
+    keyTreeBlobs?: Set<string>;
   };
 
 /**
@@ -302,7 +309,19 @@ export async function restoreRequested(
     if (config.key) {
       const match = await findKey(ctx, config.key, config.restoreKeys, config.paths);
       if (match) count(outcome, match.fetch);
-      if (match && (await restorePaths(store, match.root, config.paths, pathRoots(), stageOptions))) {
+      const keyTreeBlobs = new Set<string>();
+      const gather = (visited: VisitedDirectory): void => {
+        keyTreeBlobs.add(visited.digest.hash);
+        for (const file of visited.directory.files) if (file.digest) keyTreeBlobs.add(file.digest.hash);
+      };
+      const restored =
+        match &&
+        (await restorePaths(store, match.root, config.paths, pathRoots(), {
+          ...stageOptions,
+          onDirectory: gather,
+        }));
+      if (match && restored) {
+        outcome.keyTreeBlobs = keyTreeBlobs;
         outcome.matchedKey = match.key;
         outcome.cacheHit = match.exact;
         outcome.restoredKeyRoot = formatDigest(match.root);

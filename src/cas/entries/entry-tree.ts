@@ -172,6 +172,8 @@ export async function restorePaths(
   const { directory, entry } = await readEntry(store, root);
   if (!samePatterns(entry.patterns, patterns)) return false;
   checkRecordedPaths(entry.paths, patterns, roots);
+  // The entry's own Directory too (its manifest, its single files), as a checkout's are.
+  options.onDirectory?.({ path: '', digest: root, directory });
   // Files the local store lacks, straight from the remote (StageOptions.remote), together.
   const fromRemote = options.remote ? new RemoteFileWriter(options.remote) : undefined;
   for (const [index, recorded] of entry.paths.entries()) {

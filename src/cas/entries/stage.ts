@@ -42,6 +42,11 @@ export interface StageOptions {
   statCacheDir?: string;
   /** Read file blobs the local store lacks from this remote straight into place (CheckoutOptions.remote). */
   remote?: CasClient;
+  /**
+   * Called with each Directory checked out (CheckoutOptions.onDirectory): lets a caller learn
+   * the tree's blobs without reading it again (CasStore.installPacked).
+   */
+  onDirectory?: (visited: VisitedDirectory) => void;
   logger?: Logger;
 }
 
@@ -69,7 +74,13 @@ export async function stageDirectory(
   const checkoutOptions = {
     link: options.link,
     remote: options.remote,
-    onDirectory: seed ? (v: VisitedDirectory) => visited.push(v) : undefined,
+    onDirectory:
+      seed || options.onDirectory
+        ? (v: VisitedDirectory) => {
+            if (seed) visited.push(v);
+            options.onDirectory?.(v);
+          }
+        : undefined,
   };
   const existing = await readdir(dest).catch(() => undefined);
   if (existing === undefined || existing.length === 0) {
