@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { lstatSync } from 'node:fs';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   STAT_CACHE_VERSION,
   type StatCache,
@@ -15,6 +16,7 @@ import {
   statCachePath,
   statKeyFrom,
   statKeyOf,
+  wallClockNs,
 } from '../../src/cas/capture/stat-cache.js';
 
 const HASH = 'a'.repeat(64);
@@ -238,5 +240,26 @@ describe('racy window from the timestamps a filesystem gives', () => {
 
   it('is 2 s with no files (nothing depends on it)', () => {
     expect(racyWindowFor([])).toBe(2n * second);
+  });
+});
+
+describe('wallClockNs', () => {
+  it('reads the clock file timestamps come from, however far the monotonic clock has drifted', () => {
+    // On a VM whose wall clock was slewed, the monotonic clock drifted 5 ms a second from it:
+    // as here, 300 ms into a process.
+    const now = performance.now();
+    const spy = vi.spyOn(performance, 'now').mockReturnValue(now - 300);
+    try {
+      const before = BigInt(Date.now()) * 1_000_000n;
+      const file = join(scratch(), 'f');
+      writeFileSync(file, 'x');
+      const clock = wallClockNs();
+      const after = BigInt(Date.now()) * 1_000_000n;
+      expect(clock >= before && clock <= after).toBe(true);
+      // A file written before the reading has a ctime at most the rounding (1 ms) beyond it.
+      expect(lstatSync(file, { bigint: true }).ctimeNs <= clock + 1_000_000n).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

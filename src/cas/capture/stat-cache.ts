@@ -136,10 +136,18 @@ export function isRacy(stat: FileStat | StatKey, scanStartNs: bigint, windowNs: 
   return mtimeNs >= limit || ctimeNs >= limit;
 }
 
-/** Wall-clock time in ns, to the microsecond (Date.now() alone would round down by up to 1 ms). */
+/**
+ * Wall-clock time in ns, rounded down to the millisecond: the clock file timestamps come from.
+ * Why not performance.timeOrigin + performance.now(): that is the monotonic clock, and on a VM
+ * whose wall clock was being slewed it drifted 5 ms a second from it (measured), so files just
+ * written had ctimes "in the future" and every seeded file counted as racy.
+ */
 export function wallClockNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+  return BigInt(Date.now()) * 1_000_000n;
 }
+
+/** What wallClockNs may be behind the true time (it rounds down to the millisecond). */
+export const WALL_CLOCK_ROUNDING_NS = 1_000_000n;
 
 /** The smallest racy window used: above the coarse clock tick of any kernel (HZ >= 100: 10 ms). */
 export const FINE_RACY_WINDOW_NS = 20_000_000n;

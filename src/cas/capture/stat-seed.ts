@@ -13,6 +13,7 @@ import {
   saveStatCache,
   statCachePath,
   statKeyOf,
+  WALL_CLOCK_ROUNDING_NS,
   wallClockNs,
 } from './stat-cache.js';
 import type { CasStore } from '../store/store.js';
@@ -95,8 +96,9 @@ export async function seedStatCache(
 
   // Wait until every file we wrote is outside the fine window: its ctime is at most the time
   // the last write returned (the kernel's coarse clock lags the real time, never leads it).
+  // wallClockNs rounds down, so the last write may have ended up to WALL_CLOCK_ROUNDING_NS later.
   const writtenNs = options.writtenNs ?? wallClockNs();
-  const waitMs = Number(writtenNs + FINE_RACY_WINDOW_NS - wallClockNs()) / 1e6;
+  const waitMs = Number(writtenNs + WALL_CLOCK_ROUNDING_NS + FINE_RACY_WINDOW_NS - wallClockNs()) / 1e6;
   if (waitMs > 0) await sleep(Math.ceil(waitMs));
   const waitedMs = Math.max(0, waitMs);
 
