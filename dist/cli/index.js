@@ -34986,6 +34986,13 @@ class DigestSet {
         return this.keys.size;
     }
 }
+/** Adds the hashes of `visited`'s Directory and of its files to `into`. */
+function addTreeBlobHashes(into, visited) {
+    into.add(visited.digest.hash);
+    for (const file of visited.directory.files)
+        if (file.digest)
+            into.add(file.digest.hash);
+}
 function normaliseExcludes(paths) {
     return new Set((paths ?? []).map((p) => p.split('/').filter(Boolean).join('/')).filter(Boolean));
 }
@@ -37978,12 +37985,8 @@ class CasStore {
             return installPackedBlobs(this.packs, this.objectsDir, this.tmpDir, keepPacked);
         const except = new Set();
         for (const root of keepPacked) {
-            for await (const visited of walkDirectories(this, root, { dedupe: true })) {
-                except.add(visited.digest.hash);
-                for (const file of visited.directory.files)
-                    if (file.digest)
-                        except.add(file.digest.hash);
-            }
+            for await (const visited of walkDirectories(this, root, { dedupe: true }))
+                addTreeBlobHashes(except, visited);
         }
         return installPackedBlobs(this.packs, this.objectsDir, this.tmpDir, except);
     }

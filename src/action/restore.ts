@@ -13,7 +13,7 @@ import type { RunStats } from './report.js';
 import type { MainState } from './state.js';
 import { type Digest, formatDigest, sameDigest } from '../cas/digest.js';
 import type { Directory } from '../gen/build/bazel/remote/execution/v2/remote_execution.js';
-import type { VisitedDirectory } from '../cas/trees/tree.js';
+import { type VisitedDirectory, addTreeBlobHashes } from '../cas/trees/tree.js';
 import { resolveRemoteRef } from '../cas/remote/remote-refs.js';
 import { Remote } from '../cas/remote/remote.js';
 import { CasStore } from '../cas/store/store.js';
@@ -310,15 +310,11 @@ export async function restoreRequested(
       const match = await findKey(ctx, config.key, config.restoreKeys, config.paths);
       if (match) count(outcome, match.fetch);
       const keyTreeBlobs = new Set<string>();
-      const gather = (visited: VisitedDirectory): void => {
-        keyTreeBlobs.add(visited.digest.hash);
-        for (const file of visited.directory.files) if (file.digest) keyTreeBlobs.add(file.digest.hash);
-      };
       const restored =
         match &&
         (await restorePaths(store, match.root, config.paths, pathRoots(), {
           ...stageOptions,
-          onDirectory: gather,
+          onDirectory: (visited: VisitedDirectory) => addTreeBlobHashes(keyTreeBlobs, visited),
         }));
       if (match && restored) {
         outcome.keyTreeBlobs = keyTreeBlobs;

@@ -11,7 +11,7 @@ import { corruptObject, holding } from './corrupt.js';
 import { type Digest, formatDigest, validateDigest } from '../digest.js';
 import { captureFiles, captureTree, statusToCasError } from './local-cas.js';
 import { validateDirectory } from '../trees/names.js';
-import { DigestSet, walkDirectories } from '../trees/tree.js';
+import { DigestSet, addTreeBlobHashes, walkDirectories } from '../trees/tree.js';
 import { STORE_CAPTURE_BATCH, STORE_FS_CONCURRENCY } from '../options.js';
 import { PACKS_DIR, PackFiles, installPackedBlobs, packNames, removePack } from './pack-files.js';
 
@@ -149,10 +149,8 @@ export class CasStore {
       return installPackedBlobs(this.packs, this.objectsDir, this.tmpDir, keepPacked as ReadonlySet<string>);
     const except = new Set<string>();
     for (const root of keepPacked as readonly Digest[]) {
-      for await (const visited of walkDirectories(this, root, { dedupe: true })) {
-        except.add(visited.digest.hash);
-        for (const file of visited.directory.files) if (file.digest) except.add(file.digest.hash);
-      }
+      for await (const visited of walkDirectories(this, root, { dedupe: true }))
+        addTreeBlobHashes(except, visited);
     }
     return installPackedBlobs(this.packs, this.objectsDir, this.tmpDir, except);
   }

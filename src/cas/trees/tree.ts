@@ -42,6 +42,12 @@ export interface VisitedDirectory {
   directory: Directory;
 }
 
+/** Adds the hashes of `visited`'s Directory and of its files to `into`. */
+export function addTreeBlobHashes(into: Set<string>, visited: VisitedDirectory): void {
+  into.add(visited.digest.hash);
+  for (const file of visited.directory.files) if (file.digest) into.add(file.digest.hash);
+}
+
 export interface WalkOptions {
   /**
    * Subdirectories to leave out, as `/`-separated paths relative to the root (`a` is the
