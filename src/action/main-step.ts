@@ -66,27 +66,34 @@ export async function mainStep(): Promise<void> {
 
   if (config.saveLocalCache) state.persistPrefix = persistPrefix();
   // lookup-only restores nothing: its lookup reads the persisted index alone (lookup.ts).
-  if (config.saveLocalCache && !config.lookupOnly) {
-    const restored = await phase('restoring the local cache from the Actions cache', () =>
-      timed(stats, 'restore local cache', () =>
-        restorePersisted({
-          cacheDir,
-          prefix: state.persistPrefix!,
-          timeoutMs: config.restoreTimeoutMs,
-          policy,
-          logger,
-          // Why only without a remote: pushes go through casd, which must hold what it sends.
-          // Without one, the restored packs stay pack files, and `path` is checked out of them.
-          installBlobs: Boolean(config.remote),
-        }),
-      ),
-    );
-    if (restored) {
-      stats.persistBytesDownloaded = restored.bytesDownloaded;
-      for (const warning of restored.warnings) state.warnings.push(warning);
-      if (restored.indexKey)
-        core.info(`Restored the local cache from ${restored.indexKey} (${restored.blobsRestored} blobs)`);
-    }
+  // Settled at once into a value or an error, so that a failure during the daemon's start is
+  // not an unhandled rejection (which ends the process).
+  const restoringLocal =
+    config.saveLocalCache && !config.lookupOnly
+      ? settled(
+          phase('restoring the local cache from the Actions cache', () =>
+            timed(stats, 'restore local cache', () =>
+              restorePersisted({
+                cacheDir,
+                prefix: state.persistPrefix!,
+                timeoutMs: config.restoreTimeoutMs,
+                policy,
+                logger,
+                // Why only without a remote: pushes go through casd, which must hold what it sends.
+                // Without one, the restored packs stay pack files, and `path` is checked out of them.
+                installBlobs: Boolean(config.remote),
+              }),
+            ),
+          ),
+        )
+      : undefined;
+  // Why casd may start during that restore only without a remote: then the restore leaves
+  // casd's store alone (pack files, refs and action-cache files, which casd reads on demand);
+  // with one it writes blobs into casd's store through casd's tmp dir, which casd clears at
+  // start. The download takes seconds on GitHub, the start 0.1-0.3 s.
+  if (config.remote) {
+    const done = await restoringLocal;
+    if (done && 'error' in done) throw done.error;
   }
 
   const allowed = await pushAllowed(config);
@@ -100,7 +107,23 @@ export async function mainStep(): Promise<void> {
       secrets,
       policy,
     ),
-  );
+  ).catch(async (err: unknown) => {
+    await restoringLocal;
+    throw err;
+  });
+  const localOutcome = await restoringLocal;
+  if (localOutcome && 'error' in localOutcome) {
+    // fail-on-cache-error: the step fails as it did before the daemon started beside it.
+    await started.daemon.stop();
+    throw localOutcome.error;
+  }
+  const restored = localOutcome?.value;
+  if (restored) {
+    stats.persistBytesDownloaded = restored.bytesDownloaded;
+    for (const warning of restored.warnings) state.warnings.push(warning);
+    if (restored.indexKey)
+      core.info(`Restored the local cache from ${restored.indexKey} (${restored.blobsRestored} blobs)`);
+  }
   const daemon = started.daemon;
   if (started.warning) warn(state, started.warning);
   if (started.remoteUnavailable) state.remoteUnavailable = true;
@@ -211,4 +234,12 @@ export async function mainStep(): Promise<void> {
     throw cacheMissError(config);
   }
   await handOff();
+}
+
+/** A promise's outcome as a value, never a rejection. */
+function settled<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 }

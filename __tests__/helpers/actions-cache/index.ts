@@ -130,7 +130,7 @@ async function route(ctx: EmulatorContext, req: IncomingMessage, res: ServerResp
 async function serveDownload(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, id: number) {
   ctx.stats.count('download');
   const fault = ctx.faults.take('download');
-  if (fault?.kind === 'intercept') await fault.hook();
+  if (fault?.kind === 'intercept' || fault?.kind === 'hold') await fault.hook();
   if (fault?.kind === 'reset' || fault?.kind === 'intercept') {
     req.socket.destroy();
     return;

@@ -87,7 +87,8 @@ export type FaultAction =
   | { kind: 'reset' }
   | { kind: 'conflict' }
   | { kind: 'write-denied' }
-  | { kind: 'intercept'; hook: () => void | Promise<void> };
+  | { kind: 'intercept'; hook: () => void | Promise<void> }
+  | { kind: 'hold'; hook: () => void | Promise<void> };
 
 /**
  * What the service answers a read-only token (untrusted triggers since mid-2026): the entry
@@ -131,6 +132,14 @@ export class Faults {
    */
   interceptNext(count: number, operation: Operation, hook: () => void | Promise<void>, skip = 0): void {
     this.pending.push({ action: { kind: 'intercept', hook }, operation, remaining: count, skip });
+  }
+
+  /**
+   * The next `count` matching requests are answered as usual once `hook` has finished (a test
+   * looks at what the client does while it waits for this answer).
+   */
+  holdNext(count: number, operation: Operation, hook: () => void | Promise<void>, skip = 0): void {
+    this.pending.push({ action: { kind: 'hold', hook }, operation, remaining: count, skip });
   }
 
   /** The next `count` entry creations (v2 create, v1 reserve) answer "already exists". */

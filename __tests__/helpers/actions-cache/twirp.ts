@@ -59,7 +59,7 @@ export async function handleTwirp(
   }
   ctx.stats.count(operation);
   const fault = ctx.faults.take(operation);
-  if (fault?.kind === 'intercept') await fault.hook();
+  if (fault?.kind === 'intercept' || fault?.kind === 'hold') await fault.hook();
   if (fault?.kind === 'reset' || fault?.kind === 'intercept') {
     req.socket.destroy();
     return;
