@@ -86,6 +86,43 @@ describe('captureIncremental into a pack (intoPack)', () => {
     expect(await fx.store.importDirectory(src)).toEqual(result.root);
   });
 
+  it("packs only what casd lacks, whether it lists casd's few objects or asks for each", async () => {
+    // A fresh store: its few objects are listed once (presenceCheck); then one with more objects
+    // than the capture has files, asked one by one. Either way casd's blobs stay out of the pack.
+    for (const extraObjects of [0, 40]) {
+      const own = await startStore();
+      const store = own.store;
+      for (let i = 0; i < extraObjects; i++) await store.addObject({ buffer: Buffer.from(`extra ${i}`) });
+      const src = join(own.scratch(), 'held');
+      writeTree(src, {
+        'held.txt': 'casd has this one',
+        'new.txt': 'and not this one',
+        'sub/new2.txt': 'nor this',
+      });
+      const held = await store.addObject({ path: join(src, 'held.txt') });
+      const result = await captureIncremental(store, src, { statCacheDir: own.scratch(), intoPack: true });
+      const pack = new PackFiles(join(store.cacheDir, PACKS_DIR));
+      expect(pack.has(held.hash), `with ${extraObjects} other objects`).toBe(false);
+      expect(pack.size).toBe(2 + 2); // the two new files and the two Directories
+      expect(await store.containsDirectory(result.root)).toBe(true);
+      await own.stop();
+    }
+  });
+
+  it("lists casd's objects once when there are fewer than the checks to come, else asks each time", async () => {
+    const own = await startStore();
+    const store = own.store;
+    const first = await store.addObject({ buffer: Buffer.from('first') });
+    const listed = store.presenceCheck(10);
+    const live = store.presenceCheck(0);
+    const later = await store.addObject({ buffer: Buffer.from('later') });
+    expect(listed(first)).toBe(true);
+    expect(listed(later)).toBe(false); // the list is of its moment: a duplicate later, not a loss
+    expect(live(first)).toBe(true);
+    expect(live(later)).toBe(true);
+    await own.stop();
+  });
+
   it('streams files larger than its read buffers into the pack once each, with no stray bytes', async () => {
     const slot = PACK_CAPTURE_SLOT_BYTES;
     const big = (seed: number, size: number): Buffer => {

@@ -2,6 +2,7 @@
 // checked out of a pack is the tree checked out of casd's objects, file for file.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import {
   packNames,
   parsePackIndex,
   verifyPack,
+  ReadWindow,
   writePack,
 } from '../../src/cas/store/pack-files.js';
 import { CasStore } from '../../src/cas/store/store.js';
@@ -158,6 +160,39 @@ describe('pack files', () => {
     // A data file cut short: the slices past its end no longer parse (the index is checked).
     writeFileSync(join(dir, 'w.pack'), data.subarray(0, window));
     await expect(verifyPack(dir, 'w')).rejects.toThrow('pack index');
+  });
+
+  it("reads a pack's next window while the current one is used, and any place on demand", async () => {
+    const size = 1024;
+    const data = randomBytes(3 * size + 100);
+    writeFileSync(join(dir, 'r.pack'), data);
+    const handle = await open(join(dir, 'r.pack'), 'r');
+    try {
+      // The real file's reads, recorded by position.
+      const positions: number[] = [];
+      const recorded = {
+        read: (buffer: Buffer, offset: number, length: number, position: number) => {
+          positions.push(position);
+          return handle.read(buffer, offset, length, position);
+        },
+      };
+      const window = new ReadWindow(recorded as Pick<FileHandle, 'read'>, size);
+      expect(await window.at(0, 30)).toEqual(data.subarray(0, 30));
+      // The next window was asked for before this one was used.
+      expect(positions).toEqual([0, size]);
+      // Inside the window read ahead, a little past its start (a gap no blob lists): no new read but the one after.
+      expect(await window.at(size + 5, 2 * size)).toEqual(data.subarray(size + 5, 2 * size));
+      expect(positions).toEqual([0, size, 2 * size]);
+      // Back to the start: read there (after the read ahead finished with its buffer).
+      expect(await window.at(3, 4)).toEqual(data.subarray(3, 7));
+      expect(positions).toEqual([0, size, 2 * size, 3, 3 + size]);
+      // The last, short window: nothing is read ahead of it.
+      expect(await window.at(3 * size + 50, 100)).toEqual(data.subarray(3 * size + 50));
+      expect(positions).toEqual([0, size, 2 * size, 3, 3 + size, 3 * size + 50]);
+      expect(await window.at(data.length, 1)).toHaveLength(0);
+    } finally {
+      await handle.close();
+    }
   });
 
   it('refuses an index of another format or with a slice past the data', () => {

@@ -35733,27 +35733,59 @@ async function verifyPack(dir, name) {
         await handle.close();
     }
 }
-/** Sequential reads of a file through one buffer: `at` reads the next window when needed. */
+/**
+ * Sequential reads of a file a window at a time: `at` gives the bytes at a position from the
+ * current window, reading another when needed. Once a window is read, the one after it is
+ * read into a second buffer while the caller works on this one (at 10,000 blobs the reads
+ * were ~a third of a pack's check, the hashing the rest).
+ */
 class ReadWindow {
     handle;
-    buffer;
+    current;
+    spare;
     start = 0;
     end = 0;
+    /** The read of the window after the current one, into `spare`. */
+    next;
     constructor(handle, bytes) {
         this.handle = handle;
-        this.buffer = Buffer.allocUnsafe(bytes);
+        this.current = Buffer.allocUnsafe(bytes);
+        this.spare = Buffer.allocUnsafe(bytes);
     }
     /** Up to `length` bytes from `position` (fewer at a window's end; none past the file's end). */
     async at(position, length) {
         if (position < this.start || position >= this.end) {
-            const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.byteLength, position);
-            this.start = position;
-            this.end = position + bytesRead;
-            if (bytesRead === 0)
-                return this.buffer.subarray(0, 0);
+            const next = this.next;
+            this.next = undefined;
+            if (next && position >= next.position && position < next.position + this.spare.byteLength) {
+                const bytesRead = await next.bytesRead;
+                [this.current, this.spare] = [this.spare, this.current];
+                this.start = next.position;
+                this.end = next.position + bytesRead;
+            }
+            else {
+                // Another place: the read ahead must finish before its buffer is used again.
+                await next?.bytesRead.catch(() => 0);
+                const { bytesRead } = await this.handle.read(this.current, 0, this.current.byteLength, position);
+                this.start = position;
+                this.end = position + bytesRead;
+            }
+            // A window shorter than the buffer ends at the file's end: nothing after it to read.
+            if (this.end - this.start === this.current.byteLength)
+                this.readAhead(this.end);
+            if (position >= this.end)
+                return this.current.subarray(0, 0);
         }
         const from = position - this.start;
-        return this.buffer.subarray(from, from + Math.min(length, this.end - position));
+        return this.current.subarray(from, from + Math.min(length, this.end - position));
+    }
+    readAhead(position) {
+        const bytesRead = this.handle
+            .read(this.spare, 0, this.spare.byteLength, position)
+            .then((done) => done.bytesRead);
+        // Awaited when its window is wanted; a failure then is the caller's, and otherwise none.
+        bytesRead.catch(() => undefined);
+        this.next = { position, bytesRead };
     }
 }
 /**
@@ -38030,6 +38062,19 @@ class CasStore {
     hasBlob(digest) {
         return this.packs.has(digest.hash) || (0,external_node_fs_.existsSync)(this.objectPath(digest));
     }
+    /**
+     * A hasBlob for `checks` calls to come: when casd's object store holds fewer objects than
+     * that (a fresh runner's: none, or what the job's tools wrote), its names are listed once and
+     * each check is a lookup; else each is a hasBlob. The list is of this moment: an object casd
+     * stores later counts as absent, which costs a duplicate, never a loss. At 10,000 files, the
+     * first capture's checks cost ~85 ms of existence checks for objects that were not there.
+     */
+    presenceCheck(checks) {
+        const objects = listObjects(this.objectsDir, checks);
+        if (!objects)
+            return (digest) => this.hasBlob(digest);
+        return (digest) => this.packs.has(digest.hash) || objects.has(digest.hash);
+    }
     /** The bytes of blob `digest` (not checked). Throws CasError('blob-not-found') when not local. */
     async readBlob(digest) {
         // From a pack when one holds it: a failed readFile costs an error with its stack.
@@ -38281,6 +38326,31 @@ class CasStore {
             const fresh = visited.directory.files.map((f) => f.digest).filter((d) => files.add(d));
             await forEachLimit(fresh, STORE_FS_CONCURRENCY, touch);
         }
+    }
+}
+/**
+ * The hashes of casd's object files (`<objects>/<2 hex>/<62 hex>`), or undefined once there
+ * are more than `limit` (then listing them costs more than it saves).
+ */
+function listObjects(objectsDir, limit) {
+    const hashes = new Set();
+    for (const prefix of readdirOrEmpty(objectsDir)) {
+        if (prefix.length !== 2)
+            continue;
+        for (const rest of readdirOrEmpty((0,external_node_path_namespaceObject.join)(objectsDir, prefix))) {
+            hashes.add(prefix + rest);
+            if (hashes.size > limit)
+                return undefined;
+        }
+    }
+    return hashes;
+}
+function readdirOrEmpty(dir) {
+    try {
+        return (0,external_node_fs_.readdirSync)(dir);
+    }
+    catch {
+        return [];
     }
 }
 //# sourceMappingURL=store.js.map
@@ -38713,7 +38783,7 @@ async function captureIntoPack(store, absRoot, scan) {
     const dirs = new Map();
     try {
         const slots = Array.from({ length: PACK_CAPTURE_READ_AHEAD }, () => Buffer.allocUnsafe(PACK_CAPTURE_SLOT_BYTES));
-        const held = (digest) => store.hasBlob(digest);
+        const held = store.presenceCheck(small.length);
         const reader = new SlotReader();
         const failed = (path, err) => {
             if (incremental_capture_errnoOf(err) === 'ENOENT')
@@ -38764,7 +38834,7 @@ async function captureIntoPack(store, absRoot, scan) {
         const blobs = new Map();
         root = buildDirectories(scan.root, dirs, blobs);
         for (const blob of blobs.values()) {
-            if (!writer.has(blob.digest.hash) && !store.hasBlob(blob.digest))
+            if (!writer.has(blob.digest.hash) && !held(blob.digest))
                 await writer.add(blob.digest.hash, blob.data);
         }
     }

@@ -212,7 +212,7 @@ async function captureIntoPack(
     const slots = Array.from({ length: PACK_CAPTURE_READ_AHEAD }, () =>
       Buffer.allocUnsafe(PACK_CAPTURE_SLOT_BYTES),
     );
-    const held = (digest: Digest): boolean => store.hasBlob(digest);
+    const held = store.presenceCheck(small.length);
     const reader = new SlotReader();
     const failed = (path: string, err: unknown): undefined => {
       if (errnoOf(err) === 'ENOENT') return undefined;
@@ -254,8 +254,7 @@ async function captureIntoPack(
     const blobs = new Map<string, { digest: Digest; data: Uint8Array }>();
     root = buildDirectories(scan.root, dirs, blobs);
     for (const blob of blobs.values()) {
-      if (!writer.has(blob.digest.hash) && !store.hasBlob(blob.digest))
-        await writer.add(blob.digest.hash, blob.data);
+      if (!writer.has(blob.digest.hash) && !held(blob.digest)) await writer.add(blob.digest.hash, blob.data);
     }
   } catch (err) {
     await writer.abort();

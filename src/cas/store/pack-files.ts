@@ -385,29 +385,60 @@ export async function verifyPack(dir: string, name: string): Promise<{ blobs: nu
   }
 }
 
-/** Sequential reads of a file through one buffer: `at` reads the next window when needed. */
-class ReadWindow {
-  private readonly buffer: Buffer;
+/**
+ * Sequential reads of a file a window at a time: `at` gives the bytes at a position from the
+ * current window, reading another when needed. Once a window is read, the one after it is
+ * read into a second buffer while the caller works on this one (at 10,000 blobs the reads
+ * were ~a third of a pack's check, the hashing the rest).
+ */
+export class ReadWindow {
+  private current: Buffer;
+  private spare: Buffer;
   private start = 0;
   private end = 0;
+  /** The read of the window after the current one, into `spare`. */
+  private next: { position: number; bytesRead: Promise<number> } | undefined;
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly handle: Pick<FileHandle, 'read'>,
     bytes: number,
   ) {
-    this.buffer = Buffer.allocUnsafe(bytes);
+    this.current = Buffer.allocUnsafe(bytes);
+    this.spare = Buffer.allocUnsafe(bytes);
   }
 
   /** Up to `length` bytes from `position` (fewer at a window's end; none past the file's end). */
   async at(position: number, length: number): Promise<Buffer> {
     if (position < this.start || position >= this.end) {
-      const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.byteLength, position);
-      this.start = position;
-      this.end = position + bytesRead;
-      if (bytesRead === 0) return this.buffer.subarray(0, 0);
+      const next = this.next;
+      this.next = undefined;
+      if (next && position >= next.position && position < next.position + this.spare.byteLength) {
+        const bytesRead = await next.bytesRead;
+        [this.current, this.spare] = [this.spare, this.current];
+        this.start = next.position;
+        this.end = next.position + bytesRead;
+      } else {
+        // Another place: the read ahead must finish before its buffer is used again.
+        await next?.bytesRead.catch(() => 0);
+        const { bytesRead } = await this.handle.read(this.current, 0, this.current.byteLength, position);
+        this.start = position;
+        this.end = position + bytesRead;
+      }
+      // A window shorter than the buffer ends at the file's end: nothing after it to read.
+      if (this.end - this.start === this.current.byteLength) this.readAhead(this.end);
+      if (position >= this.end) return this.current.subarray(0, 0);
     }
     const from = position - this.start;
-    return this.buffer.subarray(from, from + Math.min(length, this.end - position));
+    return this.current.subarray(from, from + Math.min(length, this.end - position));
+  }
+
+  private readAhead(position: number): void {
+    const bytesRead = this.handle
+      .read(this.spare, 0, this.spare.byteLength, position)
+      .then((done) => done.bytesRead);
+    // Awaited when its window is wanted; a failure then is the caller's, and otherwise none.
+    bytesRead.catch(() => undefined);
+    this.next = { position, bytesRead };
   }
 }
 
