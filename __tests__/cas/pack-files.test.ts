@@ -111,6 +111,23 @@ describe('pack files', () => {
     }
   });
 
+  it("lists each pack's blobs by name, a blob two packs hold in both, an unreadable pack as empty", async () => {
+    const a = blobs(3, (i) => 10 + i);
+    const b = new Map([[...a][2], ...blobs(1, () => 20)]); // a's last blob and one of its own
+    await pack('a', a);
+    await pack('b', b);
+    await pack(
+      'c',
+      blobs(1, () => 99),
+    );
+    writeFileSync(join(dir, 'c.idx'), 'not a pack index\n');
+    const byPack = new PackFiles(dir).hashesByPack();
+    expect([...byPack.keys()]).toEqual(['a', 'b', 'c']);
+    expect([...byPack.get('a')!].sort()).toEqual([...a.keys()].sort());
+    expect([...byPack.get('b')!].sort()).toEqual([...b.keys()].sort());
+    expect(byPack.get('c')).toEqual([]);
+  });
+
   it('finds a blob whose bytes were damaged in the data file', async () => {
     const contents = blobs(5, () => 100);
     await pack('p', contents);

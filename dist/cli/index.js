@@ -35837,15 +35837,19 @@ class PackFiles {
     // Plain descriptors, not FileHandles: a store that is never closed (a short-lived step)
     // then leaks nothing worse than descriptors the process exit closes, without GC warnings.
     fds = new Map();
+    byPack = new Map();
     /** The packs of `dir`, or only those named `only`. */
     constructor(dir, only) {
         this.dir = dir;
         for (const name of only ?? packNames(dir)) {
             const data = (0,external_node_path_namespaceObject.join)(dir, name + PACK_DATA_SUFFIX);
             const indexPath = (0,external_node_path_namespaceObject.join)(dir, name + PACK_INDEX_SUFFIX);
+            const held = [];
+            this.byPack.set(name, held);
             try {
                 const size = (0,external_node_fs_.statSync)(data).size;
                 forEachPackIndexEntry((0,external_node_fs_.readFileSync)(indexPath, 'utf8'), indexPath, size, (hash, offset, length) => {
+                    held.push(hash);
                     if (!this.blobs.has(hash))
                         this.blobs.set(hash, { data, offset, length });
                 });
@@ -35872,6 +35876,10 @@ class PackFiles {
         for (const [hash, blob] of this.blobs)
             sizes.set(hash, blob.length);
         return sizes;
+    }
+    /** The blobs of each pack read, by pack name (a pack that could not be read holds none). */
+    hashesByPack() {
+        return this.byPack;
     }
     /** Every packed blob's hash. */
     hashes() {

@@ -1,12 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  PACK_DATA_SUFFIX,
-  PACK_INDEX_SUFFIX,
-  PackFiles,
-  packNames,
-  writePack,
-} from '../../cas/store/pack-files.js';
+import { PACK_DATA_SUFFIX, PACK_INDEX_SUFFIX, PackFiles, writePack } from '../../cas/store/pack-files.js';
 import { saveEntry } from './entries.js';
 import { digestSmallFiles, stageSmallFiles } from './files.js';
 import {
@@ -74,7 +68,7 @@ export async function savePersisted(options: PersistSaveOptions): Promise<Persis
     packed = new PackFiles(layout.packsDir);
     const local = packed.sizes();
     for (const [hash, size] of await scanBlobs(layout.objectsDir)) local.set(hash, size);
-    const localPacks = localPackBlobs(layout.packsDir);
+    const localPacks = packed.hashesByPack();
     const bytesOf = (hash: string): Promise<Buffer> =>
       readFile(objectPath(layout.objectsDir, hash)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT' || !packed?.has(hash)) throw err;
@@ -178,13 +172,11 @@ async function knownPacks(layout: PersistLayout, state: PersistState, session: S
   return packs;
 }
 
-/** The blobs of each local pack file (a capture's, or one a restore kept), by pack name. */
+/**
+ * The blobs of each local pack file (a capture's, or one a restore kept), by pack name: read
+ * with the local blobs, once a save (at 100,000 blobs each read of the indexes costs ~20 MB).
+ */
 type LocalPacks = ReadonlyMap<string, readonly string[]>;
-
-/** Reads LocalPacks once a save: at 100,000 blobs each read of the indexes costs ~20 MB. */
-function localPackBlobs(dir: string): LocalPacks {
-  return new Map(packNames(dir).map((name) => [name, [...new PackFiles(dir, [name]).hashes()]]));
-}
 
 /**
  * Stores one pack (format 2: one data file and its index, see pack-files.ts) unless its key

@@ -496,6 +496,7 @@ export class PackFiles {
   // Plain descriptors, not FileHandles: a store that is never closed (a short-lived step)
   // then leaks nothing worse than descriptors the process exit closes, without GC warnings.
   private readonly fds = new Map<string, number>();
+  private readonly byPack = new Map<string, string[]>();
 
   /** The packs of `dir`, or only those named `only`. */
   constructor(
@@ -505,9 +506,12 @@ export class PackFiles {
     for (const name of only ?? packNames(dir)) {
       const data = join(dir, name + PACK_DATA_SUFFIX);
       const indexPath = join(dir, name + PACK_INDEX_SUFFIX);
+      const held: string[] = [];
+      this.byPack.set(name, held);
       try {
         const size = statSync(data).size;
         forEachPackIndexEntry(readFileSync(indexPath, 'utf8'), indexPath, size, (hash, offset, length) => {
+          held.push(hash);
           if (!this.blobs.has(hash)) this.blobs.set(hash, { data, offset, length });
         });
       } catch {
@@ -535,6 +539,11 @@ export class PackFiles {
     const sizes = new Map<string, number>();
     for (const [hash, blob] of this.blobs) sizes.set(hash, blob.length);
     return sizes;
+  }
+
+  /** The blobs of each pack read, by pack name (a pack that could not be read holds none). */
+  hashesByPack(): ReadonlyMap<string, readonly string[]> {
+    return this.byPack;
   }
 
   /** Every packed blob's hash. */
