@@ -120,6 +120,9 @@ describe('captureIncremental into a pack (intoPack)', () => {
     expect(listed(later)).toBe(false); // the list is of its moment: a duplicate later, not a loss
     expect(live(first)).toBe(true);
     expect(live(later)).toBe(true);
+    // localMissingBlobs lists them for a list of digests: the same answers as one check each.
+    const absent = { hash: 'f'.repeat(64), sizeBytes: 3 };
+    expect(await store.localMissingBlobs([first, later, absent, first])).toEqual([absent]);
     await own.stop();
   });
 

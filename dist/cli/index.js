@@ -38071,14 +38071,15 @@ class CasStore {
         return this.packs.has(digest.hash) || (0,external_node_fs_.existsSync)(this.objectPath(digest));
     }
     /**
-     * A hasBlob for `checks` calls to come: when casd's object store holds fewer objects than
-     * that (a fresh runner's: none, or what the job's tools wrote), its names are listed once and
-     * each check is a lookup; else each is a hasBlob. The list is of this moment: an object casd
-     * stores later counts as absent, which costs a duplicate, never a loss. At 10,000 files, the
-     * first capture's checks cost ~85 ms of existence checks for objects that were not there.
+     * A hasBlob for `checks` calls to come: when casd's object store holds fewer than
+     * LIST_OBJECTS_PER_CHECK times that many objects (a fresh runner's: none or what the job's
+     * tools wrote; a restored tree's, checked for being still there), their names are listed once
+     * and each check is a lookup; else each is a hasBlob. The list is of this moment: an object
+     * casd stores later counts as absent, which costs a duplicate or a second hashing, never a
+     * loss. Measured at 13,800 objects: listing them 12-19 ms, an existence check each 61-73 ms.
      */
     presenceCheck(checks) {
-        const objects = listObjects(this.objectsDir, checks);
+        const objects = listObjects(this.objectsDir, checks * LIST_OBJECTS_PER_CHECK);
         if (!objects)
             return (digest) => this.hasBlob(digest);
         return (digest) => this.packs.has(digest.hash) || objects.has(digest.hash);
@@ -38309,8 +38310,11 @@ class CasStore {
         const seen = new DigestSet();
         const missing = [];
         // Synchronous existence checks, as in containsDirectory.
+        const present = Array.isArray(digests)
+            ? this.presenceCheck(digests.length)
+            : (d) => this.hasBlob(d);
         for await (const digest of digests) {
-            if (seen.add(digest) && !this.hasBlob(digest))
+            if (seen.add(digest) && !present(digest))
                 missing.push(digest);
         }
         return missing;
@@ -38336,6 +38340,8 @@ class CasStore {
         }
     }
 }
+/** How many objects listing costs as much as one existence check (1.3 µs a name, 4.8 µs a check). */
+const LIST_OBJECTS_PER_CHECK = 3;
 /**
  * The hashes of casd's object files (`<objects>/<2 hex>/<62 hex>`), or undefined once there
  * are more than `limit` (then listing them costs more than it saves).
