@@ -4,11 +4,11 @@
 // fail-on-cache-error still fails the step and leaves no daemon behind.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
+import { describe, expect, it } from 'vitest';
+import type { ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
 import { describeTree } from '../helpers/describe-tree.js';
 import { runAction } from '../helpers/runner.js';
-import { baseInputs, messages, newJob, removeJobs } from '../faults/support.js';
+import { baseInputs, messages, newJob, useCacheEmulator } from '../faults/support.js';
 import { writeWorkspaceTree } from './helpers.js';
 
 /** Pids of the processes (casd, its supervisor) whose command line names `cacheDir`. */
@@ -35,14 +35,7 @@ async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
 
 describe('the main step and the local cache restore', () => {
   let cache: ActionsCacheEmulator;
-  beforeAll(async () => {
-    cache = await startActionsCacheEmulator();
-  });
-  afterEach(() => cache.faults.clear());
-  afterAll(async () => {
-    removeJobs();
-    await cache?.stop();
-  });
+  useCacheEmulator((started) => (cache = started));
 
   it('starts casd while the local cache downloads, and restores the tree', async () => {
     const first = newJob();

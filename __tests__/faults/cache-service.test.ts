@@ -1,21 +1,13 @@
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
+import { describe, expect, it } from 'vitest';
+import type { ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
 import { runAction, type ActionRun, type RunnerJob } from '../helpers/runner.js';
 import { writeWorkspaceTree } from '../e2e/helpers.js';
-import { baseInputs, messages, newJob, removeJobs } from './support.js';
+import { baseInputs, messages, newJob, useCacheEmulator } from './support.js';
 
 describe('Actions cache service errors through the bundled action', () => {
   let cache: ActionsCacheEmulator;
-
-  beforeAll(async () => {
-    cache = await startActionsCacheEmulator();
-  });
-  afterEach(() => cache.faults.clear());
-  afterAll(async () => {
-    removeJobs();
-    await cache?.stop();
-  });
+  useCacheEmulator((started) => (cache = started));
 
   /** main, a job step writing `out`, then post, all with the local cache persisted. */
   async function job(

@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { startActionsCacheEmulator, type ActionsCacheEmulator } from '../helpers/actions-cache/index.js';
 import { casdBinary } from '../helpers/casd.js';
 import { createRunnerJob, type ActionRun, type RunnerJob } from '../helpers/runner.js';
 
@@ -21,6 +22,23 @@ export function newJob(): RunnerJob {
 /** Removes every job made by `newJob`. */
 export function removeJobs(): void {
   for (const job of jobs.splice(0)) job.remove();
+}
+
+/**
+ * For the enclosing describe: an Actions cache emulator, handed to `started`, whose faults
+ * are cleared after each test; after all, the jobs made by `newJob` are removed and it stops.
+ */
+export function useCacheEmulator(started: (cache: ActionsCacheEmulator) => void): void {
+  let cache: ActionsCacheEmulator | undefined;
+  beforeAll(async () => {
+    cache = await startActionsCacheEmulator();
+    started(cache);
+  });
+  afterEach(() => cache?.faults.clear());
+  afterAll(async () => {
+    removeJobs();
+    await cache?.stop();
+  });
 }
 
 /**
