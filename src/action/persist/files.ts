@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { digestOfFile } from '../../cas/digest.js';
 import { dirname, join } from 'node:path';
 import { forEachLimit } from '../../util/concurrency.js';
@@ -59,14 +59,20 @@ export interface InstalledBlobs {
 /**
  * Moves the blobs of a restored pack into the object directory by rename (same filesystem).
  * Blobs already present are left alone: objects are immutable, so either copy is right.
+ * Across filesystems a blob is copied into `tmpDir` (on the object directory's filesystem,
+ * used for nothing else) and renamed in from there: an object file is never seen half-written, since casd would
+ * serve it as it is and a later restore keeps any object that exists.
  */
 export async function installPackBlobs(
   packDir: string,
   hashes: readonly string[],
   objectsDir: string,
+  tmpDir: string,
 ): Promise<InstalledBlobs> {
   const stagedObjects = join(packDir, 'objects');
   const result: InstalledBlobs = { moved: 0, movedBytes: 0, missing: [], corrupt: [] };
+  // What a killed restore left there (the cache directory's lock keeps it this job's own).
+  await rm(tmpDir, { recursive: true, force: true });
   await forEachLimit(hashes, BLOB_FILE_CONCURRENCY, async (hash) => {
     const dest = objectPath(objectsDir, hash);
     if (await stat(dest).catch(() => undefined)) return;
@@ -85,7 +91,14 @@ export async function installPackBlobs(
     await rename(src, dest).catch(async (err: NodeJS.ErrnoException) => {
       // The workspace (staging) and the cache may be different filesystems.
       if (err.code !== 'EXDEV') throw err;
-      await copyFile(src, dest);
+      await mkdir(tmpDir, { recursive: true });
+      const copy = join(tmpDir, `${hash}.${process.pid}.copy`);
+      try {
+        await copyFile(src, copy);
+        await rename(copy, dest);
+      } finally {
+        await rm(copy, { force: true });
+      }
     });
     result.moved += 1;
     result.movedBytes += info.size;

@@ -169,7 +169,12 @@ async function restorePack(
     }
     const manifestPath = join(layout.packStaging, PACK_MANIFEST);
     const hashes = parsePackManifest(await readFile(manifestPath, 'utf8'), pack.key);
-    const installed = await installPackBlobs(layout.packStaging, hashes, layout.objectsDir);
+    const installed = await installPackBlobs(
+      layout.packStaging,
+      hashes,
+      layout.objectsDir,
+      join(layout.stateDir, 'copying'),
+    );
     if (installed.missing.length > 0) {
       session.problem(
         'corrupt-data',
