@@ -126,6 +126,31 @@ describe('captureIncremental into a pack (intoPack)', () => {
     await own.stop();
   });
 
+  it('after a change, packs only the changed files and Directories, and writes no object file', async () => {
+    const statCacheDir = fx.scratch();
+    const src = writeSample(join(fx.scratch(), 'tree'));
+    const packsDir = join(fx.store.cacheDir, PACKS_DIR);
+    const first = await captureIncremental(fx.store, src, { statCacheDir, racyWindowMs: 0, intoPack: true });
+    const packsBefore = new Set(packNames(packsDir));
+    writeFileSync(join(src, 'a.txt'), 'changed content of a.txt');
+    mkdirSync(join(src, 'added'));
+    writeFileSync(join(src, 'added', 'new.txt'), 'a file that is new');
+    const objectsBefore = countObjects(fx.store.objectsDir);
+    const result = await captureIncremental(fx.store, src, { statCacheDir, racyWindowMs: 0, intoPack: true });
+    expect(result).toMatchObject({ filesHashed: 2, full: false });
+    expect(result.root).not.toEqual(first.root);
+    expect(countObjects(fx.store.objectsDir)).toBe(objectsBefore);
+    const added = packNames(packsDir).filter((name) => !packsBefore.has(name));
+    expect(added).toHaveLength(1);
+    // The two files, the root and the new directory's Directory: nothing the store held.
+    expect(new PackFiles(packsDir, added).size).toBe(4);
+    expect(await fx.store.containsDirectory(result.root)).toBe(true);
+    expect(await fx.store.importDirectory(src)).toEqual(result.root);
+    const out = join(fx.scratch(), 'out');
+    await checkout(fx.store, result.root, out);
+    expect(readFileSync(join(out, 'added', 'new.txt'), 'utf8')).toBe('a file that is new');
+  });
+
   it('streams files larger than its read buffers into the pack once each, with no stray bytes', async () => {
     const slot = PACK_CAPTURE_SLOT_BYTES;
     const big = (seed: number, size: number): Buffer => {

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Digest } from '../../src/cas/digest.js';
+import { PACKS_DIR, PackFiles } from '../../src/cas/store/pack-files.js';
 import { RefStore } from '../../src/cas/store/refs.js';
 import { Directory } from '../../src/gen/build/bazel/remote/execution/v2/remote_execution.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
@@ -26,12 +27,23 @@ function objectFile(cacheDir: string, digest: Digest): string {
   return join(cacheDir, 'cas', 'objects', digest.hash.slice(0, 2), digest.hash.slice(2));
 }
 
+/** A blob of the local store: its object file, or its slice of a pack (a capture's). */
+async function storedBlob(cacheDir: string, digest: Digest): Promise<Buffer> {
+  if (existsSync(objectFile(cacheDir, digest))) return readFileSync(objectFile(cacheDir, digest));
+  const packs = new PackFiles(join(cacheDir, PACKS_DIR));
+  try {
+    return await packs.read(digest.hash);
+  } finally {
+    await packs.close();
+  }
+}
+
 /** The digest of `out/<name>` in the tree saved under `key` (capturePaths layout: entry "0"). */
 async function savedFile(cacheDir: string, key: string, name: string): Promise<Digest | undefined> {
   const root = await new RefStore(cacheDir).resolve(`keys/k-${encodeURIComponent(key)}`);
-  const read = (d: Digest): Directory => Directory.decode(readFileSync(objectFile(cacheDir, d)));
-  const out = read(root).directories.find((d) => d.name === '0');
-  return read(out!.digest!).files.find((f) => f.name === name)?.digest;
+  const read = async (d: Digest): Promise<Directory> => Directory.decode(await storedBlob(cacheDir, d));
+  const out = (await read(root)).directories.find((d) => d.name === '0');
+  return (await read(out!.digest!)).files.find((f) => f.name === name)?.digest;
 }
 
 afterAll(removeJobs);
@@ -100,7 +112,7 @@ describe('a write through a file restored as a hard link (restore-links: true, a
     // The new value of the key holds the new bytes under the new digest.
     const saved = await savedFile(cacheDir, 'links-v2', 'f.txt');
     expect(saved).toEqual(digestOf(WRITTEN));
-    expect(readFileSync(objectFile(cacheDir, saved!), 'utf8')).toBe(WRITTEN);
+    expect((await storedBlob(cacheDir, saved!)).toString('utf8')).toBe(WRITTEN);
     expect(await savedFile(cacheDir, 'links-v2', 'f.txt')).not.toEqual(digestOf(ORIGINAL));
     // The remote's copy of the old blob was never overwritten.
     expect(readFileSync(objectFile(remote.cacheDir, digestOf(ORIGINAL)), 'utf8')).toBe(ORIGINAL);

@@ -38787,10 +38787,10 @@ async function captureScanned(store, absRoot, files) {
  * then the Directories, built as CaptureTree builds them. Files that vanished since the scan
  * are left out of the tree; files above PACK_CAPTURE_MAX_FILE_BYTES go through casd.
  */
-async function captureIntoPack(store, absRoot, scan) {
-    const large = scan.files.filter((f) => f.size > PACK_CAPTURE_MAX_FILE_BYTES);
+async function captureIntoPack(store, absRoot, scan, toHash = scan.files) {
+    const large = toHash.filter((f) => f.size > PACK_CAPTURE_MAX_FILE_BYTES);
     await captureScanned(store, absRoot, large);
-    const small = scan.files.filter((f) => f.size <= PACK_CAPTURE_MAX_FILE_BYTES);
+    const small = toHash.filter((f) => f.size <= PACK_CAPTURE_MAX_FILE_BYTES);
     const gone = new Set();
     const writer = await PackWriter.create((0,external_node_path_namespaceObject.join)(store.cacheDir, PACKS_DIR), `capture-${(0,external_node_crypto_namespaceObject.randomBytes)(8).toString('hex')}`);
     let root;
@@ -39056,12 +39056,24 @@ async function captureIncremental(store, path, options = {}) {
         const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has(f.digest.hash));
         if (gone.size > 0)
             toHash.push(...reused.filter((f) => gone.has(f.digest.hash)));
-        await captureScanned(store, absRoot, toHash);
-        const dirs = new Map();
-        const blobs = new Map();
-        const root = buildDirectories(scan.root, dirs, blobs);
-        const absent = new Set((await store.localMissingBlobs([...blobs.values()].map((b) => b.digest))).map((d) => d.hash));
-        await storeDirectories(store, [...blobs.values()].filter((b) => absent.has(b.digest.hash)));
+        let built;
+        const toHashBytes = toHash.reduce((sum, f) => sum + f.size, 0);
+        if (options.intoPack && (options.packMaxBytes === undefined || toHashBytes <= options.packMaxBytes)) {
+            // Why a pack here too: the changed files and the Directories above them are what a save
+            // uploads; one pack file holds them (and is staged whole) where casd would write an
+            // object file each (~0.15 ms a file, ~50 ms for a 1% change of 10,000 files).
+            built = await captureIntoPack(store, absRoot, scan, toHash);
+        }
+        else {
+            await captureScanned(store, absRoot, toHash);
+            const dirs = new Map();
+            const blobs = new Map();
+            const root = buildDirectories(scan.root, dirs, blobs);
+            const absent = new Set((await store.localMissingBlobs([...blobs.values()].map((b) => b.digest))).map((d) => d.hash));
+            await storeDirectories(store, [...blobs.values()].filter((b) => absent.has(b.digest.hash)));
+            built = { root, dirs };
+        }
+        const { root, dirs } = built;
         cache = {
             root: absRoot,
             scanStartNs,

@@ -50,12 +50,14 @@ export interface IncrementalCaptureOptions {
    * Without a usable stat cache, hash the files in this process and write them, with the tree's
    * Directories, into one new pack of the local store (pack-files.ts) instead of through
    * CaptureTree into casd's objects: each file is read once and no object file is created.
-   * For captures persisted as packs (the Actions cache) and not pushed through casd, which
+   * With one, the files hashed again and the new Directories go into one new pack the same
+   * way (unless their bytes exceed packMaxBytes). For captures persisted as packs (the Actions cache) and not pushed through casd, which
    * does not serve packed blobs. Files above PACK_CAPTURE_MAX_FILE_BYTES still go to casd.
    */
   intoPack?: boolean;
   /**
-   * With `intoPack`: a tree whose files hold more bytes than this is captured through casd
+   * With `intoPack`: a tree whose files (or, incrementally, whose files to hash) hold more
+   * bytes than this is captured through casd
    * instead, so that casd's quota still bounds what the local cache takes (casd does not see
    * packs). Default: no bound.
    */
@@ -197,10 +199,11 @@ async function captureIntoPack(
   store: CasStore,
   absRoot: string,
   scan: Scan,
+  toHash: readonly ScannedFile[] = scan.files,
 ): Promise<{ root: Digest; dirs: Map<string, Digest> }> {
-  const large = scan.files.filter((f) => f.size > PACK_CAPTURE_MAX_FILE_BYTES);
+  const large = toHash.filter((f) => f.size > PACK_CAPTURE_MAX_FILE_BYTES);
   await captureScanned(store, absRoot, large);
-  const small = scan.files.filter((f) => f.size <= PACK_CAPTURE_MAX_FILE_BYTES);
+  const small = toHash.filter((f) => f.size <= PACK_CAPTURE_MAX_FILE_BYTES);
   const gone = new Set<ScannedFile>();
   const writer = await PackWriter.create(
     join(store.cacheDir, PACKS_DIR),
@@ -483,18 +486,29 @@ export async function captureIncremental(
     const gone = new Set(notLocal.map((d) => d.hash));
     const kept = gone.size === 0 ? reused : reused.filter((f) => !gone.has((f.digest as Digest).hash));
     if (gone.size > 0) toHash.push(...reused.filter((f) => gone.has((f.digest as Digest).hash)));
-    await captureScanned(store, absRoot, toHash);
 
-    const dirs = new Map<string, Digest>();
-    const blobs = new Map<string, { digest: Digest; data: Uint8Array }>();
-    const root = buildDirectories(scan.root, dirs, blobs);
-    const absent = new Set(
-      (await store.localMissingBlobs([...blobs.values()].map((b) => b.digest))).map((d) => d.hash),
-    );
-    await storeDirectories(
-      store,
-      [...blobs.values()].filter((b) => absent.has(b.digest.hash)),
-    );
+    let built: { root: Digest; dirs: Map<string, Digest> };
+    const toHashBytes = toHash.reduce((sum, f) => sum + f.size, 0);
+    if (options.intoPack && (options.packMaxBytes === undefined || toHashBytes <= options.packMaxBytes)) {
+      // Why a pack here too: the changed files and the Directories above them are what a save
+      // uploads; one pack file holds them (and is staged whole) where casd would write an
+      // object file each (~0.15 ms a file, ~50 ms for a 1% change of 10,000 files).
+      built = await captureIntoPack(store, absRoot, scan, toHash);
+    } else {
+      await captureScanned(store, absRoot, toHash);
+      const dirs = new Map<string, Digest>();
+      const blobs = new Map<string, { digest: Digest; data: Uint8Array }>();
+      const root = buildDirectories(scan.root, dirs, blobs);
+      const absent = new Set(
+        (await store.localMissingBlobs([...blobs.values()].map((b) => b.digest))).map((d) => d.hash),
+      );
+      await storeDirectories(
+        store,
+        [...blobs.values()].filter((b) => absent.has(b.digest.hash)),
+      );
+      built = { root, dirs };
+    }
+    const { root, dirs } = built;
     cache = {
       root: absRoot,
       scanStartNs,
