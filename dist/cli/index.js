@@ -39057,8 +39057,8 @@ async function captureIncremental(store, path, options = {}) {
         if (gone.size > 0)
             toHash.push(...reused.filter((f) => gone.has(f.digest.hash)));
         let built;
-        const toHashBytes = toHash.reduce((sum, f) => sum + f.size, 0);
-        if (options.intoPack && (options.packMaxBytes === undefined || toHashBytes <= options.packMaxBytes)) {
+        const bound = options.packMaxBytes;
+        if (options.intoPack && (bound === undefined || toHash.reduce((sum, f) => sum + f.size, 0) <= bound)) {
             // Why a pack here too: the changed files and the Directories above them are what a save
             // uploads; one pack file holds them (and is staged whole) where casd would write an
             // object file each (~0.15 ms a file, ~50 ms for a 1% change of 10,000 files).

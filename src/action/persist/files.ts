@@ -60,8 +60,9 @@ export interface InstalledBlobs {
  * Moves the blobs of a restored pack into the object directory by rename (same filesystem).
  * Blobs already present are left alone: objects are immutable, so either copy is right.
  * Across filesystems a blob is copied into `tmpDir` (on the object directory's filesystem,
- * used for nothing else) and renamed in from there: an object file is never seen half-written, since casd would
- * serve it as it is and a later restore keeps any object that exists.
+ * used for nothing else) and renamed in from there: an object file is never seen
+ * half-written, since casd would serve it as it is and a later restore keeps any object that
+ * exists.
  */
 export async function installPackBlobs(
   packDir: string,

@@ -51,15 +51,15 @@ export interface IncrementalCaptureOptions {
    * Directories, into one new pack of the local store (pack-files.ts) instead of through
    * CaptureTree into casd's objects: each file is read once and no object file is created.
    * With one, the files hashed again and the new Directories go into one new pack the same
-   * way (unless their bytes exceed packMaxBytes). For captures persisted as packs (the Actions cache) and not pushed through casd, which
-   * does not serve packed blobs. Files above PACK_CAPTURE_MAX_FILE_BYTES still go to casd.
+   * way (unless their bytes exceed packMaxBytes). For captures persisted as packs (the
+   * Actions cache) and not pushed through casd, which does not serve packed blobs. Files
+   * above PACK_CAPTURE_MAX_FILE_BYTES still go to casd.
    */
   intoPack?: boolean;
   /**
    * With `intoPack`: a tree whose files (or, incrementally, whose files to hash) hold more
-   * bytes than this is captured through casd
-   * instead, so that casd's quota still bounds what the local cache takes (casd does not see
-   * packs). Default: no bound.
+   * bytes than this is captured through casd instead, so that casd's quota still bounds what
+   * the local cache takes (casd does not see packs). Default: no bound.
    */
   packMaxBytes?: number;
   /**
@@ -488,8 +488,8 @@ export async function captureIncremental(
     if (gone.size > 0) toHash.push(...reused.filter((f) => gone.has((f.digest as Digest).hash)));
 
     let built: { root: Digest; dirs: Map<string, Digest> };
-    const toHashBytes = toHash.reduce((sum, f) => sum + f.size, 0);
-    if (options.intoPack && (options.packMaxBytes === undefined || toHashBytes <= options.packMaxBytes)) {
+    const bound = options.packMaxBytes;
+    if (options.intoPack && (bound === undefined || toHash.reduce((sum, f) => sum + f.size, 0) <= bound)) {
       // Why a pack here too: the changed files and the Directories above them are what a save
       // uploads; one pack file holds them (and is staged whole) where casd would write an
       // object file each (~0.15 ms a file, ~50 ms for a 1% change of 10,000 files).
