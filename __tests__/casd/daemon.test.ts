@@ -115,7 +115,8 @@ describe('CasdDaemon.start', () => {
   it('gives up when casd never answers, naming the log file and removing the socket dir', async () => {
     tmp = tempDir();
     const binary = fakeCasdBinary(tmp.dir, 'never-ready');
-    const err = await startFailure(options({ binary, readyTimeoutMs: 300 }));
+    // Long enough for the fake (a Node process) to print its start line on a loaded machine.
+    const err = await startFailure(options({ binary, readyTimeoutMs: 2000 }));
     expect(err.reason).toBe('daemon-timeout');
     expect(err.message).toContain(`see its log: ${err.logPath}`);
     expect(err.message).toContain('fake buildbox-casd (never-ready) started with: --bind=unix:');
