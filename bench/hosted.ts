@@ -26,15 +26,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,7 +47,16 @@ import {
   runnerPath,
 } from '../__tests__/helpers/runner.js';
 import { CasdDaemon } from '../src/casd/index.js';
-import { CountingProxy, Progress, mb, ms, sampleTreesRss, benchArgs, machineFacts } from './measure.js';
+import {
+  CountingProxy,
+  Progress,
+  mb,
+  ms,
+  sampleTreesRss,
+  benchArgs,
+  machineFacts,
+  writeResults,
+} from './measure.js';
 import { type GeneratedTree, changeFiles, generateTree } from './tree.js';
 
 /**
@@ -613,10 +614,8 @@ async function main(): Promise<void> {
       rounds,
       results,
     };
-    mkdirSync(join(here, 'results'), { recursive: true });
-    writeFileSync(join(here, 'results', `${outName}.json`), `${JSON.stringify(report, null, 2)}\n`);
     const text = renderHosted(report);
-    writeFileSync(join(here, 'results', `${outName}.md`), text);
+    writeResults(outName, report, text);
     process.stdout.write(text);
   } finally {
     await proxy?.close();

@@ -3,7 +3,9 @@ import { cpus, freemem, totalmem } from 'node:os';
  * What the benchmark measures with: a TCP proxy that counts the bytes each way (in front of
  * the remote casd), a sampler of a process tree's resident memory, and a live progress line.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 
 /** Counts bytes through a loopback proxy: `sent` = client to server, `received` = back. */
@@ -213,4 +215,12 @@ export function machineFacts(): { cpus: number; model?: string; memory: string; 
     free: mb(freemem()),
     node: process.version,
   };
+}
+
+/** Writes a bench's results as `bench/results/<name>.json` and `<name>.md`. */
+export function writeResults(name: string, report: unknown, markdown: string): void {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, `${name}.md`), markdown);
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import locateCasd from '../__tests__/helpers/global-setup.js';
 import { startActionsCacheEmulator } from '../__tests__/helpers/actions-cache/index.js';
 import { CasdDaemon } from '../src/casd/index.js';
-import { CountingProxy, Progress, sampleTreeRss, benchArgs, machineFacts } from './measure.js';
+import { CountingProxy, Progress, sampleTreeRss, benchArgs, machineFacts, writeResults } from './measure.js';
 import type { Job, JobResult } from './scenario.js';
 import { measureMainReady } from './main-ready.js';
 import { changeFiles, filesToChange, generateTree } from './tree.js';
@@ -279,11 +279,9 @@ async function main(): Promise<void> {
       mainReady,
       results: Object.fromEntries(results),
     };
-    mkdirSync(join(here, 'results'), { recursive: true });
-    writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify(report, null, 2));
     const { renderReport } = await import('./report.js');
     const text = renderReport(report);
-    writeFileSync(join(here, 'results', 'latest.md'), text);
+    writeResults('latest', report, text);
     process.stdout.write(text);
   } finally {
     for (const proxy of proxies) await proxy.close();

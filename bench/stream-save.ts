@@ -19,28 +19,17 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import setupCasd from '../__tests__/helpers/global-setup.js';
 import { startTestCasd } from '../__tests__/helpers/casd.js';
 import { captureIncremental } from '../src/cas/capture/incremental-capture.js';
 import { CasStore } from '../src/cas/store/store.js';
 import { PACKS_DIR, packNames } from '../src/cas/store/pack-files.js';
-import { benchArgs, machineFacts, mb, ms } from './measure.js';
+import { benchArgs, machineFacts, mb, ms, writeResults } from './measure.js';
 import { generateTree } from './tree.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const { files, work, flag } = benchArgs(join(tmpdir(), 'casd-bench-stream-save'));
 const rounds = Number(flag('--rounds') ?? 3);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1`);
@@ -224,10 +213,5 @@ const md = [
   ),
   '',
 ].join('\n');
-mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'stream-save.md'), md);
-writeFileSync(
-  join(here, 'results', 'stream-save.json'),
-  JSON.stringify({ files, treeBytes, rounds, times, archiveBytes }, null, 2),
-);
+writeResults('stream-save', { files, treeBytes, rounds, times, archiveBytes }, md);
 console.log(md);

@@ -8,7 +8,7 @@
  *   npm run bench:zstd [-- --files N] [--work DIR]
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,7 +20,7 @@ import { captureIncremental } from '../src/cas/capture/incremental-capture.js';
 import { zstdAvailable } from '../src/cas/remote/compression.js';
 import { Remote } from '../src/cas/remote/remote.js';
 import { CasStore } from '../src/cas/store/store.js';
-import { benchArgs, machineFacts, mb, ms } from './measure.js';
+import { benchArgs, machineFacts, mb, ms, writeResults } from './measure.js';
 import { generateTree } from './tree.js';
 
 const REMOTE_BYTES_PER_S = 100e6;
@@ -107,11 +107,6 @@ const md = [
   `zstd / plain bytes: ${(rows[1].bytes / rows[0].bytes).toFixed(2)}.`,
   '',
 ].join('\n');
-mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'zstd-push.md'), md);
-writeFileSync(
-  join(here, 'results', 'zstd-push.json'),
-  JSON.stringify({ files, treeBytes: tree.bytes, rows }, null, 2),
-);
+writeResults('zstd-push', { files, treeBytes: tree.bytes, rows }, md);
 console.log(md);
 rmSync(work, { recursive: true, force: true });
