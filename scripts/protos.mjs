@@ -26,6 +26,16 @@ execFileSync(join(root, 'node_modules', '.bin', 'buf'), ['generate', '--template
   stdio: 'inherit',
 });
 
+// ts-proto (env=node) decodes a bytes field as `Buffer.from(reader.bytes())`: a copy of every
+// blob received. A view of the received message is enough (grpc-js gives each message its own
+// buffer), and the copy cost 0.3-0.4 s of CPU and GC per 291 MB read from a remote (bench).
+const BYTES_COPY = 'Buffer.from(reader.bytes())';
+const BYTES_VIEW = '((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes())';
+for (const file of files(out).filter((f) => f.endsWith('.ts'))) {
+  const text = readFileSync(file, 'utf8');
+  if (text.includes(BYTES_COPY)) writeFileSync(file, text.replaceAll(BYTES_COPY, BYTES_VIEW));
+}
+
 if (check) {
   const committed = join(root, 'src', 'gen');
   const fresh = new Map(files(out).map((f) => [relative(out, f), readFileSync(f, 'utf8')]));

@@ -2,6 +2,7 @@ import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
 import { PushDirectoryRequest } from '../../src/gen/build/bazel/remote/asset/v1/remote_asset.js';
 import {
+  BatchReadBlobsResponse,
   BatchUpdateBlobsRequest,
   Command_OutputDirectoryFormat,
   Compressor_Value,
@@ -20,7 +21,7 @@ import {
   GetInstanceNameForRemotesRequest,
   Remote,
 } from '../../src/gen/build/buildgrid/local_cas.js';
-import { WriteRequest } from '../../src/gen/google/bytestream/bytestream.js';
+import { ReadResponse, WriteRequest } from '../../src/gen/google/bytestream/bytestream.js';
 
 /** The top-level field numbers of an encoded message, in wire order. */
 function fieldNumbers(bytes: Uint8Array): number[] {
@@ -146,6 +147,36 @@ describe('populated REAPI messages', () => {
     const { decoded, fields } = roundTrip(WriteRequest, request);
     expect(decoded).toEqual(request);
     expect(fields).toEqual([1, 2, 3, 10]);
+  });
+});
+
+describe('received blob bytes', () => {
+  // A copy of every blob received cost 0.3-0.4 s of CPU and GC per 291 MB read (scripts/protos.mjs).
+  // 16 KiB: bigger than Node's buffer pool, whose slices share one ArrayBuffer anyway.
+  const blob = (): Buffer => Buffer.alloc(16 * 1024, 'a');
+
+  it('BatchReadBlobsResponse gives each blob as a Buffer viewing the received message', () => {
+    const wire = Buffer.from(
+      BatchReadBlobsResponse.encode({
+        responses: [
+          { digest: digestA, data: blob(), compressor: Compressor_Value.IDENTITY, status: undefined },
+        ],
+      }).finish(),
+    );
+    const data = BatchReadBlobsResponse.decode(wire).responses[0].data;
+    expect(Buffer.isBuffer(data)).toBe(true);
+    expect(data.equals(blob())).toBe(true);
+    expect(data.buffer).toBe(wire.buffer);
+    wire[wire.length - 1] = 0x62;
+    expect(data[data.length - 1]).toBe(0x62);
+  });
+
+  it('ByteStream ReadResponse gives its data as a view too', () => {
+    const wire = Buffer.from(ReadResponse.encode({ data: blob() }).finish());
+    const data = ReadResponse.decode(wire).data;
+    expect(Buffer.isBuffer(data)).toBe(true);
+    expect(data.equals(blob())).toBe(true);
+    expect(data.buffer).toBe(wire.buffer);
   });
 });
 

@@ -41379,7 +41379,7 @@ const BatchUpdateBlobsRequest_Request = {
                         if (tag !== 18) {
                             break;
                         }
-                        message.data = Buffer.from(reader.bytes());
+                        message.data = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                     case 3: {
@@ -41720,7 +41720,7 @@ const BatchReadBlobsResponse_Response = {
                         if (tag !== 18) {
                             break;
                         }
-                        message.data = Buffer.from(reader.bytes());
+                        message.data = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                     case 4: {
@@ -42630,7 +42630,7 @@ const OutputFile = {
                         if (tag !== 42) {
                             break;
                         }
-                        message.contents = Buffer.from(reader.bytes());
+                        message.contents = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                     case 7: {
@@ -43110,7 +43110,7 @@ const ActionResult = {
                         if (tag !== 42) {
                             break;
                         }
-                        message.stdoutRaw = Buffer.from(reader.bytes());
+                        message.stdoutRaw = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                     case 6: {
@@ -43124,7 +43124,7 @@ const ActionResult = {
                         if (tag !== 58) {
                             break;
                         }
-                        message.stderrRaw = Buffer.from(reader.bytes());
+                        message.stderrRaw = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                     case 8: {
@@ -45087,21 +45087,21 @@ const Remote = {
                         if (tag !== 26) {
                             break;
                         }
-                        message.serverCert = Buffer.from(reader.bytes());
+                        message.serverCert = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                     case 4: {
                         if (tag !== 34) {
                             break;
                         }
-                        message.clientKey = Buffer.from(reader.bytes());
+                        message.clientKey = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                     case 5: {
                         if (tag !== 42) {
                             break;
                         }
-                        message.clientCert = Buffer.from(reader.bytes());
+                        message.clientCert = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                     case 6: {
@@ -45742,7 +45742,7 @@ const Any = {
                         if (tag !== 18) {
                             break;
                         }
-                        message.value = Buffer.from(reader.bytes());
+                        message.value = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                 }
@@ -46409,7 +46409,7 @@ const BytesValue = {
                         if (tag !== 10) {
                             break;
                         }
-                        message.value = Buffer.from(reader.bytes());
+                        message.value = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                 }
@@ -47626,7 +47626,7 @@ const ReadResponse = {
                         if (tag !== 82) {
                             break;
                         }
-                        message.data = Buffer.from(reader.bytes());
+                        message.data = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                 }
@@ -47707,7 +47707,7 @@ const WriteRequest = {
                         if (tag !== 82) {
                             break;
                         }
-                        message.data = Buffer.from(reader.bytes());
+                        message.data = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
                         continue;
                     }
                 }

@@ -1810,7 +1810,7 @@ export const Remote: MessageFns<Remote> = {
               break;
             }
 
-            message.serverCert = Buffer.from(reader.bytes());
+            message.serverCert = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
           case 4: {
@@ -1818,7 +1818,7 @@ export const Remote: MessageFns<Remote> = {
               break;
             }
 
-            message.clientKey = Buffer.from(reader.bytes());
+            message.clientKey = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
           case 5: {
@@ -1826,7 +1826,7 @@ export const Remote: MessageFns<Remote> = {
               break;
             }
 
-            message.clientCert = Buffer.from(reader.bytes());
+            message.clientCert = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
           case 6: {

@@ -168,7 +168,7 @@ export const ReadResponse: MessageFns<ReadResponse> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
         }
@@ -256,7 +256,7 @@ export const WriteRequest: MessageFns<WriteRequest> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
         }

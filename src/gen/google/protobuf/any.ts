@@ -121,7 +121,7 @@ export const Any: MessageFns<Any> = {
               break;
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
         }

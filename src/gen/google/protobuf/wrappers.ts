@@ -598,7 +598,7 @@ export const BytesValue: MessageFns<BytesValue> = {
               break;
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
         }

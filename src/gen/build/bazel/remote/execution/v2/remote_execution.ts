@@ -1311,7 +1311,7 @@ export const BatchUpdateBlobsRequest_Request: MessageFns<BatchUpdateBlobsRequest
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
           case 3: {
@@ -1687,7 +1687,7 @@ export const BatchReadBlobsResponse_Response: MessageFns<BatchReadBlobsResponse_
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
           case 4: {
@@ -2685,7 +2685,7 @@ export const OutputFile: MessageFns<OutputFile> = {
               break;
             }
 
-            message.contents = Buffer.from(reader.bytes());
+            message.contents = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
           case 7: {
@@ -3201,7 +3201,7 @@ export const ActionResult: MessageFns<ActionResult> = {
               break;
             }
 
-            message.stdoutRaw = Buffer.from(reader.bytes());
+            message.stdoutRaw = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
           case 6: {
@@ -3217,7 +3217,7 @@ export const ActionResult: MessageFns<ActionResult> = {
               break;
             }
 
-            message.stderrRaw = Buffer.from(reader.bytes());
+            message.stderrRaw = ((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))(reader.bytes());
             continue;
           }
           case 8: {
