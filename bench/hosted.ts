@@ -19,7 +19,9 @@
  * bench-tree-): (1) first save: main misses, the build writes the tree, post saves; (2) restore:
  * main hits the key, post has nothing to save; (3) main restores bench-tree-1 through the restore
  * key, the build changes 1% of the files, post saves bench-tree-2; (4) restore of bench-tree-2.
- * Before each job the disk is synced, as a fresh runner has no writeback pending.
+ * Before each job the disk is synced, as a fresh runner has no writeback pending, and nothing
+ * is deleted until the bench ends (bench/trash.ts: this VM's journal-less ext4 makes every
+ * file created in the minutes after a deletion slower, which a fresh runner never pays).
  * Then jobs 1-4 again for casd-action with `remote` (a second casd on loopback behind a byte
  * counting proxy); the actions/cache side of that round is the first round's (what a user
  * would pick instead of a remote).
@@ -57,6 +59,7 @@ import {
   machineFacts,
   writeResults,
 } from './measure.js';
+import { Trash } from './trash.js';
 import { type GeneratedTree, changeFiles, generateTree } from './tree.js';
 
 /**
@@ -332,6 +335,7 @@ async function main(): Promise<void> {
   rmSync(work, { recursive: true, force: true });
   const runners = join(work, 'runners');
   mkdirSync(runners, { recursive: true });
+  const trash = new Trash(join(work, 'trash'));
   const source = join(work, 'source', TREE);
   const progress = new Progress(1 + 12 * rounds);
 
@@ -415,6 +419,9 @@ async function main(): Promise<void> {
     );
     // A fresh runner's disk has no writeback pending: the jobs before this one wrote (and
     // removed) gigabytes, which the kernel would otherwise still be flushing during this job.
+    await trash.makeRoom((wait) =>
+      process.stderr.write(`emptied the trash for disk space; waiting ${wait / 1000} s for the kernel to reuse its inodes\n`),
+    );
     execFileSync('sync');
     loads.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
     const runner = freshRunner();
@@ -531,7 +538,7 @@ async function main(): Promise<void> {
       results.push(result);
       return result;
     } finally {
-      runner.remove();
+      trash.put(runner.root);
       progress.end();
     }
   };
@@ -584,7 +591,7 @@ async function main(): Promise<void> {
       await proxy?.close();
       await remoteDaemon?.stop();
       const remoteDir = join(work, 'remote');
-      rmSync(remoteDir, { recursive: true, force: true });
+      trash.put(remoteDir);
       remoteDaemon = await CasdDaemon.start({
         binary: casd,
         cacheDir: remoteDir,
@@ -611,6 +618,7 @@ async function main(): Promise<void> {
       changed: changed as { files: number; bytes: number },
       daemonsLeft,
       loadAverages: loads,
+      trashEmptiedEarly: trash.emptiedEarly,
       rounds,
       results,
     };
@@ -636,6 +644,8 @@ interface HostedReport {
   changed: { files: number; bytes: number };
   daemonsLeft: number[];
   loadAverages: number[];
+  /** Times the deferred deletions had to run before the end (each then waited out). */
+  trashEmptiedEarly: number;
   rounds: number;
   /** Every job of every round. */
   results: JobResult[];
@@ -741,7 +751,7 @@ function renderHosted(report: HostedReport): string {
   const lines: string[] = [
     `# casd-action vs actions/cache on fresh hosted-style runners`,
     '',
-    `Tree: ${tree.files} files, ${mb(tree.bytes)}, ${tree.directories} directories, ${tree.symlinks} symlinks; the 1% change rewrites ${report.changed.files} files (${mb(report.changed.bytes)}). Run ${report.date}; the whole bench took ${ms(report.durationMs)}. ${report.machine.cpus} CPUs, Node ${report.machine.node} (the steps: Node 24); 1-minute load average at the jobs' starts ${Math.min(...report.loadAverages).toFixed(1)}-${Math.max(...report.loadAverages).toFixed(1)}.${rounds > 1 ? ` The whole sequence ran ${rounds} times (--rounds), each repeat on an emptied cache service and a new remote, the sides' order alternating; each row below is that job's repeat of median modelled time, and the targets take the median of the repeats' ratios.` : ''}`,
+    `Tree: ${tree.files} files, ${mb(tree.bytes)}, ${tree.directories} directories, ${tree.symlinks} symlinks; the 1% change rewrites ${report.changed.files} files (${mb(report.changed.bytes)}). Run ${report.date}; the whole bench took ${ms(report.durationMs)}. ${report.machine.cpus} CPUs, Node ${report.machine.node} (the steps: Node 24); 1-minute load average at the jobs' starts ${Math.min(...report.loadAverages).toFixed(1)}-${Math.max(...report.loadAverages).toFixed(1)}. Deletions deferred to the bench's end (bench/trash.ts)${report.trashEmptiedEarly ? `, except ${report.trashEmptiedEarly} emptying for disk space, each waited out` : ''}.${rounds > 1 ? ` The whole sequence ran ${rounds} times (--rounds), each repeat on an emptied cache service and a new remote, the sides' order alternating; each row below is that job's repeat of median modelled time, and the targets take the median of the repeats' ratios.` : ''}`,
     '',
     `Each job on a fresh runner (new workspace, RUNNER_TEMP, tool cache, HOME and so ~/.cache/casd-action); shared across jobs: the Actions cache emulator, and for the remote round the remote casd. casd-action: dist/main and dist/post with \`path: ${TREE}\`, \`key\`, \`restore-keys: ${RESTORE_KEYS}\`, \`casd-path\` (casd's install is excluded: it is already on disk, so no step downloads it), defaults otherwise (save-local-cache auto: the Actions cache without a remote, off with one). actions/cache: its restore and save steps with @actions/cache 6.3 (bench/hosted-actions-cache.ts). The remote round's actions/cache figures are the first round's.`,
     '',
