@@ -420,7 +420,9 @@ async function main(): Promise<void> {
     // A fresh runner's disk has no writeback pending: the jobs before this one wrote (and
     // removed) gigabytes, which the kernel would otherwise still be flushing during this job.
     await trash.makeRoom((wait) =>
-      process.stderr.write(`emptied the trash for disk space; waiting ${wait / 1000} s for the kernel to reuse its inodes\n`),
+      process.stderr.write(
+        `emptied the trash for disk space; waiting ${wait / 1000} s for the kernel to reuse its inodes\n`,
+      ),
     );
     execFileSync('sync');
     loads.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
