@@ -16,6 +16,7 @@ import { CountingProxy, Progress, sampleTreeRss, benchArgs, machineFacts, writeR
 import type { Job, JobResult } from './scenario.js';
 import { measureMainReady } from './main-ready.js';
 import { changeFiles, filesToChange, generateTree } from './tree.js';
+import { Trash } from './trash.js';
 
 interface Measured extends JobResult {
   sent: number;
@@ -69,6 +70,9 @@ async function main(): Promise<void> {
   const tree = join(ws, 'tree');
   mkdirSync(ws, { recursive: true });
   const progress = new Progress(24);
+  // Nothing measured may follow a deletion (bench/trash.ts): what a scenario leaves is moved
+  // aside and deleted when the bench ends.
+  const trash = new Trash(join(work, 'trash'));
 
   progress.begin(`generating ${files} files`);
   const generated = generateTree(tree, files, 1);
@@ -114,7 +118,7 @@ async function main(): Promise<void> {
   };
   const emptied = (name: string): string => {
     const dir = join(work, name);
-    rmSync(dir, { recursive: true, force: true });
+    trash.put(dir);
     return dir;
   };
   // @actions/cache restores to the saved path: move the tree away while a restore runs.
@@ -123,7 +127,7 @@ async function main(): Promise<void> {
     try {
       return await body();
     } finally {
-      rmSync(tree, { recursive: true, force: true });
+      trash.put(tree);
       renameSync(`${tree}.away`, tree);
     }
   };
@@ -188,7 +192,7 @@ async function main(): Promise<void> {
       tree: emptied('restored-l'),
       root: cold.root,
     });
-    rmSync(join(work, 'restored-l'), { recursive: true, force: true });
+    trash.put(join(work, 'restored-l'));
 
     progress.begin('changing 1% of the files');
     const changed = changeFiles(generated, 0.01, 2);
@@ -287,6 +291,7 @@ async function main(): Promise<void> {
     for (const proxy of proxies) await proxy.close();
     for (const daemon of remotes) await daemon.stop();
     await emulator.stop();
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
