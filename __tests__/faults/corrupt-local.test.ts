@@ -1,7 +1,10 @@
 // An object of the local cache whose bytes no longer match its digest (a write through a hard
 // link, a disk fault): every error that finds one names the object as corrupt and says to run
 // `casd-action verify`.
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, openSync, closeSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { captureIncremental } from '../../src/cas/capture/incremental-capture.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, digestOfBuffer, formatDigest } from '../../src/cas/digest.js';
 import { Remote } from '../../src/cas/remote/remote.js';
@@ -78,4 +81,28 @@ describe('a corrupt object in the local cache', () => {
       }
     });
   }
+
+  it('pushing a tree whose packed file blob is damaged fails naming the blob, and sends none of it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'casd-corrupt-pack-'));
+    const data = Buffer.from(`packed blob ${counter++} ${process.pid}\n`.repeat(50));
+    writeFileSync(join(dir, 'f'), data);
+    const root = (await captureIncremental(store, dir, { intoPack: true, statCacheDir: `${dir}.stat` })).root;
+    store.reloadPacks();
+    const file = digestOfBuffer(data);
+    // `<data file> (bytes <from>-<to>)`: overwrite the blob's bytes in the pack.
+    const [, path, from] = /^(.*) \(bytes (\d+)-\d+\)$/.exec(store.packs.describe(file.hash)) ?? [];
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(data.byteLength, 0x5a), 0, data.byteLength, Number(from));
+    closeSync(fd);
+    const remote = await Remote.register(local.connect(), { url: remoteCasd.url! }, { store });
+    try {
+      const error = await failure(remote.pushDirectory(root));
+      expect(error.reason).toBe('corrupt-data');
+      expect(error.message).toContain(`cannot upload blob ${formatDigest(file)}`);
+      expect(error.message).toContain('it is damaged');
+      expect(await remote.remoteMissingBlobs([file])).toEqual([file]);
+    } finally {
+      await remote.close();
+    }
+  });
 });

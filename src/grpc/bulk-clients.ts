@@ -20,12 +20,20 @@ function view(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * A BatchUpdateBlobsRequest already encoded (cas/remote/batch-encoding.ts), typed as the request
+ * so that it goes through the client's method; the serializer passes it on as it is.
+ */
+export function preEncodedBatchUpdate(message: Buffer): BatchUpdateBlobsRequest {
+  return message as unknown as BatchUpdateBlobsRequest;
+}
+
 const casService = {
   ...ContentAddressableStorageService,
   batchUpdateBlobs: {
     ...ContentAddressableStorageService.batchUpdateBlobs,
-    requestSerialize: (value: BatchUpdateBlobsRequest): Buffer =>
-      view(BatchUpdateBlobsRequest.encode(value).finish()),
+    requestSerialize: (value: BatchUpdateBlobsRequest | Buffer): Buffer =>
+      Buffer.isBuffer(value) ? value : view(BatchUpdateBlobsRequest.encode(value).finish()),
   },
   batchReadBlobs: {
     ...ContentAddressableStorageService.batchReadBlobs,

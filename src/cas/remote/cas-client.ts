@@ -14,6 +14,7 @@ import {
   zstdDecompressBlob,
 } from './compression.js';
 import type { Connection } from '../../grpc/connection.js';
+import { preEncodedBatchUpdate } from '../../grpc/bulk-clients.js';
 import { grpcToCasError, isGrpcError, unary } from '../../grpc/call.js';
 import { forEachLimit } from '../../util/concurrency.js';
 import {
@@ -33,6 +34,7 @@ import {
   byteStreamWrite,
   type UploadSource,
 } from './remote-bytestream.js';
+import { MessageBuffers, encodeBatchUpdate } from './batch-encoding.js';
 import { type BatchPlan, planBatches } from './remote-batches.js';
 import { type TreeDirectory, fetchTreeDirectories } from './remote-tree.js';
 
@@ -83,6 +85,8 @@ export class CasClient {
   private readonly timeoutMs?: number;
   private capabilities?: Promise<ServerCapabilities>;
   private batchLimit?: number;
+  // Batches of a push are planned within UPLOAD_BATCH_BYTES, headroom for the framing included.
+  private readonly messageBuffers = new MessageBuffers(UPLOAD_BATCH_BYTES, TRANSFER_CONCURRENCY_CAP);
   private readonly compressionWanted: boolean;
 
   constructor(connection: Connection, instanceName = '', options: CasClientOptions = {}) {
@@ -350,27 +354,50 @@ export class CasClient {
   }
 
   private async batchUpdate(batch: Digest[], sources: Map<string, Upload>, zstd: boolean): Promise<void> {
-    const requests = await Promise.all(
+    // Each blob's bytes in hand (a zstd frame must exist before its length is known), or,
+    // uncompressed from a source that can fill, read later straight into the request.
+    const parts = await Promise.all(
       batch.map(async (digest) => {
         const source = sources.get(digest.hash) as Upload;
+        if (!zstd && 'fill' in source && source.fill) {
+          const fill = source.fill;
+          return { digest, length: digest.sizeBytes, compressor: Compressor_Value.IDENTITY, fill };
+        }
         const data = await uploadData(source, digest);
         if (zstd && data.byteLength >= ZSTD_MIN_BLOB_BYTES) {
           // Planned by raw size, so a frame is only sent when it is smaller.
           const packed = await zstdCompress(data);
           if (packed.byteLength < data.byteLength)
-            return { digest, data: packed, compressor: Compressor_Value.ZSTD };
+            return { digest, length: packed.byteLength, compressor: Compressor_Value.ZSTD, data: packed };
         }
-        return { digest, data, compressor: Compressor_Value.IDENTITY };
+        return { digest, length: data.byteLength, compressor: Compressor_Value.IDENTITY, data };
       }),
     );
+    let buffer: Buffer | undefined;
+    const encoded = encodeBatchUpdate(
+      this.instanceName,
+      parts,
+      (bytes) => (buffer = this.messageBuffers.take(bytes)),
+    );
+    await Promise.all(
+      parts.map(async (part, i) => {
+        const region = encoded.regions[i];
+        if (part.data) region.set(part.data);
+        else if (part.fill) verifiedLoad(await fillRegion(part.fill, region), part.digest);
+      }),
+    );
+    await this.sendBatchUpdate(batch, encoded.message);
+    // Only after a call that succeeded: a failed one may end before grpc-js has copied it.
+    if (buffer) this.messageBuffers.give(buffer);
+  }
+
+  private async sendBatchUpdate(batch: Digest[], message: Buffer): Promise<void> {
     const cas = this.connection.cas;
     let response;
     try {
-      response = await unary(
-        cas.batchUpdateBlobs.bind(cas),
-        { instanceName: this.instanceName, requests, digestFunction: 0 },
-        { timeoutMs: this.timeoutMs },
-      );
+      response = await unary(cas.batchUpdateBlobs.bind(cas), preEncodedBatchUpdate(message), {
+        timeoutMs: this.timeoutMs,
+      });
     } catch (err) {
       throw grpcToCasError(err, `BatchUpdateBlobs (${batch.length} blobs) on ${this.where()}`);
     }
@@ -411,6 +438,11 @@ async function uploadData(source: Upload, digest: Digest): Promise<Buffer> {
     return Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength);
   if ('load' in source) return verifiedLoad(await source.load(), digest);
   return readFileExact(source.path, digest);
+}
+
+async function fillRegion(fill: (target: Buffer) => Promise<void>, region: Buffer): Promise<Buffer> {
+  await fill(region);
+  return region;
 }
 
 function verifiedLoad(data: Buffer, digest: Digest): Buffer {

@@ -181,12 +181,16 @@ export async function byteStreamReadToFile(
   }
 }
 
-/** The data of one upload: a buffer, or a file read in 1 MiB chunks. */
 /**
  * Where an upload's bytes come from: memory, a file (streamed), or `load`, called when the
  * upload is sent (a blob sliced out of a pack, so that a push holds only what is in flight).
+ * `fill`, beside `load`, reads the same bytes into a buffer of exactly their size: a batch
+ * reads them straight into its encoded request (batch-encoding.ts).
  */
-export type UploadSource = { data: Uint8Array } | { path: string } | { load: () => Promise<Buffer> };
+export type UploadSource =
+  | { data: Uint8Array }
+  | { path: string }
+  | { load: () => Promise<Buffer>; fill?: (target: Buffer) => Promise<void> };
 
 async function* sourceChunks(source: UploadSource): AsyncGenerator<Buffer> {
   if ('data' in source || 'load' in source) {

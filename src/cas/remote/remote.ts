@@ -447,7 +447,11 @@ export class Remote {
     for (const digest of digests) {
       if (digest.hash === EMPTY_DIGEST.hash) continue;
       if (store.packs.has(digest.hash)) {
-        uploads.push({ digest, load: () => store.readBlob(digest) });
+        uploads.push({
+          digest,
+          load: () => store.readBlob(digest),
+          fill: (target) => store.packs.readInto(digest.hash, target),
+        });
         continue;
       }
       const path = store.objectPath(digest);

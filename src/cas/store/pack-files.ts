@@ -553,16 +553,27 @@ export class PackFiles {
 
   /** The bytes of blob `hash`. Throws CasError('blob-not-found') when no pack holds it. */
   async read(hash: string): Promise<Buffer> {
+    const data = Buffer.allocUnsafe(this.locate(hash).length);
+    await this.readInto(hash, data);
+    return data;
+  }
+
+  /**
+   * Reads blob `hash` into `target`, which must be exactly its size (a region of an encoded
+   * request, say). Throws CasError('blob-not-found') when no pack holds it.
+   */
+  async readInto(hash: string, target: Buffer): Promise<void> {
     const blob = this.locate(hash);
+    if (target.byteLength !== blob.length) {
+      throw new CasError('invalid-input', `blob ${hash} is ${blob.length} bytes, not ${target.byteLength}`);
+    }
     const fd = this.fd(blob.data);
-    const data = Buffer.allocUnsafe(blob.length);
     let done = 0;
     while (done < blob.length) {
-      const { bytesRead } = await readAt(fd, data, done, blob.length - done, blob.offset + done);
+      const { bytesRead } = await readAt(fd, target, done, blob.length - done, blob.offset + done);
       if (bytesRead === 0) throw new CasError('corrupt-data', `pack ${blob.data} ends inside blob ${hash}`);
       done += bytesRead;
     }
-    return data;
   }
 
   /**
