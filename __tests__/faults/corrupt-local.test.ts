@@ -1,7 +1,7 @@
 // An object of the local cache whose bytes no longer match its digest (a write through a hard
 // link, a disk fault): every error that finds one names the object as corrupt and says to run
 // `casd-action verify`.
-import { chmodSync, mkdtempSync, openSync, closeSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureIncremental } from '../../src/cas/capture/incremental-capture.js';
@@ -103,6 +103,8 @@ describe('a corrupt object in the local cache', () => {
       expect(await remote.remoteMissingBlobs([file])).toEqual([file]);
     } finally {
       await remote.close();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(`${dir}.stat`, { recursive: true, force: true });
     }
   });
 });
