@@ -7,6 +7,7 @@ import { type Digest, digestOfBuffer } from '../../src/cas/digest.js';
 import { CasClient } from '../../src/cas/remote/cas-client.js';
 import { Remote } from '../../src/cas/remote/remote.js';
 import { CasStore } from '../../src/cas/store/store.js';
+import { captureIncremental } from '../../src/cas/capture/incremental-capture.js';
 import type { Logger } from '../../src/logger.js';
 import type { Connection } from '../../src/grpc/connection.js';
 import { startTestCasd, type TestCasd } from '../helpers/casd.js';
@@ -156,7 +157,7 @@ describe('Remote fallbacks when casd cannot transfer blobs', () => {
     }
   });
 
-  it('with the local store, pushes straight from its files (casd is not asked), then pulls by reading straight from the remote', async () => {
+  it('with the local store, sends object files through casd (directly what it cannot) and packed blobs from their pack; pulls read straight from the remote', async () => {
     const pusherCasd = await startTestCasd();
     const pusherConnection = pusherCasd.connect();
     const store = new CasStore({ cacheDir: pusherCasd.cacheDir, connection: pusherConnection });
@@ -171,9 +172,30 @@ describe('Remote fallbacks when casd cannot transfer blobs', () => {
       limited.resetCounters();
       const result = await pusher.pushDirectory(root);
       expect(result.blobsUploaded).toBeGreaterThanOrEqual(1);
-      expect(limited.counters.refusedTransfers).toBe(0);
-      expect(logger.lines.join('\n')).not.toContain('casd could not');
+      // casd's own upload is tried first for its object files; this remote refuses it.
+      expect(limited.counters.refusedTransfers).toBeGreaterThanOrEqual(1);
+      expect(logger.lines.join('\n')).toContain('directly (casd could not)');
       expect(await pusher.remoteMissingBlobs([root, ...[...files.values()].map(digestOfBuffer)])).toEqual([]);
+
+      // Blobs only in a pack (a capture into a pack) casd cannot read: they go direct, casd
+      // is not asked.
+      const packedDir = join(work, 'packed-src');
+      await mkdir(packedDir, { recursive: true });
+      const packedData = randomBytes(900);
+      await writeFile(join(packedDir, 'p'), packedData);
+      const packedRoot = (
+        await captureIncremental(store, packedDir, {
+          intoPack: true,
+          statCacheDir: join(work, 'stat-packed'),
+        })
+      ).root;
+      store.reloadPacks();
+      limited.resetCounters();
+      const linesBefore = logger.lines.length;
+      await pusher.pushDirectory(packedRoot);
+      expect(limited.counters.refusedTransfers).toBe(0);
+      expect(logger.lines.slice(linesBefore).join('\n')).not.toContain('casd could not');
+      expect(await pusher.remoteMissingBlobs([packedRoot, digestOfBuffer(packedData)])).toEqual([]);
 
       limited.resetCounters();
       expect(await puller.pullTree(root)).toBe(true);
