@@ -37364,10 +37364,13 @@ class CasClient {
         const encoded = encodeBatchUpdate(this.instanceName, parts, (bytes) => (buffer = this.messageBuffers.take(bytes)));
         await Promise.all(parts.map(async (part, i) => {
             const region = encoded.regions[i];
-            if (part.data)
+            if (part.data) {
                 region.set(part.data);
-            else if (part.fill)
-                verifiedLoad(await fillRegion(part.fill, region), part.digest);
+            }
+            else if (part.fill) {
+                await part.fill(region);
+                verifiedLoad(region, part.digest);
+            }
         }));
         await this.sendBatchUpdate(batch, encoded.message);
         // Only after a call that succeeded: a failed one may end before grpc-js has copied it.
@@ -37413,10 +37416,6 @@ async function uploadData(source, digest) {
     if ('load' in source)
         return verifiedLoad(await source.load(), digest);
     return readFileExact(source.path, digest);
-}
-async function fillRegion(fill, region) {
-    await fill(region);
-    return region;
 }
 function verifiedLoad(data, digest) {
     const actual = digestOfBuffer(data);
@@ -37990,8 +37989,14 @@ class Remote {
         if ((await this.direct.compression().catch(() => NO_COMPRESSION)).zstd) {
             return this.uploadFromStore(store, digests, onUploaded);
         }
-        const packed = digests.filter((digest) => store.packs.has(digest.hash));
-        const objects = digests.filter((digest) => !store.packs.has(digest.hash) && digest.hash !== EMPTY_DIGEST.hash);
+        const packed = [];
+        const objects = [];
+        for (const digest of digests) {
+            if (store.packs.has(digest.hash))
+                packed.push(digest);
+            else if (digest.hash !== EMPTY_DIGEST.hash)
+                objects.push(digest);
+        }
         const fromPacks = await this.uploadFromStore(store, packed, onUploaded);
         const throughCasd = await this.uploadThroughCasd(objects, onUploaded);
         return { missing: [...fromPacks.missing, ...throughCasd.missing] };

@@ -382,8 +382,12 @@ export class CasClient {
     await Promise.all(
       parts.map(async (part, i) => {
         const region = encoded.regions[i];
-        if (part.data) region.set(part.data);
-        else if (part.fill) verifiedLoad(await fillRegion(part.fill, region), part.digest);
+        if (part.data) {
+          region.set(part.data);
+        } else if (part.fill) {
+          await part.fill(region);
+          verifiedLoad(region, part.digest);
+        }
       }),
     );
     await this.sendBatchUpdate(batch, encoded.message);
@@ -438,11 +442,6 @@ async function uploadData(source: Upload, digest: Digest): Promise<Buffer> {
     return Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength);
   if ('load' in source) return verifiedLoad(await source.load(), digest);
   return readFileExact(source.path, digest);
-}
-
-async function fillRegion(fill: (target: Buffer) => Promise<void>, region: Buffer): Promise<Buffer> {
-  await fill(region);
-  return region;
 }
 
 function verifiedLoad(data: Buffer, digest: Digest): Buffer {

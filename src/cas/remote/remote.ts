@@ -415,10 +415,12 @@ export class Remote {
     if ((await this.direct.compression().catch(() => NO_COMPRESSION)).zstd) {
       return this.uploadFromStore(store, digests, onUploaded);
     }
-    const packed = digests.filter((digest) => store.packs.has(digest.hash));
-    const objects = digests.filter(
-      (digest) => !store.packs.has(digest.hash) && digest.hash !== EMPTY_DIGEST.hash,
-    );
+    const packed: Digest[] = [];
+    const objects: Digest[] = [];
+    for (const digest of digests) {
+      if (store.packs.has(digest.hash)) packed.push(digest);
+      else if (digest.hash !== EMPTY_DIGEST.hash) objects.push(digest);
+    }
     const fromPacks = await this.uploadFromStore(store, packed, onUploaded);
     const throughCasd = await this.uploadThroughCasd(objects, onUploaded);
     return { missing: [...fromPacks.missing, ...throughCasd.missing] };
